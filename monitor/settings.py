@@ -1,0 +1,87 @@
+"""Settings: where to connect and secrets, from environment variables.
+
+Every variable is documented in the README and in ``.env.example``; a test
+fails when one is missing from either. What to watch lives in
+``config/keywords.yaml`` instead (see :mod:`monitor.config`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (default, help). The single list of environment variables.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "EARSHOT_DATA_DIR": ("var", "Folder for the embedded SQLite store, demo data and exports (relative to the working directory)."),
+    "EARSHOT_DATABASE_URL": ("", "SQLAlchemy URL of the store. Empty: sqlite:///$EARSHOT_DATA_DIR/earshot.db. Production: postgresql+psycopg://user@host/db."),
+    "EARSHOT_BROKER_URL": ("", "Celery broker, e.g. redis://127.0.0.1:6379/0. Empty: tasks run in-process (embedded mode)."),
+    "EARSHOT_RESULT_BACKEND": ("", "Celery result backend. Empty: the broker URL (or none in embedded mode)."),
+    "EARSHOT_REDIS_URL": ("", "Redis for live alert push. Empty: the broker URL when it is redis://, else no push."),
+    "EARSHOT_CONFIG": ("config/keywords.yaml", "What to watch: topics, stakeholders, alert tuning, sources."),
+    "EARSHOT_BATCH_SIZE": ("500", "Posts per processing task."),
+    "EARSHOT_X_BEARER_TOKEN": ("", "X API v2 app bearer token. Empty: X sources are disabled (and say so)."),
+    "EARSHOT_X_API_BASE": ("https://api.twitter.com", "Base URL of the X API (for an egress proxy or a test server)."),
+    "EARSHOT_HTTP_TIMEOUT": ("20", "Seconds before any outbound HTTP request gives up."),
+    "EARSHOT_LOG_LEVEL": ("INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+}
+
+
+def _get(name: str) -> str:
+    return os.environ.get(name, VARIABLES[name][0])
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str
+    result_backend: str
+    redis_url: str
+    config_path: Path
+    batch_size: int
+    x_bearer_token: str
+    x_api_base: str
+    http_timeout: float
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is configured: tasks run in-process."""
+        return not self.broker_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (call again after changing it)."""
+    data_dir = Path(_get("EARSHOT_DATA_DIR"))
+    database_url = _get("EARSHOT_DATABASE_URL") or f"sqlite:///{data_dir / 'earshot.db'}"
+    broker = _get("EARSHOT_BROKER_URL")
+    redis_url = _get("EARSHOT_REDIS_URL") or (broker if broker.startswith("redis") else "")
+    config_path = Path(_get("EARSHOT_CONFIG"))
+    if not config_path.is_absolute() and not config_path.exists() and (PROJECT_ROOT / config_path).exists():
+        config_path = PROJECT_ROOT / config_path
+    try:
+        batch_size = int(_get("EARSHOT_BATCH_SIZE"))
+        http_timeout = float(_get("EARSHOT_HTTP_TIMEOUT"))
+    except ValueError as exc:
+        raise ValueError(f"EARSHOT_BATCH_SIZE / EARSHOT_HTTP_TIMEOUT must be numbers: {exc}") from None
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker,
+        result_backend=_get("EARSHOT_RESULT_BACKEND") or broker,
+        redis_url=redis_url,
+        config_path=config_path,
+        batch_size=max(1, batch_size),
+        x_bearer_token=_get("EARSHOT_X_BEARER_TOKEN"),
+        x_api_base=_get("EARSHOT_X_API_BASE").rstrip("/"),
+        http_timeout=http_timeout,
+        log_level=_get("EARSHOT_LOG_LEVEL"),
+    )

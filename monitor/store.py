@@ -1,0 +1,457 @@
+"""The store: engines, migrations, and the idempotent writes of the pipeline.
+
+One :class:`Store` per process and database URL. SQLite runs in WAL mode with
+one writer; PostgreSQL takes any number of workers because every write is an
+``INSERT ... ON CONFLICT`` keyed by (platform, platform id), so a retried task
+or a file imported twice adds nothing twice and concurrent workers never count
+a post twice in the rollups.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor import models as m
+from monitor.sentiment import NEGATIVE, POSITIVE
+from monitor.items import (
+    EDGE_MENTION,
+    EDGE_QUOTE,
+    EDGE_REPLY,
+    EDGE_RETWEET,
+    RETWEET,
+    Account,
+    Gap,
+    Post,
+    merge_accounts,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(Exception):
+    """The store cannot be reached or is not at the expected schema."""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` with Alembic (creates it when empty)."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+@dataclass
+class Scored:
+    """A post with what the pipeline worked out: sentiment and matched topics."""
+
+    post: Post
+    sentiment: float
+    topics: dict[str, list[str]] = field(default_factory=dict)  # topic -> matched terms
+
+
+@dataclass
+class WriteResult:
+    posts_in: int = 0
+    posts_new: int = 0
+    accounts: int = 0
+    interactions_new: int = 0
+    topic_posts: dict[str, int] = field(default_factory=dict)  # topic -> new posts
+    new_post_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: "WriteResult") -> None:
+        self.posts_in += other.posts_in
+        self.posts_new += other.posts_new
+        self.accounts += other.accounts
+        self.interactions_new += other.interactions_new
+        for k, v in other.topic_posts.items():
+            self.topic_posts[k] = self.topic_posts.get(k, 0) + v
+
+
+class Store:
+    """Reads and writes of the core tables. Thread-safe as the engine is."""
+
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        if migrate:
+            try:
+                upgrade(self.engine)
+            except Exception as exc:  # OperationalError and friends: say where
+                raise StoreError(f"cannot open or migrate the store at {self.safe_url}: {exc}") from exc
+        self._account_ids: dict[tuple[str, str], int] = {}
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ helpers
+    def _insert(self, table):
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # ------------------------------------------------------------------ writes
+    def write_batch(
+        self,
+        scored: Sequence[Scored],
+        accounts: Iterable[Account],
+        *,
+        source: str | None = None,
+        cursor: dict[str, Any] | None = None,
+        gaps: Sequence[Gap] = (),
+        errors: Sequence[str] = (),
+    ) -> WriteResult:
+        """Store posts, accounts, edges, topic tags and rollups, plus the source's cursor, in one transaction."""
+        result = WriteResult(posts_in=len(scored))
+        t_now = now()
+        with self.engine.begin() as conn:
+            ids = self._upsert_accounts(conn, scored, accounts, t_now)
+            result.accounts = len(ids)
+            new = self._insert_posts(conn, scored, ids, t_now)
+            result.posts_new = len(new)
+            if new:
+                result.interactions_new = self._insert_interactions(conn, new, ids)
+                result.topic_posts = self._insert_topics_and_rollups(conn, new, ids)
+                result.new_post_ids = [pid for pid, _ in new]
+            if source is not None:
+                self._record_run(conn, source, result, cursor, gaps, errors, t_now)
+        return result
+
+    def _upsert_accounts(self, conn, scored, accounts, t_now) -> dict[tuple[str, str], int]:
+        accs = merge_accounts(accounts)
+        known = {a.key for a in accs}
+        for s in scored:  # every author and referenced account must exist, even if only by id
+            p = s.post
+            for key in _referenced_account_keys(p):
+                if key not in known:
+                    known.add(key)
+                    accs.append(Account(platform=key[0], platform_id=key[1], partial=True))
+        if not accs:
+            return {}
+        rows = [
+            {
+                "platform": a.platform, "platform_id": a.platform_id, "handle": a.handle, "name": a.name,
+                "description": a.description, "followers": a.followers, "following": a.following,
+                "posts_count": a.posts_count, "created_at": a.created_at, "verified": a.verified,
+                "url": a.url, "location": a.location, "partial": bool(a.partial),
+                "first_seen": t_now, "last_seen": t_now,
+            }
+            for a in accs
+        ]
+        rows.sort(key=lambda r: (r["platform"], r["platform_id"]))  # a stable lock order across workers
+        t = m.accounts
+        stmt = self._insert(t)
+        ex = stmt.excluded
+        # A full record replaces what a partial one said; a partial one only fills holes.
+        def pick(col):
+            return func.coalesce(ex[col], t.c[col])
+
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["platform", "platform_id"],
+            set_={
+                **{c: pick(c) for c in ("handle", "name", "description", "followers", "following",
+                                         "posts_count", "created_at", "verified", "url", "location")},
+                "partial": t.c.partial & ex.partial,
+                "last_seen": ex.last_seen,
+            },
+        ).returning(t.c.id, t.c.platform, t.c.platform_id)
+        ids: dict[tuple[str, str], int] = {}
+        for row in conn.execute(stmt, rows):
+            ids[(row.platform, row.platform_id)] = row.id
+        missing = [r for r in rows if (r["platform"], r["platform_id"]) not in ids]
+        if missing:  # some drivers return nothing for updated rows in executemany: look them up
+            for plat in {r["platform"] for r in missing}:
+                pids = [r["platform_id"] for r in missing if r["platform"] == plat]
+                for chunk in _chunks(pids, 500):
+                    q = select(t.c.id, t.c.platform_id).where(t.c.platform == plat, t.c.platform_id.in_(chunk))
+                    for row in conn.execute(q):
+                        ids[(plat, row.platform_id)] = row.id
+        return ids
+
+    def _insert_posts(self, conn, scored, ids, t_now) -> list[tuple[int, Scored]]:
+        seen: set[tuple[str, str]] = set()
+        rows = []
+        by_key: dict[tuple[str, str], Scored] = {}
+        for s in scored:
+            p = s.post
+            if p.key in seen:
+                continue
+            seen.add(p.key)
+            by_key[p.key] = s
+            main_ref = p.references[0] if p.references else None
+            rows.append({
+                "platform": p.platform, "platform_id": p.platform_id, "kind": p.kind,
+                "account_id": ids[(p.platform, p.author_id)], "created_at": p.created_at,
+                "text": p.text, "title": p.title, "lang": p.lang, "url": p.url, "source": p.source,
+                "hashtags": p.hashtags or None, "links": p.links or None,
+                "ref_kind": main_ref.kind if main_ref else None,
+                "ref_platform_id": main_ref.platform_id if main_ref else None,
+                "conversation_id": p.conversation_id, "edit_of": p.edit_of,
+                "withheld": p.withheld or None, "retweets": p.retweets, "replies": p.replies,
+                "likes": p.likes, "quotes": p.quotes, "sentiment": s.sentiment, "stored_at": t_now,
+            })
+        if not rows:
+            return []
+        t = m.posts
+        stmt = self._insert(t).on_conflict_do_nothing(index_elements=["platform", "platform_id"])
+        stmt = stmt.returning(t.c.id, t.c.platform, t.c.platform_id)
+        new = []
+        for row in conn.execute(stmt, rows):
+            new.append((row.id, by_key[(row.platform, row.platform_id)]))
+        return new
+
+    def _insert_interactions(self, conn, new, ids) -> int:
+        rows = []
+        for post_id, s in new:
+            for kind, dst_key, ref_id in interaction_targets(s.post):
+                dst = ids.get(dst_key)
+                if dst is None:
+                    continue
+                rows.append({
+                    "post_id": post_id, "kind": kind, "src_account_id": ids[(s.post.platform, s.post.author_id)],
+                    "dst_account_id": dst, "created_at": s.post.created_at, "platform": s.post.platform,
+                    "ref_platform_id": ref_id,
+                })
+        if not rows:
+            return 0
+        stmt = self._insert(m.interactions).on_conflict_do_nothing(
+            index_elements=["post_id", "kind", "dst_account_id"]
+        )
+        res = conn.execute(stmt, rows)
+        return res.rowcount if res.rowcount and res.rowcount > 0 else len(rows)
+
+    def _insert_topics_and_rollups(self, conn, new, ids) -> dict[str, int]:
+        tag_rows = []
+        author_rows = {}
+        agg: dict[tuple[str, datetime], list] = defaultdict(lambda: [0, 0.0, 0, 0])
+        per_topic: dict[str, int] = defaultdict(int)
+        for post_id, s in new:
+            if not s.topics:
+                continue
+            p = s.post
+            bucket = m.bucket_start(p.created_at)
+            account_id = ids[(p.platform, p.author_id)]
+            for topic, terms in s.topics.items():
+                tag_rows.append({"post_id": post_id, "topic": topic, "created_at": p.created_at,
+                                 "account_id": account_id, "terms": terms})
+                author_rows[(topic, bucket, account_id)] = {"topic": topic, "bucket": bucket, "account_id": account_id}
+                a = agg[(topic, bucket)]
+                a[0] += 1
+                a[1] += s.sentiment
+                a[2] += s.sentiment <= NEGATIVE
+                a[3] += s.sentiment >= POSITIVE
+                per_topic[topic] += 1
+        if not tag_rows:
+            return {}
+        conn.execute(self._insert(m.post_topics).on_conflict_do_nothing(index_elements=["post_id", "topic"]), tag_rows)
+        # distinct authors: count only the (topic, bucket, author) triples that are new
+        new_authors: dict[tuple[str, datetime], int] = defaultdict(int)
+        ra = m.rollup_authors
+        stmt = self._insert(ra).on_conflict_do_nothing(index_elements=["topic", "bucket", "account_id"])
+        stmt = stmt.returning(ra.c.topic, ra.c.bucket)
+        for row in conn.execute(stmt, list(author_rows.values())):
+            new_authors[(row.topic, row.bucket)] += 1
+        r = m.rollups
+        up = self._insert(r)
+        ex = up.excluded
+        up = up.on_conflict_do_update(
+            index_elements=["topic", "bucket"],
+            set_={
+                "posts": r.c.posts + ex.posts,
+                "authors": r.c.authors + ex.authors,
+                "sentiment_sum": r.c.sentiment_sum + ex.sentiment_sum,
+                "negative": r.c.negative + ex.negative,
+                "positive": r.c.positive + ex.positive,
+            },
+        )
+        rows = [
+            {"topic": topic, "bucket": bucket, "posts": v[0], "sentiment_sum": v[1], "negative": v[2],
+             "positive": v[3], "authors": new_authors.get((topic, bucket), 0)}
+            for (topic, bucket), v in sorted(agg.items())
+        ]
+        conn.execute(up, rows)
+        return dict(per_topic)
+
+    def _record_run(self, conn, source, result, cursor, gaps, errors, t_now) -> None:
+        ss = m.source_state
+        waits = [g for g in gaps if g.reason == "rate_limited"]
+        wait_s = sum(((g.end or t_now) - g.start).total_seconds() for g in waits)
+        values = {
+            "source": source, "cursor": cursor, "last_run_at": t_now,
+            "last_ok_at": t_now if not errors else None,
+            "last_error": "; ".join(errors)[:4000] if errors else None,
+            "last_error_at": t_now if errors else None,
+            "runs": 0, "items": result.posts_in, "new_items": result.posts_new, "errors": len(errors),
+            "rate_limit_waits": len(waits), "rate_limit_seconds": wait_s,
+        }
+        stmt = self._insert(ss)
+        ex = stmt.excluded
+        set_ = {
+            "last_run_at": ex.last_run_at,
+            "items": ss.c["items"] + ex["items"],
+            "new_items": ss.c.new_items + ex.new_items,
+            "errors": ss.c.errors + ex.errors,
+            "rate_limit_waits": ss.c.rate_limit_waits + ex.rate_limit_waits,
+            "rate_limit_seconds": ss.c.rate_limit_seconds + ex.rate_limit_seconds,
+            "last_ok_at": func.coalesce(ex.last_ok_at, ss.c.last_ok_at),
+            "last_error": func.coalesce(ex.last_error, ss.c.last_error),
+            "last_error_at": func.coalesce(ex.last_error_at, ss.c.last_error_at),
+        }
+        if cursor is not None:
+            set_["cursor"] = ex.cursor
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=set_), values)
+        if gaps:
+            g = self._insert(m.gaps).on_conflict_do_update(
+                index_elements=["source", "start", "reason"],
+                set_={"end": self._insert(m.gaps).excluded.end, "detail": self._insert(m.gaps).excluded.detail},
+            )
+            conn.execute(g, [{"source": x.source or source, "start": x.start, "end": x.end,
+                              "reason": x.reason, "detail": x.detail} for x in gaps])
+
+    def record_source_run(self, source: str, *, started: bool = False, error: str | None = None,
+                          gaps: Sequence[Gap] = ()) -> None:
+        """Note a run that stored nothing (a source that failed outright, or a run starting)."""
+        with self.engine.begin() as conn:
+            errors = [error] if error else []
+            self._record_run(conn, source, WriteResult(), None, gaps, errors, now())
+            if started:
+                conn.execute(m.source_state.update().where(m.source_state.c.source == source)
+                             .values(runs=m.source_state.c.runs + 1))
+
+    # ------------------------------------------------------------------ reads
+    def cursor(self, source: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.source_state.c.cursor).where(m.source_state.c.source == source)).first()
+        return row.cursor if row else None
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                name: conn.execute(select(func.count()).select_from(tbl)).scalar_one()
+                for name, tbl in (("posts", m.posts), ("accounts", m.accounts), ("interactions", m.interactions))
+            }
+
+    def topic_counts(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, dict[str, float]]:
+        """Per topic: posts, distinct authors (summed per bucket is wrong, so counted), mean sentiment, negative share."""
+        r = m.rollups
+        q = select(r.c.topic, func.sum(r.c.posts), func.sum(r.c.sentiment_sum), func.sum(r.c.negative)).group_by(r.c.topic)
+        if since is not None:
+            q = q.where(r.c.bucket >= since)
+        if until is not None:
+            q = q.where(r.c.bucket < until)
+        out = {}
+        with self.engine.connect() as conn:
+            for topic, n, s, neg in conn.execute(q):
+                out[topic] = {"posts": int(n or 0), "sentiment": (s or 0.0) / n if n else 0.0,
+                              "negative_share": (neg or 0) / n if n else 0.0}
+            pt = m.post_topics
+            q2 = select(pt.c.topic, func.count(pt.c.account_id.distinct())).group_by(pt.c.topic)
+            if since is not None:
+                q2 = q2.where(pt.c.created_at >= since)
+            if until is not None:
+                q2 = q2.where(pt.c.created_at < until)
+            for topic, authors in conn.execute(q2):
+                out.setdefault(topic, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0})["authors"] = int(authors)
+        return out
+
+
+def _chunks(seq: Sequence, n: int):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _referenced_account_keys(p: Post):
+    yield (p.platform, p.author_id)
+    for r in p.references:
+        if r.author_id:
+            yield (p.platform, r.author_id)
+    for mid in p.mentions:
+        yield (p.platform, mid)
+
+
+def interaction_targets(p: Post) -> list[tuple[str, tuple[str, str], str | None]]:
+    """The edges a post makes: ``(kind, (platform, target account id), referenced post id)``.
+
+    - a retweet makes one ``retweet`` edge to the retweeted post's author, and no
+      mention edges: the mentions in a retweet's text are the original's;
+    - a quote makes a ``quote`` edge to the quoted author, a reply a ``reply``
+      edge to the replied-to author (``in_reply_to_user_id``);
+    - every mentioned account gets a ``mention`` edge, except the accounts the
+      post already retweets, quotes or replies to (a reply's leading @handle is
+      the reply target, not a separate mention).
+    Self-loops are kept here (the influence graph decides what to do with them).
+    """
+    edges: list[tuple[str, tuple[str, str], str | None]] = []
+    targeted: set[str] = set()
+    kinds = {"retweet": EDGE_RETWEET, "quote": EDGE_QUOTE, "reply": EDGE_REPLY}
+    for r in p.references:
+        kind = kinds.get(r.kind)
+        if kind and r.author_id:
+            edges.append((kind, (p.platform, r.author_id), r.platform_id))
+            targeted.add(r.author_id)
+    if p.kind != RETWEET:
+        for mid in dict.fromkeys(p.mentions):
+            if mid not in targeted:
+                edges.append((EDGE_MENTION, (p.platform, mid), None))
+    return edges

@@ -1,0 +1,165 @@
+"""The store on SQLite and PostgreSQL: idempotent writes, edges, rollups, cursors, gaps, migrations."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from monitor import models as m
+from monitor.items import Account, Gap, Post, Reference
+from monitor.store import Scored, Store, interaction_targets
+
+T0 = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
+
+
+def acc(pid, handle, followers=100, partial=False):
+    return Account(platform="x", platform_id=pid, handle=handle, name=handle.title(), followers=followers, partial=partial)
+
+
+def scenario():
+    """A posts; B retweets A; C quotes A; D replies to A mentioning A and E; E's account seen only as a mention."""
+    posts = [
+        Scored(Post("x", "1", "original", "a", "NHS waiting list is long @carol", T0, mentions=["c"], mention_handles=["carol"]),
+               -0.4, {"waiting_times": ["\"waiting list\""]}),
+        Scored(Post("x", "2", "retweet", "b", "RT @alice: NHS waiting list is long @carol", T0 + timedelta(minutes=1),
+                    references=[Reference("retweet", "1", "a")], mentions=["a", "c"]),
+               -0.4, {"waiting_times": ["\"waiting list\""]}),
+        Scored(Post("x", "3", "quote", "c", "Shocking", T0 + timedelta(minutes=2), references=[Reference("quote", "1", "a")]),
+               -0.6, {"waiting_times": ["\"waiting list\""]}),
+        Scored(Post("x", "4", "reply", "d", "@alice @erin agreed", T0 + timedelta(minutes=7),
+                    references=[Reference("reply", "1", "a")], mentions=["a", "e"], mention_handles=["alice", "erin"]),
+               0.3, {"waiting_times": ["\"waiting list\""], "social_care": ["carers"]}),
+        Scored(Post("x", "5", "original", "b", "nothing to see", T0 + timedelta(minutes=8)), 0.0, {}),
+    ]
+    accounts = [acc("a", "alice", 50), acc("b", "bob"), acc("c", "carol"), acc("d", "dave"),
+                acc("e", "erin", partial=True)]
+    return posts, accounts
+
+
+def edges(store: Store):
+    a1, a2 = m.accounts.alias(), m.accounts.alias()
+    q = (select(m.interactions.c.kind, a1.c.platform_id, a2.c.platform_id)
+         .join(a1, a1.c.id == m.interactions.c.src_account_id)
+         .join(a2, a2.c.id == m.interactions.c.dst_account_id))
+    with store.engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(q))
+
+
+def test_interaction_targets_rules():
+    posts, _ = scenario()
+    assert interaction_targets(posts[1].post) == [("retweet", ("x", "a"), "1")]  # no mention edges on a retweet
+    assert interaction_targets(posts[3].post) == [("reply", ("x", "a"), "1"), ("mention", ("x", "e"), None)]
+    assert interaction_targets(posts[0].post) == [("mention", ("x", "c"), None)]
+
+
+def test_write_batch_edges_topics_rollups(store: Store):
+    posts, accounts = scenario()
+    r = store.write_batch(posts, accounts, source="test", cursor={"since_id": "5"})
+    assert (r.posts_in, r.posts_new) == (5, 5)
+    assert r.topic_posts == {"waiting_times": 4, "social_care": 1}
+    assert edges(store) == sorted([
+        ("mention", "a", "c"), ("retweet", "b", "a"), ("quote", "c", "a"), ("reply", "d", "a"), ("mention", "d", "e"),
+    ])
+    with store.engine.connect() as conn:
+        roll = {(row.topic, row.bucket): row for row in conn.execute(select(m.rollups))}
+        kinds = dict(conn.execute(select(m.posts.c.platform_id, m.posts.c.kind)).all())
+        terms = conn.execute(select(m.post_topics.c.terms).where(m.post_topics.c.topic == "social_care")).scalar_one()
+    assert kinds == {"1": "original", "2": "retweet", "3": "quote", "4": "reply", "5": "original"}
+    assert terms == ["carers"]
+    first = roll[("waiting_times", T0)]
+    assert (first.posts, first.authors, first.negative, first.positive) == (3, 3, 3, 0)
+    assert abs(first.sentiment_sum - (-1.4)) < 1e-9
+    second = roll[("waiting_times", T0 + timedelta(minutes=5))]
+    assert (second.posts, second.authors, second.positive) == (1, 1, 1)
+    assert store.cursor("test") == {"since_id": "5"}
+
+
+def test_writes_are_idempotent(store: Store):
+    posts, accounts = scenario()
+    store.write_batch(posts, accounts, source="test")
+    before = (store.counts(), store.topic_counts())
+    again = store.write_batch(posts, accounts, source="test")
+    assert again.posts_new == 0 and again.interactions_new == 0
+    assert (store.counts(), store.topic_counts()) == before
+    # a batch that overlaps half adds only the new half to the rollups
+    extra = Scored(Post("x", "6", "original", "e", "waiting list again", T0 + timedelta(minutes=3)), 0.0,
+                   {"waiting_times": ["\"waiting list\""]})
+    r = store.write_batch(posts[:2] + [extra], [acc("e", "erin", 10)], source="test")
+    assert r.posts_new == 1
+    with store.engine.connect() as conn:
+        row = conn.execute(select(m.rollups).where(m.rollups.c.topic == "waiting_times", m.rollups.c.bucket == T0)).one()
+    assert (row.posts, row.authors) == (4, 4)
+
+
+def test_partial_accounts_never_overwrite_full_ones(store: Store):
+    posts, accounts = scenario()
+    store.write_batch(posts, accounts)
+    # erin was partial; a full record fills her in; a later partial mention of alice keeps alice's data
+    store.write_batch([], [acc("e", "erin", 999), Account("x", "a", handle="alice", partial=True)])
+    with store.engine.connect() as conn:
+        rows = {r.platform_id: r for r in conn.execute(select(m.accounts))}
+    assert rows["e"].followers == 999 and rows["e"].partial is False
+    assert rows["a"].followers == 50 and rows["a"].name == "Alice" and rows["a"].partial is False
+
+
+def test_unknown_reference_author_makes_no_edge_but_keeps_reference(store: Store):
+    p = Post("x", "9", "retweet", "b", "RT @gone: deleted", T0, references=[Reference("retweet", "404", None)])
+    store.write_batch([Scored(p, 0.0, {})], [acc("b", "bob")])
+    assert edges(store) == []
+    with store.engine.connect() as conn:
+        row = conn.execute(select(m.posts.c.ref_kind, m.posts.c.ref_platform_id)).one()
+    assert tuple(row) == ("retweet", "404")
+
+
+def test_source_run_errors_and_gaps(store: Store):
+    gap = Gap(source="x-search", start=T0, end=T0 + timedelta(minutes=15), reason="rate_limited", detail="429")
+    store.write_batch([], [], source="x-search", cursor={"since_id": {"q": "1"}}, gaps=[gap])
+    store.record_source_run("x-search", error="boom", gaps=[Gap("x-search", T0 + timedelta(hours=1), None, "error", "boom")])
+    with store.engine.connect() as conn:
+        st = conn.execute(select(m.source_state)).mappings().one()
+        gaps = conn.execute(select(m.gaps).order_by(m.gaps.c.start)).mappings().all()
+    assert st["rate_limit_waits"] == 1 and st["rate_limit_seconds"] == 900
+    assert st["errors"] == 1 and st["last_error"] == "boom"
+    assert st["cursor"] == {"since_id": {"q": "1"}}  # a failed run keeps the cursor
+    assert [(g["reason"], g["detail"]) for g in gaps] == [("rate_limited", "429"), ("error", "boom")]
+    # the same gap reported again (a retried batch) is one gap, its end updated
+    store.write_batch([], [], source="x-search", gaps=[Gap("x-search", T0, T0 + timedelta(minutes=20), "rate_limited", "429")])
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.gaps)).scalar_one() == 2
+
+
+def test_concurrent_writers_count_each_post_once(store_url):
+    """Several workers storing overlapping batches: rollups still count each post once."""
+    stores = [Store(store_url) for _ in range(4)]
+    posts, accounts = scenario()
+    errors = []
+
+    def work(s):
+        try:
+            for _ in range(3):
+                s.write_batch(posts, accounts, source="w")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    tc = stores[0].topic_counts()
+    assert tc["waiting_times"]["posts"] == 4 and tc["social_care"]["posts"] == 1
+    assert stores[0].counts() == {"posts": 5, "accounts": 5, "interactions": 5}
+    for s in stores:
+        s.dispose()
+
+
+def test_migrations_match_the_models(store_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    s = Store(store_url)
+    with s.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), m.metadata)
+    s.dispose()
+    assert diff == []
