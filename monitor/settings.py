@@ -58,8 +58,32 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+def read_env_file(path: Path = Path(".env")) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file (comments and blanks skipped; quotes stripped)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
 def load_settings() -> Settings:
-    """Read settings from the environment (call again after changing it)."""
+    """Read settings from the environment (call again after changing it).
+
+    A ``.env`` file in the working directory fills in what the environment does not set.
+    """
+    for key, value in read_env_file().items():
+        if key in VARIABLES and key not in os.environ:
+            os.environ[key] = value
     data_dir = Path(_get("EARSHOT_DATA_DIR"))
     database_url = _get("EARSHOT_DATABASE_URL") or f"sqlite:///{data_dir / 'earshot.db'}"
     broker = _get("EARSHOT_BROKER_URL")

@@ -261,8 +261,48 @@ class Store:
             new.append((row.id, by_key[(row.platform, row.platform_id)]))
         return new
 
-    def _insert_interactions(self, conn, new, ids) -> int:
+    def _resolve_reference_authors(self, conn, new, ids) -> None:
+        """Fill in the author of retweeted/quoted posts the source did not describe, from stored posts."""
+        unknown: dict[str, set[str]] = defaultdict(set)
+        for _, s in new:
+            for r in s.post.references:
+                if r.author_id is None and r.platform_id and r.kind in ("retweet", "quote"):
+                    unknown[s.post.platform].add(r.platform_id)
+        found: dict[tuple[str, str], str] = {}
+        p, a = m.posts, m.accounts
+        for plat, pids in unknown.items():
+            for chunk in _chunks(sorted(pids), 500):
+                q = (select(p.c.platform_id, p.c.account_id, a.c.platform_id.label("author"))
+                     .join(a, a.c.id == p.c.account_id).where(p.c.platform == plat, p.c.platform_id.in_(chunk)))
+                for row in conn.execute(q):
+                    found[(plat, row.platform_id)] = row.author
+                    ids[(plat, row.author)] = row.account_id
+        if found:
+            for _, s in new:
+                for r in s.post.references:
+                    if r.author_id is None and (s.post.platform, r.platform_id) in found:
+                        r.author_id = found[(s.post.platform, r.platform_id)]
+
+    def _backfill_edges(self, conn, new, ids) -> list[dict[str, Any]]:
+        """Edges of posts stored earlier that retweeted or quoted one of these new posts before its author was known."""
+        targets: dict[str, dict[str, int]] = defaultdict(dict)
+        for _, s in new:
+            targets[s.post.platform][s.post.platform_id] = ids[(s.post.platform, s.post.author_id)]
+        p = m.posts
         rows = []
+        for plat, by_pid in targets.items():
+            for chunk in _chunks(list(by_pid), 500):
+                q = select(p.c.id, p.c.account_id, p.c.ref_kind, p.c.ref_platform_id, p.c.created_at).where(
+                    p.c.platform == plat, p.c.ref_platform_id.in_(chunk), p.c.ref_kind.in_(("retweet", "quote")))
+                for row in conn.execute(q):
+                    rows.append({"post_id": row.id, "kind": row.ref_kind, "src_account_id": row.account_id,
+                                 "dst_account_id": by_pid[row.ref_platform_id], "created_at": row.created_at,
+                                 "platform": plat, "ref_platform_id": row.ref_platform_id})
+        return rows
+
+    def _insert_interactions(self, conn, new, ids) -> int:
+        self._resolve_reference_authors(conn, new, ids)
+        rows = self._backfill_edges(conn, new, ids)
         for post_id, s in new:
             for kind, dst_key, ref_id in interaction_targets(s.post):
                 dst = ids.get(dst_key)

@@ -163,3 +163,19 @@ def test_migrations_match_the_models(store_url):
         diff = compare_metadata(MigrationContext.configure(conn), m.metadata)
     s.dispose()
     assert diff == []
+
+
+def test_reference_author_found_in_either_order(store: Store):
+    """A retweet whose original arrives in another batch gets its edge, before or after the original."""
+    original = Scored(Post("x", "100", "original", "a", "the original", T0), 0.0, {})
+    early_rt = Scored(Post("x", "101", "retweet", "b", "RT: the original", T0 + timedelta(minutes=1),
+                           references=[Reference("retweet", "100", None)]), 0.0, {})
+    late_quote = Scored(Post("x", "102", "quote", "c", "look", T0 + timedelta(minutes=2),
+                             references=[Reference("quote", "100", None)]), 0.0, {})
+    store.write_batch([early_rt], [acc("b", "bob")])
+    assert edges(store) == []
+    store.write_batch([original], [acc("a", "alice")])  # backfills the retweet's edge
+    store.write_batch([late_quote], [acc("c", "carol")])  # resolves the author from the stored original
+    assert edges(store) == [("quote", "c", "a"), ("retweet", "b", "a")]
+    store.write_batch([original, early_rt, late_quote], [])
+    assert store.counts()["interactions"] == 2

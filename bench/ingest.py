@@ -1,0 +1,145 @@
+"""Ingest throughput: the processing stage against the least work any pipeline must do.
+
+    python bench/ingest.py            # 200,000 posts
+    python bench/ingest.py --quick    # 20,000 posts, under a minute
+
+Posts come from the demo scenario generator (X API v2 pages, parsed beforehand
+and not timed). Two runs over the same posts, each into a fresh SQLite file
+(WAL, synchronous=NORMAL):
+
+- **earshot**: ``monitor.pipeline.process_batch`` per batch — normalise, match
+  against every configured topic, VADER sentiment, upsert accounts, insert posts,
+  interaction edges, topic tags, distinct-author and 5-minute rollups, cursor —
+  one transaction per batch (after-batch hooks off: alert detection is measured
+  by bench/alerts.py);
+- **floor**: VADER sentiment of each post, and a bare ``executemany`` of the
+  same post rows into a table of the same columns, one commit per batch.
+
+The last line is one JSON object: posts_per_s, floor_posts_per_s, ratio_to_floor,
+and the per-stage split of the earshot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitor import sentiment  # noqa: E402
+from monitor.config import load_config  # noqa: E402
+from monitor.demo.generator import ScenarioSpec, generate  # noqa: E402
+from monitor.pipeline import normalise, process_batch  # noqa: E402
+from monitor.settings import PROJECT_ROOT  # noqa: E402
+from monitor.sources.xv2 import iter_jsonl_batches  # noqa: E402
+from monitor.store import Store  # noqa: E402
+from monitor.topics import Matcher  # noqa: E402
+
+COLUMNS = ("platform", "platform_id", "kind", "account_id", "created_at", "text", "title", "lang", "url", "source",
+           "hashtags", "links", "ref_kind", "ref_platform_id", "conversation_id", "edit_of", "withheld",
+           "retweets", "replies", "likes", "quotes", "sentiment", "stored_at")
+
+
+def load_batches(n: int, batch_size: int, work: Path):
+    generate(work / "scenario", ScenarioSpec(size=n, seed=11), progress=False)
+    batches = []
+    for f in sorted((work / "scenario" / "x").glob("*.jsonl")):
+        batches.extend(iter_jsonl_batches(f, "bench", batch_size=batch_size))
+    return batches
+
+
+def floor_run(batches, path: Path) -> float:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE posts (id INTEGER PRIMARY KEY, {', '.join(COLUMNS)})")
+    sql = f"INSERT INTO posts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    t0 = time.perf_counter()
+    for b in batches:
+        rows = []
+        for p in b.posts:
+            s = sentiment.score(p.text)
+            ref = p.references[0] if p.references else None
+            rows.append((p.platform, p.platform_id, p.kind, 0, p.created_at.isoformat(), p.text, p.title, p.lang,
+                         p.url, p.source, json.dumps(p.hashtags), json.dumps(p.links), ref.kind if ref else None,
+                         ref.platform_id if ref else None, p.conversation_id, p.edit_of, json.dumps(p.withheld),
+                         p.retweets, p.replies, p.likes, p.quotes, s, None))
+        conn.executemany(sql, rows)
+        conn.commit()
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def stage_split(batches, matcher: Matcher) -> dict[str, float]:
+    """Seconds spent matching and scoring sentiment alone, on copies (the rest of the run is storing)."""
+    sample = copy.deepcopy(batches)
+    t0 = time.perf_counter()
+    for b in sample:
+        handles = {a.platform_id: (a.handle or "").lower() for a in b.accounts}
+        for p in b.posts:
+            normalise(p)
+            matcher.match(p, handles.get(p.author_id))
+    t1 = time.perf_counter()
+    for b in sample:
+        for p in b.posts:
+            sentiment.score(p.text)
+    t2 = time.perf_counter()
+    return {"match_s": t1 - t0, "sentiment_s": t2 - t1}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="20,000 posts instead of 200,000")
+    ap.add_argument("--posts", type=int, help="number of generated posts")
+    ap.add_argument("--batch-size", type=int, default=500)
+    args = ap.parse_args()
+    n = args.posts or (20_000 if args.quick else 200_000)
+    matcher = Matcher(load_config(PROJECT_ROOT / "config" / "keywords.yaml").topics)
+    sentiment.analyzer()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print(f"generating and parsing {n:,} posts ...", file=sys.stderr)
+        batches = load_batches(n, args.batch_size, work)
+        posts = sum(len(b.posts) for b in batches)
+        floor_s = floor_run(copy.deepcopy(batches), work / "floor.db")
+        split = stage_split(batches, matcher)
+        store = Store(f"sqlite:///{work / 'earshot.db'}")
+        t0 = time.perf_counter()
+        for b in batches:
+            process_batch(b, store, matcher, run_hooks=False)
+        earshot_s = time.perf_counter() - t0
+        counts = store.counts()
+        store.dispose()
+    store_s = max(0.0, earshot_s - split["match_s"] - split["sentiment_s"])
+    figures = {
+        "posts": posts,
+        "batch_size": args.batch_size,
+        "posts_per_s": round(posts / earshot_s, 1),
+        "floor_posts_per_s": round(posts / floor_s, 1),
+        "ratio_to_floor": round(floor_s / earshot_s, 3),
+        "earshot_s": round(earshot_s, 3),
+        "floor_s": round(floor_s, 3),
+        "match_s": round(split["match_s"], 3),
+        "sentiment_s": round(split["sentiment_s"], 3),
+        "store_s": round(store_s, 3),
+        "stored_posts": counts["posts"],
+        "stored_interactions": counts["interactions"],
+    }
+    print(f"{'run':<10} {'seconds':>9} {'posts/s':>10}")
+    print(f"{'earshot':<10} {earshot_s:>9.2f} {figures['posts_per_s']:>10,.0f}")
+    print(f"{'floor':<10} {floor_s:>9.2f} {figures['floor_posts_per_s']:>10,.0f}")
+    print(f"ratio to floor: {figures['ratio_to_floor']:.2f} (goal >= 0.5)")
+    print(f"earshot split: sentiment {split['sentiment_s']:.2f}s, matching {split['match_s']:.2f}s, "
+          f"storing (accounts, posts, edges, tags, rollups) {store_s:.2f}s")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+"""The ``earshot`` command.
+
+Run ``earshot --help`` for the list. Commands that other packages add (such as
+``earshot influencers``) plug in through the ``earshot.commands`` entry point
+(see :mod:`monitor.hooks`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+from monitor import hooks
+from monitor.config import ConfigError, load_config
+from monitor.query import QueryError
+from monitor.settings import load_settings
+from monitor.store import StoreError
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    click.secho(msg, fg="red", err=True)
+    sys.exit(code)
+
+
+def _context():
+    from monitor.app import context
+
+    try:
+        return context()
+    except ConfigError as exc:
+        _fail(f"configuration error:\n{exc}")
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """``2026-11-16``, ``2026-11-16T09:00``, or relative: ``7d``, ``12h``, ``30m`` ago."""
+    if not value:
+        return None
+    v = value.strip()
+    if v[-1:] in "dhm" and v[:-1].isdigit():
+        n = int(v[:-1])
+        delta = {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[v[-1]]
+        return datetime.now(timezone.utc) - delta
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (use 2026-11-16, 2026-11-16T09:00 or 7d)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+class When(click.ParamType):
+    name = "when"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime) or value is None:
+            return value
+        return parse_when(value)
+
+
+WHEN = When()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="earshot")
+def cli() -> None:
+    """Earshot: social media monitoring and influencer mapping for the health department."""
+
+
+# ---------------------------------------------------------------------- topics
+@cli.group()
+def topics() -> None:
+    """Check the topic configuration and try queries."""
+
+
+@topics.command("check")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="File to check (default: EARSHOT_CONFIG).")
+def topics_check(config_path: str | None) -> None:
+    """Validate config/keywords.yaml: every topic, query, source and alert setting."""
+    path = Path(config_path) if config_path else load_settings().config_path
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"{path}: OK — {len(config.topics)} topics, {len(config.feeds)} feeds, "
+               f"X search {'on' if config.x_search.enabled else 'off'}, X stream {'on' if config.x_stream.enabled else 'off'}")
+    for t in config.topics.values():
+        try:
+            rules = t.query.x_rules(512)
+            x = f"{len(rules)} X rule{'s' if len(rules) != 1 else ''}"
+        except QueryError as exc:
+            x = f"X: {exc}"
+        extra = f", {len(t.stakeholders)} stakeholders" if t.stakeholders else ""
+        click.echo(f"  {t.id:<16} {t.label:<36} {len(t.query.terms())} terms, {x}{extra}")
+
+
+@topics.command("test")
+@click.argument("text")
+@click.option("--author", help="Author handle, for author: and @ terms.")
+@click.option("--lang", help="Language code of the text, for topics limited to some languages.")
+@click.option("--query", "query_text", help="Test this query instead of the configured topics.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+def topics_test(text: str, author: str | None, lang: str | None, query_text: str | None, config_path: str | None) -> None:
+    """Say which topics TEXT matches, and which terms matched."""
+    from monitor.query import Query, document
+
+    if query_text:
+        try:
+            q = Query(query_text)
+        except QueryError as exc:
+            _fail(f"query: {exc}")
+        terms = q.match(document(text, author=author, lang=lang))
+        if terms is None:
+            click.echo("no match")
+            sys.exit(1)
+        click.echo("match: " + ", ".join(terms))
+        return
+    from monitor.topics import Matcher
+
+    path = Path(config_path) if config_path else load_settings().config_path
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    matched = Matcher(config.topics).match_text(text, author=author, lang=lang)
+    if not matched:
+        click.echo("no topic matches")
+        sys.exit(1)
+    for tid, terms in matched.items():
+        click.echo(f"{tid} ({config.topics[tid].label}): {', '.join(terms)}")
+
+
+# ---------------------------------------------------------------------- import / export
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", help="Source name to record (default: import:<file name>).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=None, help="Posts per batch (default EARSHOT_BATCH_SIZE).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when the terminal is interactive).")
+def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | None, progress: bool | None) -> None:
+    """Load recorded data: X API v2 JSONL (twarc2), RSS/Atom files, or an Earshot export."""
+    from monitor.replay import import_files
+
+    ctx = _context()
+    show = sys.stderr.isatty() if progress is None else progress
+    failed = 0
+
+    def report(s):
+        nonlocal failed
+        if s.failed:
+            failed += 1
+            click.secho(f"{s.path}: skipped — {s.failed}", fg="yellow")
+            return
+        click.echo(f"{s.path}: {s.format}, {s.posts} posts ({s.new} new, {s.duplicates} already stored), "
+                   f"{s.interactions} new interactions, {len(s.errors)} problems, {s.seconds:.1f}s")
+        for e in s.errors[:5]:
+            click.echo(f"    {e}")
+        if len(s.errors) > 5:
+            click.echo(f"    ... and {len(s.errors) - 5} more")
+
+    summaries = import_files(list(files), ctx.store, ctx.matcher, batch_size=batch_size or ctx.settings.batch_size,
+                             source=source, progress=show, on_file=report)
+    total = sum(s.posts for s in summaries)
+    new = sum(s.new for s in summaries)
+    click.echo(f"{len(summaries)} files, {total} posts read, {new} new; {failed} skipped")
+    if failed and failed == len(summaries):
+        sys.exit(1)
+
+
+@cli.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--topic")
+@click.option("--since", type=WHEN)
+@click.option("--until", type=WHEN)
+def export_cmd(out: Path, topic: str | None, since, until) -> None:
+    """Write stored posts as an Earshot export (JSONL) that `earshot import` reads back."""
+    from monitor.replay import export
+
+    ctx = _context()
+    if topic and topic not in ctx.config.topics:
+        _fail(f"no topic {topic!r}; topics: {', '.join(ctx.config.topics)}")
+    n = export(ctx.store, out, topic=topic, since=since, until=until)
+    click.echo(f"wrote {n} posts to {out}")
+
+
+# ---------------------------------------------------------------------- collection
+@cli.command("collect")
+@click.argument("sources", nargs=-1)
+@click.option("--enqueue", is_flag=True, help="Send to the Celery workers instead of running here.")
+def collect_cmd(sources: tuple[str, ...], enqueue: bool) -> None:
+    """Run one collection pass of the named sources (default: all enabled)."""
+    from monitor.collect import run_source, source_specs
+    from monitor.pipeline import process_batch
+
+    ctx = _context()
+    specs = source_specs(ctx.config, ctx.settings)
+    names = list(sources) or [n for n, s in specs.items() if s.interval]
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        _fail(f"unknown source(s): {', '.join(unknown)}; configured: {', '.join(specs) or 'none'}")
+    if enqueue:
+        if ctx.settings.embedded:
+            _fail("--enqueue needs a broker: set EARSHOT_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+        from worker import collect_source_task
+
+        for n in names:
+            collect_source_task.delay(n)
+            click.echo(f"queued {n}")
+        return
+    for n in names:
+        s = run_source(specs[n], ctx.store, lambda b: process_batch(b, ctx.store, ctx.matcher))
+        if s.disabled:
+            click.secho(f"{n}: disabled — {s.disabled}", fg="yellow")
+        elif s.failed:
+            click.secho(f"{n}: failed — {s.failed}", fg="red")
+        else:
+            click.echo(f"{n}: {s.posts} posts ({s.new} new) in {s.batches} batches, {len(s.errors)} problems")
+            for e in s.errors[:5]:
+                click.echo(f"    {e}")
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--days", type=click.IntRange(1, 365), default=7, help="Window for counts and gaps.")
+def status_cmd(as_json: bool, days: int) -> None:
+    """Health of collection: each source's last run, items, errors, waits, cursor; counts; gaps."""
+    from monitor.collect import source_specs
+    from monitor.health import collection_status
+
+    ctx = _context()
+    st = collection_status(ctx.store, source_specs(ctx.config, ctx.settings), ctx.config, days=days)
+    if as_json:
+        click.echo(json.dumps(st, default=str, indent=2))
+        return
+    click.echo(f"store: {ctx.store.safe_url}  ({st['totals']['posts']} posts, {st['totals']['accounts']} accounts, "
+               f"{st['totals']['interactions']} interactions)")
+    click.echo(f"mode: {'embedded (tasks in-process)' if ctx.settings.embedded else 'Celery via ' + ctx.settings.broker_url}")
+    click.echo("\nsources:")
+    if not st["sources"]:
+        click.echo("  none configured or seen")
+    for s in st["sources"]:
+        state = s["state"]
+        line = (f"  {s['name']:<24} {state:<9} last run {s['last_run_at'] or 'never':<25} "
+                f"items {s['items']:<7} errors {s['errors']:<4} rate-limit waits {s['rate_limit_waits']} "
+                f"({s['rate_limit_seconds']:.0f}s)")
+        click.secho(line, fg={"ok": None, "failing": "red", "disabled": "yellow", "stale": "yellow"}.get(state))
+        if s.get("last_error"):
+            click.echo(f"      last error: {s['last_error'][:200]}")
+        if s.get("disabled"):
+            click.echo(f"      {s['disabled']}")
+        if s.get("cursor"):
+            click.echo(f"      cursor: {json.dumps(s['cursor'], default=str)[:160]}")
+    click.echo(f"\nposts per topic, last {days} days:")
+    for tid, c in st["topics"].items():
+        click.echo(f"  {tid:<16} {c['posts']:>8} posts  {c.get('authors', 0):>6} authors  "
+                   f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
+    click.echo(f"\ngaps, last {days} days (what these figures did not see):")
+    if not st["gaps"]:
+        click.echo("  none recorded")
+    for g in st["gaps"]:
+        click.echo(f"  {g['source']:<24} {g['reason']:<13} {g['start']} → {g['end'] or 'ongoing'}  {g['detail'] or ''}"[:200])
+    for _name, fn in hooks.load("earshot.summary"):
+        try:
+            for line in fn(ctx):
+                click.echo(line)
+        except Exception as exc:  # pragma: no cover - a plugin's problem, reported not raised
+            click.secho(f"({_name}: {exc})", fg="yellow")
+
+
+# ---------------------------------------------------------------------- demo
+@cli.command("demo")
+@click.option("--size", type=click.IntRange(100, 50_000_000), default=5000, show_default=True, help="Tweets to generate.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the scenario (default: $EARSHOT_DATA_DIR/demo).")
+@click.option("--progress/--no-progress", default=None)
+def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None) -> None:
+    """Generate the demo week and run it through the whole pipeline, then show what it found."""
+    from monitor.demo.generator import ScenarioSpec, generate
+    from monitor.replay import import_files
+
+    ctx = _context()
+    out = out or ctx.settings.data_dir / "demo"
+    show = sys.stderr.isatty() if progress is None else progress
+    click.echo(f"generating a demo week of {size} posts into {out} ...")
+    truth = generate(out, ScenarioSpec(size=size, seed=seed), progress=show)
+    files = sorted((out / "x").glob("*.jsonl")) + sorted((out / "rss").glob("*.xml"))
+    click.echo(f"importing {len(files)} files into {ctx.store.safe_url} ...")
+    summaries = import_files(files, ctx.store, ctx.matcher, batch_size=ctx.settings.batch_size, progress=show)
+    posts = sum(s.posts for s in summaries)
+    new = sum(s.new for s in summaries)
+    bad = [s for s in summaries if s.failed]
+    click.echo(f"{posts} posts read, {new} new" + (f"; {len(bad)} files skipped" if bad else ""))
+    start = datetime.fromisoformat(truth["start"])
+    end = datetime.fromisoformat(truth["end"])
+    counts = ctx.store.topic_counts(start, end)
+    click.echo(f"\nposts per topic, {start:%a %d %b} – {end:%a %d %b %Y}:")
+    for tid, t in ctx.config.topics.items():
+        c = counts.get(tid, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0})
+        click.echo(f"  {t.label:<36} {c['posts']:>7} posts  {c.get('authors', 0):>6} authors  "
+                   f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
+    for _name, fn in hooks.load("earshot.summary"):
+        try:
+            for line in fn(ctx):
+                click.echo(line)
+        except Exception as exc:  # pragma: no cover
+            click.secho(f"({_name}: {exc})", fg="yellow")
+    click.echo("\nnext:")
+    click.echo("  earshot status                       collection health, counts, gaps")
+    click.echo('  earshot topics test "some post text"  which topics a text matches, and why')
+    for name, _cmd in hooks.load("earshot.commands"):
+        click.echo(f"  earshot {name} --help")
+    click.echo(f"  ground truth of the scenario: {out / 'ground_truth.json'}")
+
+
+# ---------------------------------------------------------------------- db
+@cli.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (the other commands do this on their own)."""
+    from monitor.store import Store, current_revision
+
+    s = load_settings()
+    try:
+        store = Store(s.database_url)
+    except StoreError as exc:
+        _fail(str(exc))
+    click.echo(f"{store.safe_url} at revision {current_revision(store.engine)}")
+
+
+def _add_plugins() -> None:
+    for name, cmd in hooks.load("earshot.commands"):
+        if isinstance(cmd, click.Command) and name not in cli.commands:
+            cli.add_command(cmd, name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_plugins()
+    cli.main(args=argv, prog_name="earshot")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,67 @@
+"""The processing stage: normalise, match topics, score sentiment, store, roll up.
+
+``process_batch`` is the one function every source's batches go through, in
+process (embedded mode, ``earshot import``) or in a Celery task. It is a plain
+function of a batch and a store, so it is tested without a broker. After a
+batch is committed, the functions registered in :data:`AFTER_BATCH` run (the
+alert detectors hook in there); a failing hook is logged and never loses the
+batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from typing import Callable
+
+from monitor import sentiment
+from monitor.items import Batch, Post, merge_accounts
+from monitor.store import Scored, Store, WriteResult
+from monitor.topics import Matcher
+
+log = logging.getLogger(__name__)
+
+# Called as hook(store, batch, result) after each committed batch with new posts.
+AFTER_BATCH: list[Callable[[Store, Batch, WriteResult], None]] = []
+
+MAX_TEXT = 20_000  # characters kept of one post (a pasted novel is not a post)
+
+
+def normalise(post: Post) -> Post:
+    """Tidy what strangers sent: NFC unicode, no NULs or control characters, bounded length."""
+    text = unicodedata.normalize("NFC", post.text or "")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    post.text = text[:MAX_TEXT]
+    if post.title:
+        post.title = unicodedata.normalize("NFC", post.title).replace("\x00", "")[:2000]
+    post.hashtags = sorted({h.lower().lstrip("#") for h in post.hashtags if h})
+    post.mention_handles = [h.lower().lstrip("@") for h in post.mention_handles if h]
+    return post
+
+
+def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
+    """Normalise, match topics and score sentiment for every post of ``batch``."""
+    handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
+    out = []
+    for post in batch.posts:
+        normalise(post)
+        topics = matcher.match(post, handles.get(post.author_id))
+        text = post.text if not post.title or post.title in post.text else f"{post.title}. {post.text}"
+        out.append(Scored(post=post, sentiment=sentiment.score(text), topics=topics))
+    return out
+
+
+def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bool = True) -> WriteResult:
+    """Store one batch with its cursor in one transaction; then run the after-batch hooks."""
+    scored = score_batch(batch, matcher)
+    result = store.write_batch(
+        scored, merge_accounts(batch.accounts), source=batch.source, cursor=batch.cursor,
+        gaps=batch.gaps, errors=batch.errors,
+    )
+    if run_hooks and result.posts_new:
+        for hook in AFTER_BATCH:
+            try:
+                hook(store, batch, result)
+            except Exception:  # a hook must never cost us the batch
+                log.exception("after-batch hook %s failed", getattr(hook, "__name__", hook))
+    return result
