@@ -121,6 +121,8 @@ posts = Table(
     Column("likes", Integer),
     Column("quotes", Integer),
     Column("sentiment", Float, nullable=False),  # VADER compound, -1..1
+    # seen only as the target of a retweet/quote/reply (X's includes.tweets): not topic-tagged or counted
+    Column("referenced_only", Boolean, nullable=False, default=False),
     Column("stored_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),
     Index("ix_posts_created_at", "created_at"),

@@ -45,7 +45,13 @@ def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
     out = []
     for post in batch.posts:
         normalise(post)
-        topics = matcher.match(post, handles.get(post.author_id))
+        # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
+        # is stored for its author and edges, but was not collected by any topic's query in this
+        # window: it is not tagged, so it does not count in the topic's volume.
+        if post.extra.get("referenced_only"):
+            topics = {}
+        else:
+            topics = matcher.match(post, handles.get(post.author_id))
         text = post.text if not post.title or post.title in post.text else f"{post.title}. {post.text}"
         out.append(Scored(post=post, sentiment=sentiment.score(text), topics=topics))
     return out

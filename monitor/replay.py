@@ -226,7 +226,7 @@ def _write_chunk(conn, fh, rows) -> int:
             source=r["source"], hashtags=r["hashtags"] or [], mentions=mentions, mention_handles=handles,
             links=r["links"] or [], references=refs, retweets=r["retweets"], replies=r["replies"],
             likes=r["likes"], quotes=r["quotes"], conversation_id=r["conversation_id"], edit_of=r["edit_of"],
-            withheld=r["withheld"] or [],
+            withheld=r["withheld"] or [], extra={"referenced_only": True} if r["referenced_only"] else {},
         ))
     accounts = [
         Account(

@@ -250,6 +250,7 @@ class Store:
                 "conversation_id": p.conversation_id, "edit_of": p.edit_of,
                 "withheld": p.withheld or None, "retweets": p.retweets, "replies": p.replies,
                 "likes": p.likes, "quotes": p.quotes, "sentiment": s.sentiment, "stored_at": t_now,
+                "referenced_only": bool(p.extra.get("referenced_only")),
             })
         if not rows:
             return []

@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('likes', sa.Integer(), nullable=True),
     sa.Column('quotes', sa.Integer(), nullable=True),
     sa.Column('sentiment', sa.Float(), nullable=False),
+    sa.Column('referenced_only', sa.Boolean(), nullable=False),
     sa.Column('stored_at', monitor.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_posts_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_posts')),
