@@ -222,6 +222,70 @@ def collect_cmd(sources: tuple[str, ...], enqueue: bool) -> None:
                 click.echo(f"    {e}")
 
 
+def _seconds(schedule) -> float:
+    """Seconds between runs of a beat entry's schedule (a number, a timedelta or a celery schedule)."""
+    if isinstance(schedule, (int, float)):
+        return float(schedule)
+    if isinstance(schedule, timedelta):
+        return schedule.total_seconds()
+    run_every = getattr(schedule, "run_every", None)
+    if run_every is not None:
+        return run_every.total_seconds()
+    return 60.0
+
+
+@cli.command("run")
+@click.option("--once", is_flag=True, help="Run every scheduled job once, then stop.")
+@click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
+def run_cmd(once: bool, duration: float | None) -> None:
+    """Run the service in-process (embedded mode): every source at its poll interval, and the scheduled jobs.
+
+    This is what `celery -A worker beat` plus workers do in production; with a broker
+    configured, run those instead.
+    """
+    import time
+
+    ctx = _context()
+    if not ctx.settings.embedded:
+        _fail("a broker is configured (EARSHOT_BROKER_URL): run `celery -A worker worker` and "
+              "`celery -A worker beat` instead of `earshot run`")
+    import worker
+
+    schedule = worker.beat_schedule()
+    if not schedule:
+        _fail("nothing to run: no enabled source or scheduled job (see `earshot status`)")
+    from monitor.collect import source_specs
+
+    for name, spec in source_specs(ctx.config, ctx.settings).items():
+        if spec.disabled:
+            click.secho(f"{name}: disabled — {spec.disabled}", fg="yellow")
+        elif spec.interval is None:
+            click.echo(f"{name}: a long-running stream; run `earshot stream` beside this")
+    click.echo(f"running {len(schedule)} scheduled jobs in-process; Ctrl-C stops")
+    due = {name: 0.0 for name in schedule}
+    started = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            for name, entry in schedule.items():
+                if now < due[name]:
+                    continue
+                task = worker.app.tasks[entry["task"]]
+                try:
+                    result = task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {})).get()
+                    click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} {name}: {json.dumps(result, default=str)[:200]}")
+                except Exception as exc:  # one job failing never stops the others
+                    click.secho(f"{datetime.now(timezone.utc):%H:%M:%S} {name}: failed — {exc}", fg="red")
+                due[name] = (float("inf") if once else time.monotonic() + _seconds(entry["schedule"]))
+            if once and all(v == float("inf") for v in due.values()):
+                return
+            if duration is not None and time.monotonic() - started >= duration:
+                return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--days", type=click.IntRange(1, 365), default=7, help="Window for counts and gaps.")

@@ -15,7 +15,7 @@ import unicodedata
 from typing import Callable
 
 from monitor import sentiment
-from monitor.items import Batch, Post, merge_accounts
+from monitor.items import RETWEET, Batch, Post, merge_accounts
 from monitor.store import Scored, Store, WriteResult
 from monitor.topics import Matcher
 
@@ -40,20 +40,31 @@ def normalise(post: Post) -> Post:
 
 
 def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
-    """Normalise, match topics and score sentiment for every post of ``batch``."""
+    """Normalise, match topics and score sentiment for every post of ``batch``.
+
+    A retweet carries the retweeted post's words, and X truncates them ("RT @a: ...");
+    when the original is in the batch, the retweet is matched and scored on the
+    original's full text, hashtags, mentions and links, as the platform itself does.
+    """
     handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
-    out = []
     for post in batch.posts:
         normalise(post)
+    by_id = {p.platform_id: p for p in batch.posts}
+    cache: dict[str, tuple[dict[str, list[str]], float]] = {}
+    out = []
+    for post in batch.posts:
         # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
         # is stored for its author and edges, but was not collected by any topic's query in this
         # window: it is not tagged, so it does not count in the topic's volume.
-        if post.extra.get("referenced_only"):
-            topics = {}
-        else:
-            topics = matcher.match(post, handles.get(post.author_id))
-        text = post.text if not post.title or post.title in post.text else f"{post.title}. {post.text}"
-        out.append(Scored(post=post, sentiment=sentiment.score(text), topics=topics))
+        content = post
+        if post.kind == RETWEET and post.references and post.references[0].platform_id in by_id:
+            content = by_id[post.references[0].platform_id]
+        if content.platform_id not in cache:
+            text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
+            topics = matcher.match(content, handles.get(content.author_id))
+            cache[content.platform_id] = (topics, sentiment.score(text))
+        topics, score = cache[content.platform_id]
+        out.append(Scored(post=post, sentiment=score, topics={} if post.extra.get("referenced_only") else topics))
     return out
 
 

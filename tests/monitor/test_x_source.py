@@ -23,7 +23,7 @@ import pytest
 from monitor.sources.base import AuthError, SourceError
 from monitor.sources.x import X_HOST, XRoutingAdapter, XSearchSource, XStreamSource
 
-FIXTURES = Path("/work/shared/fixtures/x-api-v2")
+from tests.conftest import X_FIXTURES as FIXTURES  # noqa: E402  (shared/ beside the checkout)
 TOKEN = "good-token"
 QUERY = "#brexit -is:retweet"
 
@@ -67,6 +67,7 @@ class FakeX:
         self.next_rule_id = 100
         self.streams: deque[list[bytes]] = deque()  # one list of lines per stream connection
         self.lock = threading.Lock()
+        self.query = QUERY  # the query the server expects
 
     def search_requests(self) -> list[dict[str, str]]:
         return [q for m, p, q in self.requests if p == "/2/tweets/search/recent"]
@@ -74,7 +75,7 @@ class FakeX:
     # ---------------------------------------------------------------- search
 
     def search(self, q: dict[str, str]) -> dict:
-        assert q["query"] == QUERY
+        assert q["query"] == self.query
         for key in ("expansions", "tweet.fields", "user.fields"):
             assert key in q, f"search request without {key}"
         assert "referenced_tweets.id.author_id" in q["expansions"] and "note_tweet" in q["tweet.fields"]

@@ -23,7 +23,7 @@ from monitor.sources.xv2 import (
     tweets_to_batch,
 )
 
-FIXTURES = Path("/work/shared/fixtures/x-api-v2")
+from tests.conftest import X_FIXTURES as FIXTURES  # noqa: E402  (shared/ beside the checkout)
 ALL_FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".json", ".jsonl"))
 TWEET_PAGE_FILES = [
     "2sets.jsonl", "brexit.jsonl", "cashtags.jsonl", "cotweet.jsonl", "edited.jsonl", "edited_after.jsonl",
