@@ -286,6 +286,51 @@ def run_cmd(once: bool, duration: float | None) -> None:
         click.echo("stopped")
 
 
+@cli.command("stream")
+@click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop after this many batches.")
+def stream_cmd(max_batches: int | None) -> None:
+    """Run the X filtered stream: sync its rules with the topics, then store (or enqueue) what arrives."""
+    from dataclasses import replace
+
+    from monitor.collect import run_source, source_specs
+    from monitor.pipeline import process_batch
+    from monitor.sources.base import SourceError
+
+    ctx = _context()
+    spec = source_specs(ctx.config, ctx.settings).get("x-stream")
+    if spec is None:
+        _fail("the X stream is off: set `sources: x: stream: enabled: true` in the configuration")
+    if spec.disabled:
+        _fail(f"x-stream: disabled — {spec.disabled}")
+    source = spec.build()
+    if max_batches is not None:
+        source.max_batches = max_batches
+    try:
+        synced = source.sync_rules()
+    except SourceError as exc:
+        _fail(str(exc))
+    click.echo(f"x-stream rules: {synced['added']} added, {synced['deleted']} deleted, {synced['kept']} kept")
+    for err in synced.get("errors", []):
+        click.secho(f"  refused: {err}", fg="yellow")
+    if ctx.settings.embedded:
+        def hand_on(batch):
+            return process_batch(batch, ctx.store, ctx.matcher)
+    else:
+        from worker import process_batch_task
+
+        def hand_on(batch):
+            process_batch_task.delay(batch.to_dict())
+
+    try:
+        s = run_source(replace(spec, build=lambda: source), ctx.store, hand_on)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+        return
+    if s.failed:
+        _fail(f"x-stream: failed — {s.failed}", code=1)
+    click.echo(f"x-stream: {s.posts} posts ({s.new} new) in {s.batches} batches, {len(s.errors)} problems")
+
+
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--days", type=click.IntRange(1, 365), default=7, help="Window for counts and gaps.")

@@ -60,3 +60,28 @@ def test_bad_token_is_a_clear_failure(fake_x, tmp_path):  # noqa: F811
     st = json.loads(run("status", "--json", env=env).stdout)
     (src,) = [s for s in st["sources"] if s["name"] == "x-search"]
     assert src["state"] == "failing" and "401" in (src["last_error"] or "")
+
+
+def test_stream_command_syncs_rules_and_stores(fake_x, tmp_path):  # noqa: F811
+    from tests.monitor.test_x_source import stream_lines
+
+    x, base = fake_x
+    x.rules["1"] = {"id": "1", "value": "old rule", "tag": "gone"}
+    lines = stream_lines()
+    x.streams.append(lines[:3])
+    cfg = tmp_path / "k.yaml"
+    cfg.write_text("topics:\n  brexit:\n    label: Brexit\n    query: 'brexit OR #brexit'\n"
+                   "sources:\n  x:\n    stream: {enabled: true}\n")
+    db = tmp_path / "s.db"
+    env = {"EARSHOT_CONFIG": str(cfg), "EARSHOT_DATABASE_URL": f"sqlite:///{db}", "EARSHOT_X_BEARER_TOKEN": TOKEN,
+           "EARSHOT_X_API_BASE": base, "EARSHOT_DATA_DIR": str(tmp_path / "var")}
+    out = run("stream", "--max-batches", "1", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "1 added, 1 deleted, 0 kept" in out.stdout
+    assert [(r["value"], r["tag"]) for r in x.rules.values()] == [("brexit OR #brexit", "brexit")]
+    store = Store(f"sqlite:///{db}")
+    with store.engine.connect() as c:
+        got = {r[0] for r in c.execute(select(m.posts.c.platform_id).where(m.posts.c.referenced_only.is_(False)))}
+    assert {json.loads(line)["data"]["id"] for line in lines[:3]} <= got
+    off = run("stream", env={**env, "EARSHOT_X_BEARER_TOKEN": ""})
+    assert off.returncode == 2 and "no X bearer token" in off.stderr
