@@ -125,3 +125,57 @@ if not settings.embedded:
         app.conf.beat_schedule = beat_schedule()
     except Exception as exc:  # a broken config must be loud, but a worker can still drain its queues
         log.error("beat schedule not built: %s", exc)
+
+
+# --- influence tasks ---
+@app.task(name="earshot.influence_recompute", bind=True, acks_late=True, ignore_result=True,
+          soft_time_limit=50 * 60, time_limit=55 * 60)
+def influence_recompute_task(self, topics: list[str] | None = None) -> dict:
+    """Recompute and store every topic's 30-day influence ranking (see influence.tasks.recompute)."""
+    from influence.tasks import recompute
+
+    ctx = _ctx()
+    return recompute(ctx.store, ctx.config, topics=topics)
+
+
+# --- alert tasks ---
+# Thin wrappers over monitor.alerts (see monitor/alerts/schedule.py for the beat entries).
+@app.task(name="earshot.alerts_detect", acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def alerts_detect_task() -> dict:
+    """Detection up to the clock on every topic and source (the beat runs it every minute)."""
+    from monitor.alerts.engine import detect
+
+    ctx = _ctx()
+    s = detect(ctx.store, ctx.config, ctx.settings)
+    return {"topics": s.topics, "opened": s.opened, "closed": s.closed, "deliveries": len(s.deliveries)}
+
+
+@app.task(name="earshot.alerts_sweep", acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def alerts_sweep_task() -> dict:
+    """Send the alert deliveries that are due: retries, held ones past their quiet hours, abandoned leases."""
+    from monitor.alerts.notify import sweep
+
+    ctx = _ctx()
+    return sweep(ctx.store, ctx.settings)
+
+
+@app.task(name="earshot.alerts_deliver", acks_late=True, ignore_result=True)
+def alerts_deliver_task(ids: list[int]) -> dict:
+    """Send these new deliveries now (a failure is recorded and retried by the sweep, not by Celery)."""
+    from monitor.alerts.notify import deliver
+
+    ctx = _ctx()
+    return deliver(ctx.store, ids, ctx.settings)
+
+
+def _dispatch_alert_deliveries(store, ids, _settings) -> None:
+    try:
+        alerts_deliver_task.delay(list(ids))
+    except Exception as exc:  # the broker is down: the rows wait in the database for the sweep
+        log.warning("alert deliveries %s not queued (%s); the sweep will send them", list(ids), exc)
+
+
+if not settings.embedded:
+    from monitor.alerts import notify as _alert_notify
+
+    _alert_notify.set_dispatcher(_dispatch_alert_deliveries)

@@ -25,15 +25,20 @@ QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Alert tuning keys and their defaults; the alert engine documents what each does.
+# (monitor/alerts/detector.py documents the detector; monitor/alerts/__init__.py the rest.)
 ALERT_DEFAULTS: dict[str, Any] = {
-    "sensitivity": 3.0,  # robust z-score a bucket must pass to count as a spike
+    "sensitivity": 4.0,  # robust z-score a 15- or 60-minute window must pass to count (the 5-minute one: 1.5x)
     "min_volume": 10,  # posts in the detection window below which nothing pages
-    "quiet_hours": None,  # "22:00-07:00": informational alerts are held, critical ones still go
-    "cooldown_minutes": 60,  # after an incident closes, the same kind waits this long before reopening
+    "quiet_hours": None,  # "22:00-07:00": e-mails and webhooks of non-critical alerts wait; critical ones still go
+    "cooldown_minutes": 60,  # after an incident closes, a recurrence this soon reopens the same alert
     "recipients": [],  # press-office e-mail addresses for this topic
     "negative_share_delta": 0.2,  # rise in the share of negative posts that counts as a sentiment shift
     "silence_hours": 6,  # a topic that normally has traffic and has none for this long is "silent"
+    "voice_min_amplifiers": 10,  # distinct accounts amplifying an unusual account within an hour
+    "notify_min_severity": "info",  # lowest severity e-mailed and posted to webhooks (all go to the dashboard)
+    "timezone": "Europe/London",  # local time for quiet hours and the time-of-day / day-of-week baseline
 }
+ALERT_SEVERITIES = ("info", "warning", "critical")
 
 
 class ConfigError(Exception):
@@ -84,6 +89,7 @@ class Config:
     feeds: list[FeedSource] = field(default_factory=list)
     x_search: XSearchConfig = field(default_factory=XSearchConfig)
     x_stream: XStreamConfig = field(default_factory=XStreamConfig)
+    alert_defaults: dict[str, Any] = field(default_factory=lambda: dict(ALERT_DEFAULTS))  # defaults.alerts (source alerts use it)
 
 
 def parse_duration(value: Any) -> int:
@@ -188,7 +194,8 @@ def parse_config(text: str, path: str | Path = "<config>") -> Config:
             x_search, x_stream = _x(r, s["x"][1])
     if r.problems:
         raise ConfigError(path, r.problems)
-    return Config(path=path, topics=topics, feeds=feeds, x_search=x_search, x_stream=x_stream)
+    return Config(path=path, topics=topics, feeds=feeds, x_search=x_search, x_stream=x_stream,
+                  alert_defaults=alert_defaults)
 
 
 def _languages(r: _Reader, node: yaml.Node, where: str) -> list[str]:
@@ -209,10 +216,20 @@ def _alerts(r: _Reader, node: yaml.Node, where: str, base: dict[str, Any]) -> di
         ok = True
         if key == "sensitivity":
             ok = isinstance(val, (int, float)) and not isinstance(val, bool) and 0 < val <= 20
-            msg = "a number above 0 (higher = fewer alerts; 3 is the default)"
+            msg = "a number above 0 (higher = fewer alerts; 4 is the default)"
         elif key in ("min_volume", "cooldown_minutes", "silence_hours"):
             ok = isinstance(val, int) and not isinstance(val, bool) and val >= 0
             msg = "a whole number, 0 or more"
+        elif key == "voice_min_amplifiers":
+            ok = isinstance(val, int) and not isinstance(val, bool) and val >= 1
+            msg = "a whole number, 1 or more"
+        elif key == "notify_min_severity":
+            ok = val in ALERT_SEVERITIES
+            msg = "one of " + ", ".join(ALERT_SEVERITIES)
+        elif key == "timezone":
+            ok = isinstance(val, str) and _is_timezone(val)
+            msg = 'an IANA time zone such as "Europe/London"'
+
         elif key == "negative_share_delta":
             ok = isinstance(val, (int, float)) and not isinstance(val, bool) and 0 < val < 1
             msg = "a fraction between 0 and 1, e.g. 0.2"
@@ -229,6 +246,16 @@ def _alerts(r: _Reader, node: yaml.Node, where: str, base: dict[str, Any]) -> di
         else:
             out[key] = val
     return out
+
+
+def _is_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
 
 
 def _topic(r: _Reader, knode, vnode, default_langs, alert_defaults) -> Topic | None:

@@ -206,3 +206,149 @@ gaps = Table(
     UniqueConstraint("source", "start", "reason", name="uq_gaps_source_start"),
     Index("ix_gaps_source_time", "source", "start"),
 )
+
+
+# --- influence ---
+# Stored influence rankings (written by influence.tasks / influence.lookup, read by the CLI,
+# the dashboard and the briefing). One run = one topic, platform and time window, with or
+# without the amplification of flagged (automated or coordinated) accounts; it keeps the
+# top accounts' scores and the topic's communities so a lookup is one indexed read.
+
+influence_runs = Table(
+    "influence_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("platform", String(16), nullable=False),  # "all" or one platform
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("exclude_flagged", Boolean, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    Column("seconds", Float, nullable=False),  # how long the computation took
+    Column("interactions", Integer, nullable=False),  # interaction rows read (self-loops included)
+    Column("accounts", Integer, nullable=False),  # accounts in the topic's network
+    Column("edges", Integer, nullable=False),  # distinct (source, target) pairs
+    Column("flagged", Integer, nullable=False),  # accounts flagged as automated or coordinated
+    Column("previous_run_id", BigId),  # the run of the previous window that rank changes compare with
+    Column("params", JSON),  # score weights, betweenness sample, seed, thresholds
+    UniqueConstraint("topic", "platform", "window_start", "window_end", "exclude_flagged",
+                     name="uq_influence_runs_window"),
+    Index("ix_influence_runs_lookup", "topic", "platform", "exclude_flagged", "window_end"),
+)
+
+influence_scores = Table(
+    "influence_scores",
+    metadata,
+    Column("run_id", BigId, ForeignKey("influence_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("previous_rank", Integer),  # rank in the previous window (None: not ranked then)
+    Column("score", Float, nullable=False),  # the combined influence score, 0-100
+    Column("pagerank", Float, nullable=False),
+    Column("in_degree", Integer, nullable=False),  # distinct accounts that retweeted, quoted, replied or mentioned
+    Column("authority", Float, nullable=False),
+    Column("betweenness", Float, nullable=False),
+    Column("amplifiers", Integer, nullable=False),  # distinct accounts that retweeted or quoted it
+    Column("amplifications", Integer, nullable=False),  # retweets and quotes received (shown, not scored)
+    Column("replies", Integer, nullable=False),  # replies received
+    Column("mentions", Integer, nullable=False),  # mentions received
+    Column("posts", Integer, nullable=False),  # its own posts on the topic in the window
+    Column("community", Integer),
+    Column("flagged", Boolean, nullable=False),
+    Column("flags", JSON),  # [{"kind": ..., "evidence": ...}, ...]
+    Index("ix_influence_scores_rank", "run_id", "rank"),
+)
+
+influence_communities = Table(
+    "influence_communities",
+    metadata,
+    Column("run_id", BigId, ForeignKey("influence_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("community", Integer, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("top_accounts", JSON),  # account ids, highest score first
+    Column("hashtags", JSON),  # [[tag, posts], ...]
+    Column("bridges", JSON),  # [{"account_id": ..., "communities": [...]}, ...]
+)
+
+
+# --- alerts ---
+# The alert engine (monitor/alerts): one row per incident, its history, who was told, and the
+# detectors' state. An alert is opened, updated while the incident lasts and closed when the
+# figures are back to normal (closed_at); people acknowledge and resolve it (state).
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(64)),  # None for a source alert
+    Column("source", String(128)),  # the collector, for source silence
+    Column("kind", String(24), nullable=False),  # volume | sentiment | voice | silence | stakeholder | source
+    Column("key", String(255), nullable=False),  # the incident: topic, kind and subject
+    Column("state", String(16), nullable=False),  # open | acknowledged | resolved
+    Column("severity", String(16), nullable=False),  # info | warning | critical (the peak)
+    Column("title", Text, nullable=False),
+    Column("started_at", UTCDateTime),  # where the unusual window began
+    Column("opened_at", UTCDateTime, nullable=False),  # when the detector saw it (data time)
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),  # back to normal (None while it lasts)
+    Column("peak", Float),  # the highest level seen (posts per hour, share, amplifiers...)
+    Column("current", Float),
+    Column("expected", Float),
+    Column("ratio", Float),  # current / expected: "how many times normal"
+    Column("score", Float),  # robust z-score of the moment
+    Column("details", JSON),  # top posts, top accounts, sentiment, window, signals
+    Column("acknowledged_by", String(128)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("resolved_by", String(128)),
+    Column("resolved_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),  # wall clock
+    Index("ix_alerts_state", "state", "opened_at"),
+    Index("ix_alerts_topic", "topic", "opened_at"),
+    Index("ix_alerts_key", "key", "opened_at"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigId, ForeignKey("alerts.id"), nullable=False),
+    # opened | reopened | escalated | updated | closed | acknowledged | resolved
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # data time for the detector's events, wall clock for people's
+    Column("by", String(128)),  # who (people), or "earshot"
+    Column("note", Text),
+    Column("severity", String(16)),
+    Column("snapshot", JSON),  # current, expected, ratio, peak at that moment
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_alert_events_alert", "alert_id", "id"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigId, ForeignKey("alerts.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("alert_events.id")),
+    Column("channel", String(16), nullable=False),  # email | webhook | redis
+    Column("target", String(512), nullable=False),  # an address, or a webhook's redacted name (never its secret URL)
+    Column("format", String(16), nullable=False),  # email | json | teams | slack | redis
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed | skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),  # pending: when to try; sending: when the lease runs out
+    Column("payload", JSON),  # what a redis push re-sends
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_alert_deliveries_alert", "alert_id"),
+)
+
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("key", String(191), primary_key=True),  # topic:<id>, source:<name>
+    Column("state", JSON, nullable=False),  # the detector's learnt baseline and open incidents
+    Column("version", Integer, nullable=False),  # optimistic lock: concurrent runs never both apply
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -26,6 +26,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "EARSHOT_X_API_BASE": ("https://api.twitter.com", "Base URL of the X API (for an egress proxy or a test server)."),
     "EARSHOT_HTTP_TIMEOUT": ("20", "Seconds before any outbound HTTP request gives up."),
     "EARSHOT_LOG_LEVEL": ("INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+    "EARSHOT_SMTP_HOST": ("", "SMTP server for alert e-mails. Empty: alerts are not e-mailed (each e-mail not sent is recorded as skipped)."),
+    "EARSHOT_SMTP_PORT": ("587", "SMTP port; 465 means TLS from the first byte (SMTPS)."),
+    "EARSHOT_SMTP_USER": ("", "SMTP login name. Empty: no login."),
+    "EARSHOT_SMTP_PASSWORD": ("", "SMTP password."),
+    "EARSHOT_SMTP_FROM": ("earshot@localhost", "From address of alert e-mails."),
+    "EARSHOT_SMTP_STARTTLS": ("auto", "STARTTLS on the SMTP connection: yes (required), no, or auto (when the server offers it)."),
+    "EARSHOT_WEBHOOKS": ("", "Comma-separated webhook URLs told of every alert, each optionally prefixed by its format: json: (default), teams: or slack:, e.g. teams:https://example.webhook.office.com/..."),
 }
 
 
@@ -46,6 +53,13 @@ class Settings:
     x_api_base: str
     http_timeout: float
     log_level: str
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "earshot@localhost"
+    smtp_starttls: str = "auto"  # yes | no | auto
+    webhooks: list[str] = field(default_factory=list)  # "format:url" (json, teams, slack)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -96,6 +110,14 @@ def load_settings() -> Settings:
         http_timeout = float(_get("EARSHOT_HTTP_TIMEOUT"))
     except ValueError as exc:
         raise ValueError(f"EARSHOT_BATCH_SIZE / EARSHOT_HTTP_TIMEOUT must be numbers: {exc}") from None
+    try:
+        smtp_port = int(_get("EARSHOT_SMTP_PORT"))
+    except ValueError:
+        raise ValueError(f"EARSHOT_SMTP_PORT must be a port number, not {_get('EARSHOT_SMTP_PORT')!r}") from None
+    starttls = _get("EARSHOT_SMTP_STARTTLS").strip().lower() or "auto"
+    if starttls not in ("yes", "no", "auto"):
+        raise ValueError(f"EARSHOT_SMTP_STARTTLS must be yes, no or auto, not {starttls!r}")
+    webhooks = [w.strip() for w in _get("EARSHOT_WEBHOOKS").split(",") if w.strip()]
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -108,4 +130,11 @@ def load_settings() -> Settings:
         x_api_base=_get("EARSHOT_X_API_BASE").rstrip("/"),
         http_timeout=http_timeout,
         log_level=_get("EARSHOT_LOG_LEVEL"),
+        smtp_host=_get("EARSHOT_SMTP_HOST").strip(),
+        smtp_port=smtp_port,
+        smtp_user=_get("EARSHOT_SMTP_USER"),
+        smtp_password=_get("EARSHOT_SMTP_PASSWORD"),
+        smtp_from=_get("EARSHOT_SMTP_FROM").strip() or "earshot@localhost",
+        smtp_starttls=starttls,
+        webhooks=webhooks,
     )

@@ -1,0 +1,350 @@
+"""Alert engine: detection quality, push latency, detector cost.
+
+    python bench/alerts.py            # 60 series with incidents + 12 without, 40 latency samples
+    python bench/alerts.py --quick    # 16 + 4 series, 12 latency samples: under a minute
+
+(a) **Quality.** Generated series of 5-minute counts, three weeks each, with the
+daily and weekly rhythm of the demo scenario (quiet nights, morning and evening
+peaks, quieter weekends), levels from 1 to 40 posts per 5 minutes, noise burstier
+than Poisson (gamma-Poisson, 18 % extra variation, plus a few small retweet
+cascades a day, each at most a bucket's worth of posts spread over 10-30
+minutes). After the first week, each series gets three planted incidents, one of
+each shape, starting in the daytime at least two days apart:
+
+- *sharp spike*: 4-10 times normal within 10 minutes, decaying over 1-3 hours;
+- *slow build*: rising steadily to 3-6 times normal over 1-3 hours, then fading;
+- *level shift*: 2-3 times normal from one moment on, for 1-2 days.
+
+A third of the series also drift upwards by 50 % over the three weeks. The series
+without incidents (some drifting, some sparse: a few posts a day) only count
+against precision. Each series runs through :class:`monitor.alerts.detector.TopicDetector`
+with the default tuning. An alert (volume or sentiment) *matches* an incident
+when it opens between the incident's start and an hour after its end; the first
+matching alert counts, any other alert is a false one. Precision = matching
+alerts / all alerts; recall = incidents matched / incidents; delay = buckets from
+an incident's first bucket to the bucket whose completion opened its alert
+(0 = the very first bucket).
+
+(b) **Latency.** A private ``redis-server``, a SQLite store primed with two days
+of history on N topics, a subscriber on the ``earshot:alerts`` channel. For each
+topic, a spike batch goes through :func:`monitor.pipeline.process_batch` with the
+alert hook registered; the time from the batch's commit (the first after-batch
+hook) to the ``opened`` event arriving at the subscriber is one sample.
+
+(c) **Cost.** Detector time per topic per bucket (settled buckets, all the series
+of (a)).
+
+The last line is one JSON object: precision, recall, median_delay_buckets,
+latency_p50_s, latency_p95_s, detector_us_per_bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitor.alerts.detector import Params, TopicDetector  # noqa: E402
+
+HOURLY = (0.30, 0.18, 0.11, 0.08, 0.08, 0.13, 0.32, 0.68, 1.05, 1.20, 1.15, 1.05,
+          1.08, 1.02, 0.96, 0.95, 1.00, 1.10, 1.22, 1.32, 1.36, 1.22, 0.92, 0.56)
+WEEKDAY = (1.00, 1.03, 1.00, 0.98, 0.93, 0.70, 0.66)
+B = 300
+DAY = 288
+T0 = 1_763_942_400  # Monday 24 November 2025 00:00 UTC (London time = UTC then)
+GRACE = 12  # buckets after an incident's end in which an alert still matches it
+
+
+# ----------------------------------------------------------------------------- (a) quality
+def make_series(seed: int, *, days: int = 21, incidents: bool = True, drift: float = 0.0,
+                level: float | None = None):
+    """(buckets [(t, posts, negative)], incidents [{shape, start, end, peak}])."""
+    rng = np.random.default_rng(seed)
+    n = days * DAY
+    if level is None:
+        level = float(math.exp(rng.uniform(math.log(1.0), math.log(40.0))))
+    i = np.arange(n)
+    hour = (i % DAY) / 12.0
+    day = i // DAY
+    hcurve = np.interp(hour, np.arange(25), np.array(HOURLY + (HOURLY[0],)))
+    wcurve = np.array([WEEKDAY[d % 7] for d in day])
+    base = level * hcurve * wcurve * (1 + drift * i / n)
+    mult = np.ones(n)
+    planted = []
+    if incidents:
+        starts: list[int] = []
+        for shape in ("spike", "build", "shift"):
+            for _ in range(1000):
+                s = int(rng.integers(8 * DAY, n - 3 * DAY))
+                if 8 * 12 <= s % DAY <= 18 * 12 and all(abs(s - u) > 3 * DAY for u in starts):
+                    break
+            starts.append(s)
+            if shape == "spike":
+                peak = rng.uniform(4, 10)
+                dur = int(rng.integers(12, 37))
+                k = np.arange(dur)
+                prof = 1 + (peak - 1) * np.minimum(1.0, (k + 1) / 2) * np.exp(-2.0 * k / dur)
+            elif shape == "build":
+                peak = rng.uniform(3, 6)
+                ramp, hold = int(rng.integers(12, 37)), int(rng.integers(12, 25))
+                k = np.arange(ramp + hold)
+                prof = np.maximum(1.0, np.where(k < ramp, 1 + (peak - 1) * (k + 1) / ramp,
+                                                peak * np.exp(-(k - ramp) / hold)))
+            else:
+                peak = rng.uniform(2, 3)
+                prof = np.full(int(rng.integers(DAY, 2 * DAY)), peak)
+            end = min(n, s + len(prof))
+            mult[s:end] *= prof[: end - s]
+            planted.append({"shape": shape, "start": s, "end": end, "peak": float(peak)})
+    lam = base * mult * rng.gamma(1 / 0.18 ** 2, 0.18 ** 2, n)
+    y = rng.poisson(lam)
+    for _ in range(int(rng.poisson(n / DAY * 3))):  # small retweet cascades
+        k = int(rng.integers(0, n))
+        mean = max(2.0, 0.6 * base[k])
+        size = int(min(rng.geometric(1 / mean), 2 * mean))
+        span = int(rng.integers(2, 7))
+        for j in range(span):
+            if k + j < n:
+                y[k + j] += size // span
+    neg = rng.binomial(y, 0.3)
+    return [(T0 + int(k) * B, int(y[k]), int(neg[k])) for k in range(n)], planted
+
+
+def run_quality(n_incident_series: int, n_quiet_series: int) -> dict:
+    params = Params()
+    total_alerts = matched_alerts = 0
+    found: dict[str, list[int]] = {"spike": [], "build": [], "shift": []}
+    planted_n: dict[str, int] = {"spike": 0, "build": 0, "shift": 0}
+    delays: list[int] = []
+    false_alerts = []
+    seconds = 0.0
+    buckets = 0
+    specs = [dict(seed=s, incidents=True, drift=0.5 if s % 3 == 0 else 0.0) for s in range(n_incident_series)]
+    for k in range(n_quiet_series):
+        kind = k % 3
+        specs.append(dict(seed=1000 + k, incidents=False, drift=0.5 if kind == 0 else 0.0,
+                          level=0.02 if kind == 2 else None))
+    for spec in specs:
+        series, planted = make_series(spec["seed"], incidents=spec["incidents"], drift=spec["drift"],
+                                      level=spec.get("level"))
+        det = TopicDetector(params, key=f"s{spec['seed']}")
+        opens = []
+        t0 = time.perf_counter()
+        for t, y, neg in series:
+            for tr in det.step(t, y, neg):
+                if tr.action == "open" and tr.kind in ("volume", "sentiment"):
+                    opens.append(int((tr.at - T0) // B) - 1)  # the bucket whose completion opened it
+        seconds += time.perf_counter() - t0
+        buckets += len(series)
+        used = set()
+        for o in opens:
+            total_alerts += 1
+            hit = next((j for j, inc in enumerate(planted) if inc["start"] <= o <= inc["end"] + GRACE), None)
+            if hit is not None and hit not in used:
+                used.add(hit)
+                matched_alerts += 1
+                delays.append(o - planted[hit]["start"])
+                found[planted[hit]["shape"]].append(o - planted[hit]["start"])
+            else:
+                false_alerts.append((spec["seed"], o))
+        for inc in planted:
+            planted_n[inc["shape"]] += 1
+    incidents = sum(planted_n.values())
+    return {
+        "series": len(specs), "incidents": incidents, "alerts": total_alerts,
+        "precision": matched_alerts / total_alerts if total_alerts else 1.0,
+        "recall": matched_alerts / incidents if incidents else 1.0,
+        "median_delay": float(statistics.median(delays)) if delays else float("nan"),
+        "by_shape": {s: (len(found[s]), planted_n[s], float(statistics.median(found[s])) if found[s] else None)
+                     for s in found},
+        "false": len(false_alerts), "us_per_bucket": seconds / buckets * 1e6, "buckets": buckets,
+    }
+
+
+# ----------------------------------------------------------------------------- (b) latency
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
+    exe = shutil.which("redis-server")
+    if not exe:
+        sys.exit("redis-server is needed for the latency figure: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"redis://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("redis-server did not start")
+
+
+def run_latency(n_topics: int, tmp: Path) -> dict:
+    import os
+    import random
+
+    import redis
+
+    from monitor.alerts import engine, notify
+    from monitor.config import load_config
+    from monitor.items import Account, Batch, Post
+    from monitor.pipeline import AFTER_BATCH, process_batch
+    from monitor.settings import load_settings
+    from monitor.store import Scored, Store
+    from monitor.topics import Matcher
+
+    proc, url = start_redis(tmp)
+    try:
+        topics = [f"t{i:02d}" for i in range(n_topics)]
+        cfg = tmp / "keywords.yaml"
+        cfg.write_text("topics:\n" + "".join(f"  {t}:\n    label: Topic {t}\n    query: word{t}\n" for t in topics))
+        os.environ.update({"EARSHOT_CONFIG": str(cfg), "EARSHOT_REDIS_URL": url, "EARSHOT_DATA_DIR": str(tmp)})
+        for v in ("EARSHOT_SMTP_HOST", "EARSHOT_WEBHOOKS", "EARSHOT_BROKER_URL"):
+            os.environ.pop(v, None)
+        config = load_config(cfg)
+        settings = load_settings()
+        store = Store(f"sqlite:///{tmp / 'latency.db'}")
+        rng = random.Random(5)
+        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        now -= timedelta(minutes=now.minute % 5)
+        accounts = [Account(platform="x", platform_id=str(a), handle=f"u{a}") for a in range(400)]
+        # two days of history on every topic, written straight into the store
+        pid = 0
+        batch: list[Scored] = []
+        t = now - timedelta(days=2)
+        while t < now - timedelta(minutes=10):
+            h = t.hour + t.minute / 60
+            lam = 3.0 * (HOURLY[int(h)] + 0.2)
+            for topic in topics:
+                for _ in range(np_poisson(rng, lam)):
+                    pid += 1
+                    p = Post(platform="x", platform_id=f"h{pid}", kind="original", author_id=str(rng.randrange(400)),
+                             text=f"word{topic} news", created_at=t + timedelta(seconds=rng.uniform(0, 299)))
+                    batch.append(Scored(post=p, sentiment=0.0, topics={topic: ["word"]}))
+            if len(batch) > 2000:
+                store.write_batch(batch, accounts, source="bench")
+                batch = []
+            t += timedelta(seconds=B)
+        if batch:
+            store.write_batch(batch, accounts, source="bench")
+        engine.detect(store, config, settings, now=now - timedelta(minutes=5), sources=False)  # learn the baselines
+        received: dict[str, float] = {}
+        committed: dict[str, float] = {}
+        r = redis.Redis.from_url(url)
+        sub = r.pubsub()
+        sub.subscribe(notify.CHANNEL)
+        sub.get_message(timeout=2)
+        stop = threading.Event()
+
+        def listen():
+            while not stop.is_set():
+                msg = sub.get_message(timeout=0.05)
+                if msg and msg["type"] == "message":
+                    ev = json.loads(msg["data"])
+                    if ev.get("event") == "opened":
+                        received.setdefault(ev["alert"]["topic"], time.perf_counter())
+
+        th = threading.Thread(target=listen, daemon=True)
+        th.start()
+        current = {"topic": None}
+
+        def stamp(_store, _batch, _result):  # the first after-batch hook: the batch is committed
+            committed[current["topic"]] = time.perf_counter()
+
+        AFTER_BATCH[:] = [stamp, engine.after_batch]
+        matcher = Matcher(config.topics)
+        try:
+            for topic in topics:
+                current["topic"] = topic
+                posts = []
+                for _ in range(80):
+                    pid += 1
+                    posts.append(Post(platform="x", platform_id=f"s{pid}", kind="original",
+                                      author_id=str(rng.randrange(400)), text=f"word{topic} breaking news",
+                                      created_at=now + timedelta(seconds=rng.uniform(0, 60))))
+                process_batch(Batch(source="bench", posts=posts, accounts=accounts[:50]), store, matcher)
+                deadline = time.perf_counter() + 5
+                while topic not in received and time.perf_counter() < deadline:
+                    time.sleep(0.001)
+        finally:
+            AFTER_BATCH.clear()
+            stop.set()
+            th.join(2)
+            sub.close()
+            store.dispose()
+        lat = sorted(received[t] - committed[t] for t in topics if t in received and t in committed)
+        missing = [t for t in topics if t not in received]
+        return {"samples": len(lat), "missing": missing,
+                "p50": float(np.percentile(lat, 50)) if lat else float("nan"),
+                "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
+                "max": max(lat) if lat else float("nan")}
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def np_poisson(rng, lam: float) -> int:
+    L, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= L:
+            return k
+        k += 1
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer series and samples: under a minute")
+    args = ap.parse_args(argv)
+    n_inc, n_quiet, n_lat = (16, 4, 12) if args.quick else (60, 12, 40)
+    t_start = time.perf_counter()
+    q = run_quality(n_inc, n_quiet)
+    with tempfile.TemporaryDirectory() as d:
+        lat = run_latency(n_lat, Path(d))
+    print(f"(a) detection quality: {q['series']} series of 21 days ({q['buckets']:,} buckets), "
+          f"{q['incidents']} planted incidents, {q['alerts']} alerts")
+    print(f"    {'shape':<12} {'found':>9} {'median delay (buckets)':>24}")
+    for shape, (found, total, delay) in q["by_shape"].items():
+        print(f"    {shape:<12} {found:>4} / {total:<4} {('-' if delay is None else f'{delay:.1f}'):>24}")
+    print(f"    precision {q['precision']:.3f}   recall {q['recall']:.3f}   median delay {q['median_delay']:.1f} buckets"
+          f"   false alerts {q['false']}")
+    print(f"(b) batch commit -> alert on the Redis channel: {lat['samples']} samples, p50 {lat['p50'] * 1000:.1f} ms, "
+          f"p95 {lat['p95'] * 1000:.1f} ms, max {lat['max'] * 1000:.1f} ms"
+          + (f"   (no alert for {', '.join(lat['missing'])})" if lat["missing"] else ""))
+    print(f"(c) detector cost: {q['us_per_bucket']:.1f} µs per topic per 5-minute bucket "
+          f"({1e6 / q['us_per_bucket'] / 288 / 7:.0f} topic-weeks per second)")
+    goals = [("recall >= 0.9", q["recall"] >= 0.9), ("precision >= 0.9", q["precision"] >= 0.9),
+             ("median delay <= 2 buckets", q["median_delay"] <= 2), ("latency p95 < 1 s", lat["p95"] < 1.0)]
+    print("goals: " + ", ".join(f"{g} {'met' if ok else 'MISSED'}" for g, ok in goals)
+          + f"   ({time.perf_counter() - t_start:.0f} s)")
+    out = {"precision": round(q["precision"], 4), "recall": round(q["recall"], 4),
+           "median_delay_buckets": q["median_delay"], "latency_p50_s": round(lat["p50"], 4),
+           "latency_p95_s": round(lat["p95"], 4), "detector_us_per_bucket": round(q["us_per_bucket"], 2)}
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

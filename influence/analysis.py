@@ -1,0 +1,387 @@
+"""One topic and window, analysed: graph, scores, communities and flags, and what a ranking shows.
+
+:func:`analyse` is the fresh computation. :class:`Ranking` and
+:class:`AccountScore` are what every caller reads (the CLI, the dashboard, the
+briefing), whether the numbers were just computed or read from the stored run
+(:mod:`influence.results`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import numpy as np
+from sqlalchemy import func, select
+
+from influence import bots
+from influence.communities import Community, describe, louvain
+from influence.graph import (ALL_PLATFORMS, MENTION, REPLY, Edges, TopicGraph, build_graph, read_edges)
+from influence.scoring import MEASURES, SEED, Scores, score_graph
+from monitor import models as m
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class AccountInfo:
+    """What the store knows of an account (shown beside the score, never part of it)."""
+
+    id: int
+    platform: str
+    platform_id: str
+    handle: str | None = None
+    name: str | None = None
+    followers: int | None = None
+    verified: bool | None = None
+    partial: bool = False  # no user object: deleted, suspended, or only seen in references
+    created_at: datetime | None = None
+
+
+def account_info(store: Store, ids: Iterable[int]) -> dict[int, AccountInfo]:
+    """Accounts by id (chunked ``IN`` queries)."""
+    ids = sorted({int(i) for i in ids})
+    a = m.accounts
+    out: dict[int, AccountInfo] = {}
+    with store.engine.connect() as conn:
+        for k in range(0, len(ids), 5000):
+            q = select(a.c.id, a.c.platform, a.c.platform_id, a.c.handle, a.c.name, a.c.followers, a.c.verified,
+                       a.c.partial, a.c.created_at).where(a.c.id.in_(ids[k:k + 5000]))
+            for r in conn.execute(q):
+                out[r.id] = AccountInfo(r.id, r.platform, r.platform_id, r.handle, r.name, r.followers, r.verified,
+                                        bool(r.partial), r.created_at)
+    return out
+
+
+def accounts_by_handle(store: Store, handles: Iterable[str]) -> dict[str, list[int]]:
+    """Lower-case handle -> account ids (one per platform that has it)."""
+    hs = sorted({h.lower().lstrip("@") for h in handles if h})
+    out: dict[str, list[int]] = {}
+    if not hs:
+        return out
+    a = m.accounts
+    with store.engine.connect() as conn:
+        for r in conn.execute(select(a.c.id, func.lower(a.c.handle)).where(func.lower(a.c.handle).in_(hs))):
+            out.setdefault(r[1], []).append(r[0])
+    return out
+
+
+def _topic_cond(topic: str, since: datetime | None, until: datetime | None, platform: str | None):
+    pt, p = m.post_topics, m.posts
+    cond = [pt.c.topic == topic]
+    if since is not None:
+        cond.append(pt.c.created_at >= since)
+    if until is not None:
+        cond.append(pt.c.created_at < until)
+    if platform and platform != ALL_PLATFORMS:
+        cond.append(p.c.platform == platform)
+    return cond
+
+
+def topic_posts_per_account(store: Store, topic: str, since, until, platform=None) -> Counter:
+    """Posts each account made on the topic in the window."""
+    pt, p = m.post_topics, m.posts
+    q = (select(pt.c.account_id, func.count()).select_from(pt.join(p, p.c.id == pt.c.post_id))
+         .where(*_topic_cond(topic, since, until, platform)).group_by(pt.c.account_id))
+    with store.engine.connect() as conn:
+        return Counter({acc: n for acc, n in conn.execute(q)})
+
+
+def hashtags_per_account(store: Store, topic: str, since, until, platform=None) -> dict[int, Counter]:
+    """Hashtags each account used in its posts on the topic in the window (lower case, no '#')."""
+    pt, p = m.post_topics, m.posts
+    q = (select(pt.c.account_id, p.c.hashtags).select_from(pt.join(p, p.c.id == pt.c.post_id))
+         .where(*_topic_cond(topic, since, until, platform), p.c.hashtags.is_not(None)))
+    out: dict[int, Counter] = {}
+    with store.engine.connect() as conn:
+        for acc, tags in conn.execute(q):
+            if isinstance(tags, str):
+                try:
+                    tags = json.loads(tags)
+                except ValueError:
+                    continue
+            if tags:
+                out.setdefault(acc, Counter()).update(str(t).lower() for t in tags)
+    return out
+
+
+@dataclass
+class AccountScore:
+    """One ranked account: its score, the parts of it, and what is shown beside it."""
+
+    account_id: int
+    rank: int
+    score: float
+    pagerank: float
+    in_degree: int
+    authority: float
+    betweenness: float
+    parts: dict[str, float]  # measure -> points of the score
+    amplifiers: int  # distinct accounts that retweeted or quoted it
+    amplifications: int  # retweets + quotes received (raw; not scored)
+    replies: int
+    mentions: int
+    posts: int  # its own posts on the topic in the window
+    community: int | None = None
+    previous_rank: int | None = None
+    flagged: bool = False
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    stakeholder: bool = False
+    platform: str | None = None
+    handle: str | None = None
+    name: str | None = None
+    followers: int | None = None  # shown beside the score, never used in it
+    verified: bool | None = None
+    partial: bool = False
+
+    @property
+    def rank_change(self) -> int | None:
+        """Places gained since the previous window (positive: rising); None when not ranked then."""
+        return None if self.previous_rank is None else self.previous_rank - self.rank
+
+    @property
+    def display(self) -> str:
+        if self.handle:
+            return f"@{self.handle}"
+        return self.name or f"account {self.account_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["rank_change"] = self.rank_change
+        d["display"] = self.display
+        return d
+
+
+@dataclass
+class Ranking:
+    """The ranked influencers of a topic and window (fresh or read from a stored run)."""
+
+    topic: str
+    platform: str
+    since: datetime | None
+    until: datetime | None
+    exclude_flagged: bool
+    computed_at: datetime
+    accounts: list[AccountScore]
+    communities: list[Community]
+    network_accounts: int  # accounts in the topic's network
+    interactions: int  # interactions read (self-loops included)
+    edges: int  # distinct interacting pairs
+    flagged_accounts: int
+    weights: dict[str, float]
+    betweenness_sources: int | None = None
+    seconds: float = 0.0  # time the computation took
+    run_id: int | None = None
+    source: str = "fresh"  # "fresh" or "stored"
+    previous_window: tuple[datetime, datetime] | None = None
+    label: str | None = None
+    excluded_interactions: int = 0
+
+    def rising(self, n: int = 5) -> list[AccountScore]:
+        """The accounts that climbed most since the previous window (new entrants last among equals)."""
+        moved = [a for a in self.accounts if a.rank_change is not None and a.rank_change > 0]
+        return sorted(moved, key=lambda a: (-a.rank_change, a.rank))[:n]
+
+    def community(self, cid: int | None) -> Community | None:
+        return next((c for c in self.communities if c.id == cid), None)
+
+    def find(self, account: int | str) -> AccountScore | None:
+        """An account of the ranking by id or handle (``@`` optional, any case)."""
+        if isinstance(account, int) or (isinstance(account, str) and account.isdigit()):
+            aid = int(account)
+            return next((a for a in self.accounts if a.account_id == aid), None)
+        h = str(account).lstrip("@").lower()
+        return next((a for a in self.accounts if a.handle and a.handle.lower() == h), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic, "label": self.label, "platform": self.platform,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "exclude_flagged": self.exclude_flagged, "computed_at": self.computed_at.isoformat(),
+            "source": self.source, "run_id": self.run_id, "seconds": round(self.seconds, 3),
+            "network_accounts": self.network_accounts, "interactions": self.interactions, "edges": self.edges,
+            "flagged_accounts": self.flagged_accounts, "excluded_interactions": self.excluded_interactions,
+            "weights": self.weights, "measures": MEASURES, "betweenness_sources": self.betweenness_sources,
+            "previous_window": [t.isoformat() for t in self.previous_window] if self.previous_window else None,
+            "accounts": [a.to_dict() for a in self.accounts],
+            "communities": [c.to_dict() for c in self.communities],
+        }
+
+
+@dataclass
+class Analysis:
+    """Everything computed for one topic, platform and window (all nodes, not just the top)."""
+
+    topic: str
+    platform: str
+    since: datetime | None
+    until: datetime | None
+    exclude_flagged: bool
+    graph: TopicGraph
+    scores: Scores
+    membership: np.ndarray | None
+    communities: list[Community]
+    flags: dict[int, bots.AccountFlags]
+    posts: Counter
+    stakeholders: frozenset[str]
+    stakeholder_ids: frozenset[int]
+    accounts: dict[int, AccountInfo]
+    interactions_read: int
+    excluded_interactions: int
+    computed_at: datetime
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged_ids(self) -> set[int]:
+        return {a for a, f in self.flags.items() if f.flagged}
+
+    def node_score(self, v: int, previous: dict[int, int] | None = None) -> AccountScore:
+        """The :class:`AccountScore` of node index ``v``."""
+        g, s = self.graph, self.scores
+        aid = int(g.account_ids[v])
+        info = self.accounts.get(aid)
+        f = self.flags.get(aid)
+        handle = info.handle if info else None
+        return AccountScore(
+            account_id=aid, rank=int(s.rank[v]), score=float(s.score[v]), pagerank=float(s.pagerank[v]),
+            in_degree=int(s.in_degree[v]), authority=float(s.authority[v]), betweenness=float(s.betweenness[v]),
+            parts={k: float(p[v]) for k, p in s.parts.items()}, amplifiers=int(self._amplifiers[v]),
+            amplifications=int(self._amplifications[v]), replies=int(self._replies[v]),
+            mentions=int(self._mentions[v]), posts=int(self.posts.get(aid, 0)),
+            community=None if self.membership is None else int(self.membership[v]),
+            previous_rank=(previous or {}).get(aid), flagged=bool(f and f.flagged), flags=f.to_json() if f else [],
+            stakeholder=aid in self.stakeholder_ids or bool(handle and handle.lower() in self.stakeholders),
+            platform=info.platform if info else None, handle=handle, name=info.name if info else None,
+            followers=info.followers if info else None, verified=info.verified if info else None,
+            partial=info.partial if info else False,
+        )
+
+    def __post_init__(self) -> None:
+        g = self.graph
+        self._amplifiers = g.amplifiers()
+        self._amplifications = g.amplifications()
+        self._replies = g.received(REPLY)
+        self._mentions = g.received(MENTION)
+
+    def ranking(self, limit: int | None = 20, previous: dict[int, int] | None = None,
+                include: Iterable[int] = ()) -> Ranking:
+        """The top ``limit`` accounts (plus the accounts ``include`` names, e.g. stakeholders) as a Ranking."""
+        order = self.scores.order
+        nodes = list(order[: (len(order) if limit is None else limit)].tolist())
+        extra = [self.graph.index(a) for a in include]
+        nodes += sorted({v for v in extra if v is not None} - set(nodes), key=lambda v: self.scores.rank[v])
+        return Ranking(
+            topic=self.topic, platform=self.platform, since=self.since, until=self.until,
+            exclude_flagged=self.exclude_flagged, computed_at=self.computed_at,
+            accounts=[self.node_score(v, previous) for v in nodes], communities=self.communities,
+            network_accounts=self.graph.n, interactions=self.interactions_read, edges=self.graph.pairs,
+            flagged_accounts=len(self.flagged_ids), weights=self.scores.weights,
+            betweenness_sources=self.scores.betweenness_sources, seconds=self.seconds, source="fresh",
+            excluded_interactions=self.excluded_interactions,
+        )
+
+
+def analyse(store: Store, topic: str, since: datetime | None, until: datetime | None, *,
+            platform: str | None = None, exclude_flagged: bool = False, stakeholders: Iterable[str] = (),
+            communities: bool = True, flags: dict[int, bots.AccountFlags] | None = None,
+            edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
+            account_limit: int | None = 1000, seed: int = SEED) -> Analysis:
+    """Compute the influence analysis of ``topic`` in ``[since, until)``.
+
+    Parameters
+    ----------
+    store : Store
+    topic : str
+    since, until : datetime or None
+        The window (aware UTC).
+    platform : str, optional
+        One platform, or None / "all" for every platform.
+    exclude_flagged : bool
+        Leave out the interactions made by flagged accounts (automation, coordination) before scoring.
+    stakeholders : iterable of str
+        The topic's stakeholder handles (lower case), marked in the ranking.
+    communities : bool
+        Run Louvain and label the communities.
+    flags, edges : optional
+        Already computed flags and already read edges (to share them between variants).
+    account_limit : int or None
+        Look up account details (handles, followers) for this many top accounts (None: all).
+    seed : int
+        Seed of the sampled betweenness and of Louvain.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    plat = platform or ALL_PLATFORMS
+    t = time.perf_counter()
+    if edges is None:
+        edges = read_edges(store.engine, topic, since, until, plat)
+    timings["read"] = time.perf_counter() - t
+    read = len(edges)
+    t = time.perf_counter()
+    if flags is None:
+        flags = bots.detect(store, topic, since, until, plat, thresholds)
+    timings["flags"] = time.perf_counter() - t
+    excluded = 0
+    if exclude_flagged:
+        flagged = [a for a, f in flags.items() if f.flagged]
+        kept = edges.without_sources(flagged)
+        excluded = read - len(kept)
+        edges = kept
+    t = time.perf_counter()
+    g = build_graph(edges)
+    timings["build"] = time.perf_counter() - t
+    scores = score_graph(g, seed=seed)
+    timings.update({f"score_{k}": v for k, v in scores.timings.items()})
+    t = time.perf_counter()
+    posts = topic_posts_per_account(store, topic, since, until, plat)
+    sh = frozenset(h.lower().lstrip("@") for h in stakeholders)
+    sh_ids = frozenset(a for ids in accounts_by_handle(store, sh).values() for a in ids)
+    want = set(g.account_ids[scores.order[: (g.n if account_limit is None else account_limit)]].tolist())
+    want |= {a for a in sh_ids if g.index(a) is not None}
+    membership = None
+    comms: list[Community] = []
+    if communities and g.n:
+        tc = time.perf_counter()
+        membership = louvain(g, seed=seed)
+        timings["louvain"] = time.perf_counter() - tc
+        n_comm = int(membership.max()) + 1
+        # the labels name each community's top accounts
+        firsts: dict[int, int] = {}
+        for v in scores.order.tolist():
+            c = int(membership[v])
+            if c < 30 and firsts.get(c, 0) < 3:
+                firsts[c] = firsts.get(c, 0) + 1
+                want.add(int(g.account_ids[v]))
+            if len(firsts) >= min(n_comm, 30) and all(x >= 3 for x in firsts.values()):
+                break
+    accounts = account_info(store, want)
+    if membership is not None:
+        tags = hashtags_per_account(store, topic, since, until, plat)
+        comms = describe(g, membership, scores.order, scores.betweenness,
+                         {a: i.handle for a, i in accounts.items()}, tags)
+        bridge_ids = {b["account_id"] for c in comms for b in c.bridges} - set(accounts)
+        if bridge_ids:
+            accounts.update(account_info(store, bridge_ids))
+        for c in comms:
+            for b in c.bridges:
+                inf = accounts.get(b["account_id"])
+                b["display"] = (f"@{inf.handle}" if inf and inf.handle else
+                                (inf.name if inf and inf.name else f"account {b['account_id']}"))
+    timings["details"] = time.perf_counter() - t
+    return Analysis(topic=topic, platform=plat, since=since, until=until, exclude_flagged=exclude_flagged, graph=g,
+                    scores=scores, membership=membership, communities=comms, flags=flags, posts=posts,
+                    stakeholders=sh, stakeholder_ids=sh_ids, accounts=accounts, interactions_read=read,
+                    excluded_interactions=excluded, computed_at=utcnow(), seconds=time.perf_counter() - t0,
+                    timings=timings)

@@ -1,0 +1,310 @@
+"""networkx's centrality algorithms on a sparse adjacency matrix.
+
+Each function computes what the named networkx function computes, on the
+matrix a :class:`influence.graph.TopicGraph` already holds, so the topic graph
+is never turned into Python dicts of dicts (which costs more than the
+algorithms themselves at a million edges). ``tests/influence/test_centrality.py``
+checks each against networkx on small graphs.
+
+=====================  ==============================================  =========================================
+function               same result as                                  how
+=====================  ==============================================  =========================================
+:func:`pagerank`       ``nx.pagerank(G, alpha, weight="weight")``      networkx's own scipy power iteration
+                                                                       (``_pagerank_scipy``), same stopping rule
+:func:`hits`           ``nx.hits(G)`` (when the top singular value     power iteration ``a <- A^T A a`` from the
+                       is simple, i.e. the answer is unique)           uniform vector: deterministic, unlike
+                                                                       ARPACK's random start
+:func:`betweenness`    ``nx.betweenness_centrality(G.to_undirected(),  Brandes from the same sampled sources
+                       k, seed=seed)``                                 (``random.Random(seed).sample``); BFS in C
+                                                                       (``scipy.sparse.csgraph``), path counts and
+                                                                       dependencies level by level as sparse
+                                                                       products
+:func:`in_degree`      ``G.in_degree()`` (distinct in-neighbours)      column counts of the sparsity pattern
+=====================  ==============================================  =========================================
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
+
+
+def pagerank(A: sp.csr_array, alpha: float = 0.85, *, max_iter: int = 100, tol: float = 1.0e-6) -> np.ndarray:
+    """PageRank of the weighted directed graph with adjacency ``A`` (``A[i, j]``: weight of ``i -> j``).
+
+    The formula, defaults and stopping rule are networkx's (``nx.pagerank``): the
+    rows of ``A`` are normalised to transition probabilities, dangling nodes (no
+    out-weight) spread their rank uniformly, and iteration stops when the L1
+    change is below ``n * tol``.
+
+    Note that ``n * tol`` grows with the graph: at 200,000 nodes networkx's
+    default ``tol=1e-6`` accepts an L1 error of 0.2 and stops after two or three
+    iterations. :mod:`influence.scoring` passes ``tol=1e-10``.
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_array
+        Square non-negative weighted adjacency matrix.
+    alpha : float
+        Damping factor.
+    max_iter : int
+        Maximum number of power iterations.
+    tol : float
+        Tolerance (per node) of the L1 stopping rule.
+
+    Returns
+    -------
+    ndarray
+        PageRank per node, summing to 1.
+
+    Raises
+    ------
+    networkx.PowerIterationFailedConvergence
+        When ``max_iter`` iterations do not reach the tolerance.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> A = sp.csr_array(np.array([[0, 1, 0], [0, 0, 1], [1, 1, 0]], dtype=float))
+    >>> pr = pagerank(A)
+    >>> ref = nx.pagerank(nx.from_numpy_array(A.toarray(), create_using=nx.DiGraph))
+    >>> bool(np.allclose(pr, [ref[i] for i in range(3)]))
+    True
+    """
+    n = A.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    S = np.asarray(A.sum(axis=1)).ravel()
+    inv = np.zeros_like(S, dtype=np.float64)
+    nz = S != 0
+    inv[nz] = 1.0 / S[nz]
+    # x @ (D^-1 A) computed as (D^-1 A)^T @ x on a CSR copy: one pass over the non-zeros per iteration
+    QT = (sp.dia_array((inv, 0), shape=A.shape) @ A).T.tocsr()
+    x = np.full(n, 1.0 / n)
+    p = np.full(n, 1.0 / n)
+    dangling = np.flatnonzero(~nz)
+    for _ in range(max_iter):
+        xlast = x
+        x = alpha * (QT @ x + x[dangling].sum() * p) + (1 - alpha) * p
+        if np.abs(x - xlast).sum() < n * tol:
+            return x
+    raise nx.PowerIterationFailedConvergence(max_iter)
+
+
+def hits(A: sp.csr_array, *, max_iter: int = 1000, tol: float = 1.0e-10) -> tuple[np.ndarray, np.ndarray]:
+    """HITS hub and authority scores of the directed graph with adjacency ``A``.
+
+    Authorities are the principal eigenvector of ``A^T A`` (the top right
+    singular vector of ``A``), hubs ``A a``; both normalised to sum to 1, as
+    ``nx.hits(G)``. networkx finds the vector with ARPACK (``svds``) from a
+    random start; this function uses the classic power iteration from the
+    uniform vector, which gives the same vector whenever it is unique and is
+    deterministic when it is not (a graph of several identical pieces).
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_array
+        Square non-negative weighted adjacency matrix.
+    max_iter : int
+        Maximum number of iterations.
+    tol : float
+        Stop when the L1 change of the (sum-normalised) authority vector is below ``tol``.
+
+    Returns
+    -------
+    hubs, authorities : ndarray
+
+    Raises
+    ------
+    networkx.PowerIterationFailedConvergence
+        When ``max_iter`` iterations do not reach the tolerance.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.DiGraph([(0, 1), (0, 2), (1, 2), (3, 2), (3, 1)])
+    >>> h, a = hits(nx.to_scipy_sparse_array(G, nodelist=range(4)))
+    >>> ref_h, ref_a = nx.hits(G)
+    >>> bool(np.allclose(a, [ref_a[i] for i in range(4)], atol=1e-6))
+    True
+    """
+    n = A.shape[0]
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    A = sp.csr_array(A, dtype=np.float64)
+    if A.nnz == 0:
+        return np.zeros(n), np.zeros(n)
+    AT = A.T.tocsr()
+    a = np.full(n, 1.0 / n)
+    for _ in range(max_iter):
+        alast = a
+        a = AT @ (A @ a)
+        s = a.sum()
+        if s == 0:
+            break
+        a = a / s
+        if np.abs(a - alast).sum() < tol:
+            h = A @ a
+            return h / h.sum(), a
+    else:
+        raise nx.PowerIterationFailedConvergence(max_iter)
+    return np.zeros(n), np.zeros(n)
+
+
+def in_degree(A: sp.csr_array) -> np.ndarray:
+    """Distinct in-neighbours of each node (the number of accounts with an edge to it).
+
+    Examples
+    --------
+    >>> in_degree(sp.csr_array(np.array([[0, 3.0], [1, 0]]))).tolist()
+    [1, 1]
+    """
+    C = sp.csc_array(A)
+    C.sum_duplicates()
+    return np.diff(C.indptr).astype(np.int64)
+
+
+def betweenness(A: sp.csr_array, *, k: int | None = None, seed: int | None = None, normalized: bool = True,
+                endpoints: bool = False) -> np.ndarray:
+    """Shortest-path betweenness on the undirected, unweighted version of ``A``.
+
+    The same numbers as ``nx.betweenness_centrality(G.to_undirected(), k=k,
+    seed=seed, normalized=normalized, endpoints=endpoints)`` for a graph whose
+    nodes are listed in index order: the same sources are sampled (networkx
+    draws them with ``random.Random(seed).sample``), paths are counted the same
+    way (Brandes 2001) and the same rescaling is applied.
+
+    Each sampled source costs one breadth-first search in C plus two sweeps of
+    sparse products over the BFS levels (path counts forward, dependencies
+    backward), about the cost of two passes over the edges.
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_array
+        Square adjacency matrix; direction and weights are ignored.
+    k : int, optional
+        Number of sampled source nodes (``None``: all nodes, exact betweenness).
+    seed : int, optional
+        Seed of the source sample.
+    normalized, endpoints : bool
+        As in networkx.
+
+    Returns
+    -------
+    ndarray
+        Betweenness per node.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.path_graph(5)
+    >>> b = betweenness(nx.to_scipy_sparse_array(G, nodelist=range(5)))
+    >>> ref = nx.betweenness_centrality(G)
+    >>> bool(np.allclose(b, [ref[i] for i in range(5)]))
+    True
+    """
+    n = A.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    U = sp.csr_array(A, dtype=np.float64)
+    U = (U + U.T).tocsr()
+    U.setdiag(0)
+    U.eliminate_zeros()
+    U.sum_duplicates()
+    U.data[:] = 1.0
+    U.indices = U.indices.astype(np.int32, copy=False)  # scipy.sparse.csgraph wants 32-bit indices
+    U.indptr = U.indptr.astype(np.int32, copy=False)
+    if k is None or k >= n:
+        sources = list(range(n))
+        sampled = None
+    else:
+        sources = random.Random(seed).sample(range(n), k)
+        sampled = sources
+    bc = np.zeros(n)
+    work = _Work(U)
+    for s in sources:
+        work.accumulate(s, bc, endpoints)
+    return _rescale(bc, n, normalized=normalized, endpoints=endpoints, sampled=sampled)
+
+
+class _Work:
+    """Buffers and the adjacency lists of one betweenness computation."""
+
+    def __init__(self, U: sp.csr_array):
+        self.U = U
+        self.n = U.shape[0]
+        self.indptr = U.indptr.astype(np.int64)
+        self.indices = U.indices
+        self.degree = np.diff(self.indptr)
+        self.pos = np.empty(self.n, dtype=np.int64)
+        self.x = np.zeros(self.n)  # a vector that is zero except on one BFS level
+        self.sigma = np.zeros(self.n)
+        self.delta = np.zeros(self.n)
+
+    def accumulate(self, s: int, bc: np.ndarray, endpoints: bool) -> None:
+        """Add source ``s``'s dependencies to ``bc`` (Brandes, unweighted)."""
+        order, pred = csgraph.breadth_first_order(self.U, s, directed=True, return_predecessors=True)
+        r = order.shape[0]
+        if r <= 1:
+            return
+        pos = self.pos
+        pos[order] = np.arange(r)
+        # BFS levels are runs of `order`: a node's discoverer sits at a non-decreasing position
+        pp = pos[pred[order[1:]]]
+        bounds = [0, 1]
+        while bounds[-1] < r:
+            bounds.append(1 + int(np.searchsorted(pp, bounds[-1], side="left")))
+        # neighbour lists of the reached nodes, rows in BFS order (one gather instead of a row slice per level)
+        lens = self.degree[order]
+        ptr = np.zeros(r + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        nb = self.indices[np.repeat(self.indptr[order] - ptr[:-1], lens) + np.arange(ptr[-1])]
+        sigma, delta, x = self.sigma, self.delta, self.x
+        sigma[order] = 0.0
+        delta[order] = 0.0
+        sigma[s] = 1.0
+        for L in range(1, len(bounds) - 1):  # forward: number of shortest paths, level by level
+            a, b = bounds[L], bounds[L + 1]
+            prev = order[bounds[L - 1]:a]
+            x[prev] = sigma[prev]
+            sigma[order[a:b]] = np.add.reduceat(x[nb[ptr[a]:ptr[b]]], ptr[a:b] - ptr[a])
+            x[prev] = 0.0
+        for L in range(len(bounds) - 3, -1, -1):  # backward: dependencies
+            a, b = bounds[L], bounds[L + 1]
+            nxt = order[b:bounds[L + 2]]
+            cur = order[a:b]
+            x[nxt] = (1.0 + delta[nxt]) / sigma[nxt]
+            delta[cur] = sigma[cur] * np.add.reduceat(x[nb[ptr[a]:ptr[b]]], ptr[a:b] - ptr[a])
+            x[nxt] = 0.0
+        delta[s] = 0.0
+        if endpoints:
+            bc[s] += r - 1
+            bc[order[1:]] += 1.0
+        bc[order] += delta[order]
+
+
+def _rescale(bc: np.ndarray, n: int, *, normalized: bool, endpoints: bool, sampled: list[int] | None) -> np.ndarray:
+    """networkx's ``_rescale`` for undirected graphs (see ``networkx/algorithms/centrality/betweenness.py``)."""
+    N = n if endpoints else n - 1
+    if N < 2:
+        return bc
+    k = None if sampled is None else len(sampled)
+    K = N if k is None else k
+    if k is None or endpoints:
+        scale = 1 / (K * (N - 1)) if normalized else N / (K * 2)
+        return bc * scale
+    if normalized:
+        scale_source = 1 / ((K - 1) * (N - 1)) if K > 1 else math.nan
+        scale_other = 1 / (K * (N - 1))
+    else:
+        scale_source = N / ((K - 1) * 2) if K > 1 else math.nan
+        scale_other = N / (K * 2)
+    out = bc * scale_other
+    idx = np.asarray(sampled, dtype=np.int64)
+    out[idx] = bc[idx] * scale_source
+    return out

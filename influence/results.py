@@ -1,0 +1,201 @@
+"""Stored influence runs: write an analysis, find and read runs back, prune old ones.
+
+Tables (``monitor/models.py``, section ``# --- influence ---``):
+``influence_runs`` (one topic, platform, window and variant), ``influence_scores``
+(the top :data:`KEEP_ACCOUNTS` accounts of a run, plus the topic's stakeholders
+found in its network) and ``influence_communities``. Reading a stored ranking is
+two indexed queries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+
+from influence.analysis import AccountScore, Analysis, Ranking, account_info
+from influence.communities import Community
+from influence.scoring import WEIGHTS
+from monitor import models as m
+from monitor.store import Store
+
+#: Accounts kept per stored run (best first); rank changes are measured among them.
+KEEP_ACCOUNTS = 1000
+#: Stored runs kept per topic, platform and variant (newest first), plus the previous windows they refer to.
+KEEP_RUNS = 48
+
+
+def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = None,
+             previous_run_id: int | None = None, keep: int = KEEP_ACCOUNTS) -> int:
+    """Store ``a`` (replacing a run of the same topic, platform, window and variant) and return the run id."""
+    g, s = a.graph, a.scores
+    nodes = s.order[:keep].tolist()
+    extra = {g.index(x) for x in a.stakeholder_ids} - {None} - set(nodes)
+    nodes += sorted(extra)
+    missing = {int(g.account_ids[v]) for v in nodes} - set(a.accounts)
+    if missing:
+        a.accounts.update(account_info(store, missing))
+    maxima = {k: float(getattr(s, k).max()) if g.n else 0.0 for k in WEIGHTS}
+    params: dict[str, Any] = {
+        "weights": s.weights, "maxima": maxima, "betweenness_sources": s.betweenness_sources, "seed": s.seed,
+        "excluded_interactions": a.excluded_interactions, "self_loops": g.self_loops,
+        "timings": {k: round(v, 4) for k, v in a.timings.items()},
+    }
+    runs = m.influence_runs
+    with store.engine.begin() as conn:
+        old = conn.execute(select(runs.c.id).where(*_key(a.topic, a.platform, a.since, a.until,
+                                                           a.exclude_flagged))).scalars().all()
+        for rid in old:
+            _delete_run(conn, rid)
+        rid = conn.execute(runs.insert().values(
+            topic=a.topic, platform=a.platform, window_start=a.since, window_end=a.until,
+            exclude_flagged=a.exclude_flagged, computed_at=a.computed_at, seconds=a.seconds,
+            interactions=a.interactions_read, accounts=g.n, edges=g.pairs, flagged=len(a.flagged_ids),
+            previous_run_id=previous_run_id, params=params,
+        ).returning(runs.c.id)).scalar_one()
+        rows = []
+        for v in nodes:
+            sc = a.node_score(v, previous)
+            rows.append({
+                "run_id": rid, "account_id": sc.account_id, "rank": sc.rank, "previous_rank": sc.previous_rank,
+                "score": sc.score, "pagerank": sc.pagerank, "in_degree": sc.in_degree, "authority": sc.authority,
+                "betweenness": sc.betweenness, "amplifiers": sc.amplifiers, "amplifications": sc.amplifications,
+                "replies": sc.replies, "mentions": sc.mentions, "posts": sc.posts, "community": sc.community,
+                "flagged": sc.flagged, "flags": sc.flags or None,
+            })
+        if rows:
+            conn.execute(m.influence_scores.insert(), rows)
+        if a.communities:
+            conn.execute(m.influence_communities.insert(), [
+                {"run_id": rid, "community": c.id, "size": c.size, "label": c.label, "top_accounts": c.top_accounts,
+                 "hashtags": [list(h) for h in c.hashtags], "bridges": c.bridges} for c in a.communities])
+    return rid
+
+
+def _key(topic: str, platform: str, since: datetime | None, until: datetime | None, exclude_flagged: bool):
+    r = m.influence_runs.c
+    return [r.topic == topic, r.platform == platform, r.window_start == since, r.window_end == until,
+            r.exclude_flagged == bool(exclude_flagged)]
+
+
+def _delete_run(conn, rid: int) -> None:
+    conn.execute(delete(m.influence_scores).where(m.influence_scores.c.run_id == rid))
+    conn.execute(delete(m.influence_communities).where(m.influence_communities.c.run_id == rid))
+    runs = m.influence_runs
+    conn.execute(runs.update().where(runs.c.previous_run_id == rid).values(previous_run_id=None))
+    conn.execute(delete(m.influence_runs).where(m.influence_runs.c.id == rid))
+
+
+def find_run(store: Store, topic: str, platform: str, since: datetime, until: datetime,
+             exclude_flagged: bool) -> int | None:
+    """The id of the stored run for exactly this topic, platform, window and variant, if any."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(m.influence_runs.c.id).where(
+            *_key(topic, platform, since, until, exclude_flagged))).scalar()
+
+
+def latest_run(store: Store, topic: str, platform: str, exclude_flagged: bool, *, length: timedelta,
+               ends_after: datetime) -> int | None:
+    """The newest stored run of the given window length that ends at or after ``ends_after``."""
+    r = m.influence_runs.c
+    q = (select(r.id, r.window_start, r.window_end)
+         .where(r.topic == topic, r.platform == platform, r.exclude_flagged == bool(exclude_flagged),
+                r.window_end >= ends_after)
+         .order_by(r.window_end.desc(), r.computed_at.desc()))
+    with store.engine.connect() as conn:
+        for rid, start, end in conn.execute(q):
+            if start is not None and abs((end - start) - length) <= timedelta(minutes=1):
+                return rid
+    return None
+
+
+def previous_ranks(store: Store, run_id: int) -> dict[int, int]:
+    """account id -> rank in a stored run."""
+    s = m.influence_scores.c
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(s.account_id, s.rank).where(s.run_id == run_id)).all())
+
+
+def load_run(store: Store, run_id: int, *, limit: int | None = 20, stakeholders: frozenset[str] = frozenset(),
+             include: tuple[int, ...] = ()) -> Ranking:
+    """A stored run as a :class:`Ranking` (its top ``limit`` accounts, plus stakeholders and ``include``)."""
+    r, s, c, a = m.influence_runs, m.influence_scores, m.influence_communities, m.accounts
+    with store.engine.connect() as conn:
+        run = conn.execute(select(r).where(r.c.id == run_id)).one()
+        cols = [s, a.c.platform, a.c.handle, a.c.name, a.c.followers, a.c.verified, a.c.partial]
+        base = select(*cols).select_from(s.join(a, a.c.id == s.c.account_id)).where(s.c.run_id == run_id)
+        q = base.order_by(s.c.rank)
+        if limit is not None:
+            q = q.limit(limit)
+        rows = list(conn.execute(q))
+        have = {row.account_id for row in rows}
+        want_handles = sorted(stakeholders)
+        cond = []
+        if want_handles:
+            cond.append(func.lower(a.c.handle).in_(want_handles))
+        if include:
+            cond.append(s.c.account_id.in_(list(include)))
+        if cond:
+            for row in conn.execute(base.where(or_(*cond)).order_by(s.c.rank)):
+                if row.account_id not in have:
+                    rows.append(row)
+                    have.add(row.account_id)
+        comms = [Community(id=x.community, size=x.size, label=x.label, top_accounts=list(x.top_accounts or []),
+                           hashtags=[tuple(h) for h in (x.hashtags or [])], bridges=list(x.bridges or []))
+                 for x in conn.execute(select(c).where(c.c.run_id == run_id).order_by(c.c.community))]
+        prev_window = None
+        if run.previous_run_id is not None:
+            pw = conn.execute(select(r.c.window_start, r.c.window_end).where(r.c.id == run.previous_run_id)).first()
+            if pw is not None:
+                prev_window = (pw.window_start, pw.window_end)
+    params = run.params or {}
+    weights = params.get("weights") or dict(WEIGHTS)
+    maxima = params.get("maxima") or {}
+    accounts = []
+    for row in rows:
+        vals = {"pagerank": row.pagerank, "in_degree": row.in_degree, "authority": row.authority,
+                "betweenness": row.betweenness}
+        parts = {k: (100.0 * w * vals[k] / maxima[k]) if maxima.get(k) else 0.0 for k, w in weights.items()}
+        accounts.append(AccountScore(
+            account_id=row.account_id, rank=row.rank, score=row.score, pagerank=row.pagerank,
+            in_degree=row.in_degree, authority=row.authority, betweenness=row.betweenness, parts=parts,
+            amplifiers=row.amplifiers, amplifications=row.amplifications, replies=row.replies,
+            mentions=row.mentions, posts=row.posts, community=row.community, previous_rank=row.previous_rank,
+            flagged=bool(row.flagged), flags=list(row.flags or []),
+            stakeholder=bool(row.handle and row.handle.lower() in stakeholders), platform=row.platform,
+            handle=row.handle, name=row.name, followers=row.followers, verified=row.verified,
+            partial=bool(row.partial)))
+    return Ranking(topic=run.topic, platform=run.platform, since=run.window_start, until=run.window_end,
+                   exclude_flagged=bool(run.exclude_flagged), computed_at=run.computed_at, accounts=accounts,
+                   communities=comms, network_accounts=run.accounts, interactions=run.interactions, edges=run.edges,
+                   flagged_accounts=run.flagged, weights=weights, betweenness_sources=params.get("betweenness_sources"),
+                   seconds=run.seconds, run_id=run.id, source="stored", previous_window=prev_window,
+                   excluded_interactions=int(params.get("excluded_interactions") or 0))
+
+
+def latest_any(store: Store, topic: str, *, platform: str = "all", exclude_flagged: bool = False) -> int | None:
+    """The most recent run (by window end) of a topic, whatever its window."""
+    r = m.influence_runs.c
+    with store.engine.connect() as conn:
+        return conn.execute(select(r.id).where(r.topic == topic, r.platform == platform,
+                                               r.exclude_flagged == exclude_flagged)
+                            .order_by(r.window_end.desc(), r.computed_at.desc()).limit(1)).scalar()
+
+
+def prune(store: Store, topic: str, platform: str, exclude_flagged: bool, *, keep: int = KEEP_RUNS) -> int:
+    """Delete all but the newest ``keep`` runs of a topic/platform/variant (and the previous runs they use)."""
+    r = m.influence_runs.c
+    with store.engine.begin() as conn:
+        rows = conn.execute(select(r.id, r.previous_run_id).where(
+            r.topic == topic, r.platform == platform, r.exclude_flagged == bool(exclude_flagged))
+            .order_by(r.computed_at.desc(), r.id.desc())).all()
+        kept = {rid for rid, _ in rows[:keep]} | {prev for _, prev in rows[:keep] if prev is not None}
+        gone = [rid for rid, _ in rows if rid not in kept]
+        for rid in gone:
+            _delete_run(conn, rid)
+    return len(gone)
+
+
+__all__ = ["KEEP_ACCOUNTS", "KEEP_RUNS", "save_run", "find_run", "latest_run", "latest_any", "load_run",
+           "previous_ranks", "prune"]

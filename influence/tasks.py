@@ -1,0 +1,96 @@
+"""The scheduled recompute: every topic's default 30-day ranking, stored, so lookups read it.
+
+The Celery task ``earshot.influence_recompute`` (in ``worker.py``) is a thin
+wrapper over :func:`recompute`; :func:`beat_entries` puts it on the beat
+schedule (entry point ``earshot.schedule``). Each run computes, per topic, the
+window ``[end - 30 days, end)`` with ``end`` the start of the current hour, in
+both variants (all interactions, and without those of flagged accounts),
+reading the interactions and detecting flags once for both. A window already
+stored is not computed again, so a retried or duplicated task does no harm.
+Old runs are pruned (:data:`influence.results.KEEP_RUNS` per topic and variant).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from influence import bots, results
+from influence.graph import ALL_PLATFORMS, read_edges
+from influence.lookup import DEFAULT_WINDOW, compute_run
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "earshot.influence_recompute"
+#: Seconds between scheduled recomputes.
+RECOMPUTE_EVERY = 3600.0
+
+
+def beat_entries(settings: Any, config: Any) -> dict[str, dict[str, Any]]:
+    """The Celery beat entry of the periodic recompute (``earshot.schedule`` entry point)."""
+    return {
+        "influence recompute": {
+            "task": TASK_NAME,
+            "schedule": RECOMPUTE_EVERY,
+            "options": {"queue": "process", "expires": RECOMPUTE_EVERY},
+        }
+    }
+
+
+def window_end(now: datetime | None = None, every: float = RECOMPUTE_EVERY) -> datetime:
+    """The end of the scheduled window: ``now`` rounded down to the schedule's step (the hour)."""
+    now = now or datetime.now(timezone.utc)
+    ts = int(now.timestamp())
+    return datetime.fromtimestamp(ts - ts % int(every), tz=timezone.utc)
+
+
+def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None, now: datetime | None = None,
+              platform: str | None = None, window: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
+    """Compute and store the scheduled rankings; returns a summary per topic.
+
+    Parameters
+    ----------
+    store : Store
+    config : monitor.config.Config
+        For the topics and their stakeholders.
+    topics : iterable of str, optional
+        Only these topics (default: every configured topic).
+    now : datetime, optional
+        The clock (tests).
+    platform : str, optional
+        One platform, or all (default).
+    window : timedelta
+        Window length (default 30 days).
+    """
+    until = window_end(now)
+    since = until - window
+    plat = platform or ALL_PLATFORMS
+    wanted = list(topics) if topics is not None else list(config.topics)
+    unknown = [t for t in wanted if t not in config.topics]
+    if unknown:
+        raise ValueError(f"unknown topic(s) {', '.join(unknown)}; configured: {', '.join(config.topics)}")
+    summary: dict[str, Any] = {"since": since.isoformat(), "until": until.isoformat(), "topics": {}}
+    for tid in wanted:
+        topic = config.topics[tid]
+        t0 = time.perf_counter()
+        done: dict[str, Any] = {}
+        edges = flags = None
+        for exclude in (False, True):
+            if results.find_run(store, tid, plat, since, until, exclude) is not None:
+                done["excluding_flagged" if exclude else "all"] = "already stored"
+                continue
+            if edges is None:
+                edges = read_edges(store.engine, tid, since, until, plat)
+                flags = bots.detect(store, tid, since, until, plat)
+            rid, a = compute_run(store, tid, since, until, platform=plat, exclude_flagged=exclude,
+                                 stakeholders=topic.stakeholders, edges=edges, flags=flags)
+            results.prune(store, tid, plat, exclude)
+            done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,
+                                                                "interactions": a.interactions_read}
+        done["seconds"] = round(time.perf_counter() - t0, 3)
+        summary["topics"][tid] = done
+        log.info("influence %s %s..%s: %s", tid, since, until, done)
+    return summary

@@ -1,0 +1,889 @@
+"""The detectors: what the alert engine computes from a topic's counts, and why.
+
+Everything here is pure Python over plain numbers (no database, no clock), so
+live detection, ``earshot alerts backtest`` and ``bench/alerts.py`` run the very
+same code: :class:`TopicDetector` is fed one bucket at a time (5 minutes in
+Earshot; any length in a backtest).
+
+The baseline: a robust seasonal EWMA
+------------------------------------
+For every bucket the detector predicts the number of posts
+
+    e(t) = L x P_k(hour of day) x W(day of week)
+
+- ``L``, the *level* (posts per bucket, seasonality removed): an exponentially
+  weighted moving average with a time constant of :data:`LEVEL_DAYS` (2 days),
+  so a topic whose normal level drifts is followed -- a gradual rise over days
+  is learnt, not paged.
+- ``P_k``, the *time-of-day profile*: 24 hourly factors, interpolated between
+  hour centres, one profile for weekdays and one for weekends (``k``) -- a
+  Monday 9am is not a Sunday 3am. Each factor learns about a quarter of its
+  error a day; a kind of day seen for the first time (the first weekend) learns
+  as a running mean.
+- ``W``, 7 *day-of-week* factors (quieter weekends), learning about half their
+  error each time that weekday comes round (a running mean the first time).
+  Each day the factors are rescaled to a mean of 1, their mean going into the
+  level, so the expectation itself never jumps.
+- Time of day and day of week are local (``timezone``, default Europe/London):
+  the clocks going forward do not shift the profile.
+
+The first day of a topic (:data:`WARMUP_HOURS`) sets the baseline: its mean is
+the level, its hourly counts (smoothed) both profiles, its median residuals the
+noise scales. Nothing is alerted during the warm-up.
+
+Robust to the spike itself
+    Updates are *winsorised*: an observation more than :data:`WINSOR` (2)
+    robust standard deviations from the prediction enters the update clipped at
+    that distance. While an incident is open the profiles, the day-of-week
+    factors, the noise scales and the sentiment norm learn nothing, and the level
+    is frozen for its first :data:`FREEZE_HOURS` (6) hours; after that the level
+    learns again (clipped), so a lasting *level shift* is in time accepted as the
+    new normal and its alert closes, while an outbreak of a few hours never
+    raises its own baseline.
+
+The volume test
+---------------
+Over three windows ending at the newest bucket -- 1, 3 and 12 buckets (5, 15 and
+60 minutes) -- with ``Y`` posts observed and ``E`` expected, the score is the
+Anscombe residual
+
+    r = 2 (sqrt(Y + 3/8) - sqrt(E + 3/8))
+
+which is close to a standard normal for Poisson counts of any size, divided by a
+robust noise scale ``s`` learnt per window from the topic's own residuals
+(median at the warm-up, then a winsorised EWMA of ``|r|`` over two days, never
+below 1). ``s`` absorbs the burstiness of real traffic (retweet cascades), so
+``z = r / s`` means the same on a busy and on a quiet topic. A window *fires* when
+
+- ``z >= sensitivity`` (per topic, default 4; the 5-minute window needs
+  :data:`SINGLE_BUCKET_FACTOR` (1.5) times that, as one noisy bucket -- a small
+  retweet cascade -- is the commonest false alarm),
+- ``Y >= min_volume`` (per topic, default 10: a sparse topic does not page on
+  three posts instead of one),
+- ``Y >= MIN_RATIO x E`` (1.5: a statistically sure but small rise of a very busy
+  topic is not news).
+
+The 5-minute window catches a sharp spike at once, the hour catches a slow build
+that no 5 minutes gives away. Sensitivity 4 means noise alone passes a window
+about once in 30,000 tries.
+
+Severity follows the distance from normal: *critical* when a firing window
+scores at least :data:`CRITICAL_FACTOR` (1.5) times the sensitivity with at
+least :data:`CRITICAL_RATIO` (3) times the expected posts, *warning* otherwise.
+
+The sentiment test
+------------------
+The share of negative posts (VADER compound <= -0.05) over the last 15 and 60
+minutes against the topic's norm (a volume-weighted EWMA over two days). It
+fires when the window holds at least twice ``min_volume`` posts, the share is at
+least ``negative_share_delta`` (default 0.2) above the norm, and the
+variance-stabilised binomial score ``2 sqrt(n) (asin sqrt(share) - asin
+sqrt(norm))`` -- divided by its own learnt scale -- passes ``sensitivity + 1``
+(shares of small counts have heavy tails). Critical when the rise is at least
+twice ``negative_share_delta`` and the score twice the sensitivity.
+
+A topic's volume and sentiment signals make **one** incident: an outbreak that
+is both loud and angry is one alert (kind ``volume``; ``sentiment`` when only
+the sentiment moved), not two.
+
+Silence
+-------
+A run of empty buckets is *silence* when it has lasted ``silence_hours`` (default
+6) and the baseline expected at least ``max(min_volume, 10)`` posts in it: a
+quiet night on a quiet topic is not silence, a busy topic going dark in the
+afternoon (a broken collector, a revoked token) is. Nothing is learnt from an
+empty run that had become unlikely (5 posts expected).
+
+One alert per incident
+----------------------
+:class:`Incident` turns the signals into transitions: ``open`` when a signal
+first fires; ``update`` while it lasts (current, expected, ratio, peak);
+``escalate`` when the severity rises; ``close`` after :data:`CALM_BUCKETS` (an
+hour of) calm buckets; ``reopen`` -- the *same* alert -- when the signal returns
+within the cool-down. *Calm* needs evidence: the test looks back at least an
+hour and as far as it takes (up to 6 hours) to cover 10 expected posts, and is
+calm when those posts are within 1.2 times the expected or score below half the
+sensitivity -- a hysteresis, so an incident hovering at the threshold does not
+flap, and a quiet night neither closes a lasting rise nor keeps a finished one
+open. The cool-down is ``cooldown_minutes`` (default 60), or half the incident's
+length when longer (at most 12 hours): a day-long level shift that dips at night
+is still one incident the next morning.
+
+Buckets still filling can be looked at with :meth:`TopicDetector.peek`: against
+the full bucket's expectation a partial count can only understate a rise, so a
+provisional look may open or escalate an incident, never close it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from monitor.config import ALERT_DEFAULTS
+
+# ----------------------------------------------------------------------------- constants
+SEVERITIES = ("info", "warning", "critical")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+WINDOWS = (1, 3, 12)  #: detection windows, in buckets (5, 15 and 60 minutes)
+SENTIMENT_WINDOWS = (3, 12)  #: sentiment windows, in buckets
+WINSOR = 2.0  #: robust standard deviations at which updates are clipped
+MIN_RATIO = 1.5  #: a hot window holds at least this many times the expected posts
+CRITICAL_RATIO = 3.0  #: a critical window holds this many times the expected posts ...
+CRITICAL_FACTOR = 1.5  #: ... with a score of at least this times the sensitivity
+SENTIMENT_EXTRA = 1.0  #: the sentiment score must pass sensitivity + this (share tails are heavier)
+SENTIMENT_VOLUME = 2.0  #: ... over at least this many times min_volume posts
+SINGLE_BUCKET_FACTOR = 1.5  #: the 5-minute window needs this times the sensitivity
+CALM_FRACTION = 0.5  #: calm = the hour's score below this fraction of the sensitivity ...
+CALM_RATIO = 1.2  #: ... or its posts within this multiple of the expected
+CALM_BUCKETS = 12  #: consecutive calm buckets (an hour) before an incident closes
+LONG_COOLDOWN_HOURS = 12.0  #: the longest cool-down a long incident earns
+CALM_EXPECTED = 10.0  #: the calm test covers at least this many expected posts ...
+CALM_LOOKBACK_HOURS = 6.0  #: ... looking back at most this far
+FREEZE_HOURS = 6.0  #: the level does not learn for this long after an incident opens
+SILENCE_MIN_EXPECTED = 10.0  #: posts the baseline must expect in a silent run before it is silence
+SILENCE_SUSPECT = 5.0  #: expected posts in an empty run beyond which nothing is learnt from it
+LEVEL_DAYS = 2.0  #: time constant of the level
+PRIOR_BUCKETS = 12  #: a seasonal factor seen for the first time learns as a running mean with this prior
+SCALE_DAYS = 2.0  #: time constant of the noise scale
+SENTIMENT_DAYS = 2.0  #: time constant of the negative-share norm
+WARMUP_HOURS = 24.0  #: history needed before anything is alerted
+MIN_SCALE = 1.0  #: the noise scale is never taken below Poisson noise
+_ABS_TO_SD = 1.2533  # E|X| = 0.798 sd for a normal variable
+_MAD_TO_SD = 1.4826  # median |X| = 0.674 sd for a normal variable
+_DAY = 86400
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def rank(severity: str) -> int:
+    """Order of a severity: info < warning < critical."""
+    return SEVERITY_RANK.get(severity, 0)
+
+
+# ----------------------------------------------------------------------------- parameters
+@dataclass
+class Params:
+    """The tunable parameters of one topic's detector (``alerts:`` in config/keywords.yaml).
+
+    Parameters
+    ----------
+    sensitivity : float
+        Robust z-score a 15- or 60-minute window must pass (default 4; the 5-minute window
+        needs :data:`SINGLE_BUCKET_FACTOR` times it; higher means fewer alerts).
+    min_volume : int
+        Posts a window must hold before volume or sentiment can alert (default 10).
+    cooldown_minutes : int
+        After an incident closes, a recurrence within this time reopens the same alert.
+    negative_share_delta : float
+        Rise of the negative share above its norm that counts as a sentiment shift.
+    silence_hours : float
+        Empty hours (on a topic expected to be busy) before a silence alert; 0 turns it off.
+    timezone : str
+        IANA zone in which the time of day and the day of week are taken.
+    bucket_seconds : int
+        Length of one bucket (300 for Earshot's rollups; anything for a backtest).
+    """
+
+    sensitivity: float = ALERT_DEFAULTS["sensitivity"]
+    min_volume: int = ALERT_DEFAULTS["min_volume"]
+    cooldown_minutes: float = ALERT_DEFAULTS["cooldown_minutes"]
+    negative_share_delta: float = ALERT_DEFAULTS["negative_share_delta"]
+    silence_hours: float = ALERT_DEFAULTS["silence_hours"]
+    timezone: str = ALERT_DEFAULTS["timezone"]
+    bucket_seconds: int = 300
+
+    @classmethod
+    def from_alerts(cls, alerts: Mapping[str, Any], bucket_seconds: int = 300, **overrides: Any) -> "Params":
+        """Parameters from a topic's ``alerts`` settings, with optional overrides (None = keep)."""
+        names = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in alerts.items() if k in names and v is not None}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["bucket_seconds"] = int(bucket_seconds)
+        return cls(**values)
+
+    # derived, per bucket length (cached: the detector asks for them on every bucket) ---
+    @cached_property
+    def windows(self) -> tuple[int, ...]:
+        """Windows (in buckets) no longer than a day, always including the single bucket."""
+        b = self.bucket_seconds
+        return tuple(w for w in WINDOWS if w == 1 or w * b <= _DAY)
+
+    @cached_property
+    def sentiment_windows(self) -> tuple[int, ...]:
+        ws = self.windows
+        return tuple(w for w in SENTIMENT_WINDOWS if w in ws) or (ws[-1],)
+
+    @property
+    def seasonal_hours(self) -> bool:
+        """Whether buckets are short enough for a time-of-day profile."""
+        return self.bucket_seconds < _DAY
+
+    @property
+    def seasonal_days(self) -> bool:
+        return self.bucket_seconds <= _DAY
+
+    @property
+    def warmup_buckets(self) -> int:
+        return max(int(math.ceil(WARMUP_HOURS * 3600 / self.bucket_seconds)), 14)
+
+    def rate(self, days: float, floor_buckets: int = 14) -> float:
+        """EWMA weight per bucket for a time constant of ``days`` (at least ``floor_buckets`` buckets)."""
+        cache = self.__dict__.setdefault("_rates", {})
+        r = cache.get((days, floor_buckets))
+        if r is None:
+            r = cache[(days, floor_buckets)] = 1.0 / max(days * _DAY / self.bucket_seconds, floor_buckets)
+        return r
+
+
+# ----------------------------------------------------------------------------- incidents
+@dataclass
+class Transition:
+    """What happened to an incident at one evaluation.
+
+    ``action`` is ``open``, ``reopen``, ``update``, ``escalate`` or ``close``; ``at``
+    is the time (epoch seconds) the evaluation speaks for; ``metrics`` holds the
+    figures of that moment (see :meth:`TopicDetector.reading`).
+    """
+
+    action: str
+    key: str
+    kind: str
+    at: float
+    severity: str
+    metrics: dict[str, Any]
+    incident: "Incident"
+
+
+@dataclass
+class Incident:
+    """The life of one alert: open while the signal lasts, closed after calm, cool-down reopen."""
+
+    key: str
+    kind: str = ""
+    active: bool = False
+    alert_id: int | None = None
+    opened_at: float | None = None
+    started_at: float | None = None
+    closed_at: float | None = None
+    last_hot_at: float | None = None
+    calm_run: int = 0
+    severity: str = "info"
+    peak: float = 0.0
+    peak_at: float | None = None
+    signals: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # the engine's bookkeeping (when details were written...)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Incident":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def observe(self, at: float, hot: Mapping[str, Any] | None, calm: bool, *, settled: bool,
+                cooldown_s: float, calm_needed: int = CALM_BUCKETS, metrics: Mapping[str, Any] | None = None,
+                ) -> list[Transition]:
+        """Feed one evaluation; return the transitions it causes.
+
+        Parameters
+        ----------
+        at : float
+            Epoch seconds the evaluation speaks for.
+        hot : mapping or None
+            The firing signal (``kind``, ``severity``, ``peak_value``, ``started_at`` and
+            the metrics), or None when nothing fires.
+        calm : bool
+            Whether the figures are back to normal (only settled evaluations may close).
+        settled : bool
+            False for a provisional look at buckets still filling: such a look may open
+            or escalate an incident but never counts towards closing it.
+        """
+        out: list[Transition] = []
+        m = dict(metrics or hot or {})
+        if hot is not None:
+            sev = hot["severity"]
+            kind = hot["kind"]
+            value = float(hot.get("peak_value", 0.0))
+            if not self.active:
+                reopen = self.closed_at is not None and at - self.closed_at < self.cooldown(cooldown_s)
+                self.active = True
+                self.calm_run = 0
+                self.closed_at = None
+                self.last_hot_at = at
+                if not reopen:
+                    self.alert_id = None
+                    self.opened_at = at
+                    self.started_at = hot.get("started_at", at)
+                    self.severity = sev
+                    self.kind = kind
+                    self.peak, self.peak_at = value, at
+                    self.signals = [kind]
+                else:
+                    self.severity = max(self.severity, sev, key=rank)
+                    if value > self.peak:
+                        self.peak, self.peak_at = value, at
+                    self._signal(kind)
+                out.append(Transition("reopen" if reopen else "open", self.key, self.kind, at, self.severity, m, self))
+                return out
+            self.last_hot_at = at
+            self.calm_run = 0
+            self._signal(kind)
+            if value > self.peak:
+                self.peak, self.peak_at = value, at
+            if rank(sev) > rank(self.severity):
+                self.severity = sev
+                out.append(Transition("escalate", self.key, self.kind, at, self.severity, m, self))
+            else:
+                out.append(Transition("update", self.key, self.kind, at, self.severity, m, self))
+            return out
+        if not self.active:
+            return out
+        if settled:
+            self.calm_run = self.calm_run + 1 if calm else 0
+            if self.calm_run >= calm_needed:
+                self.active = False
+                self.closed_at = at
+                self.calm_run = 0
+                out.append(Transition("close", self.key, self.kind, at, self.severity, m, self))
+                return out
+        out.append(Transition("update", self.key, self.kind, at, self.severity, m, self))
+        return out
+
+    def cooldown(self, cooldown_s: float) -> float:
+        """The cool-down after this incident: the configured one, or half the incident's length
+        (at most :data:`LONG_COOLDOWN_HOURS`) when longer -- a day-long level shift that dips
+        at night is still one incident the next morning."""
+        if self.opened_at is None or self.closed_at is None:
+            return cooldown_s
+        return max(cooldown_s, min(0.5 * (self.closed_at - self.opened_at), LONG_COOLDOWN_HOURS * 3600))
+
+    def _signal(self, kind: str) -> None:
+        if kind not in self.signals:
+            self.signals.append(kind)
+        if kind == "volume":  # a loud incident is a volume incident, whatever it started as
+            self.kind = "volume"
+
+
+# ----------------------------------------------------------------------------- the detector
+class _LocalTime:
+    """Local hour of day and weekday of epoch seconds; UTC offsets cached per hour, shared per zone."""
+
+    _caches: dict[str, dict[int, int]] = {}
+
+    def __init__(self, tz: str):
+        self.zone = ZoneInfo(tz)
+        self._cache = self._caches.setdefault(tz, {})
+
+    def offset(self, t: float) -> int:
+        h = int(t // 3600)
+        off = self._cache.get(h)
+        if off is None:
+            if len(self._cache) > 200_000:  # about 23 years of hours
+                self._cache.clear()
+            dt = datetime.fromtimestamp(h * 3600, tz=timezone.utc).astimezone(self.zone)
+            off = int(dt.utcoffset().total_seconds())
+            self._cache[h] = off
+        return off
+
+    def parts(self, t: float) -> tuple[float, int]:
+        """(hour of day as a float, weekday 0=Monday) of the local time at ``t``."""
+        lt = t + self.offset(t)
+        days, rem = divmod(lt, _DAY)
+        return rem / 3600.0, int((days + 3) % 7)  # 1970-01-01 was a Thursday
+
+
+class TopicDetector:
+    """One topic's baseline, scores and incidents (see the module documentation).
+
+    Feed settled buckets in time order with :meth:`step`; look at buckets still
+    filling with :meth:`peek`. The state round-trips through :meth:`to_dict` /
+    :meth:`from_dict` (JSON), so live detection picks up where it left off.
+
+    Examples
+    --------
+    >>> p = Params(bucket_seconds=3600)
+    >>> d = TopicDetector(p, key="demo")
+    >>> t0 = 1_700_000_000 - 1_700_000_000 % 3600
+    >>> opened = []
+    >>> for i in range(24 * 14):
+    ...     y = 200 if i == 24 * 10 else 20
+    ...     opened += [tr for tr in d.step(t0 + i * 3600, y) if tr.action == "open"]
+    >>> [(tr.kind, tr.severity, (tr.at - t0) // 3600 - 1) for tr in opened]
+    [('volume', 'critical', 240)]
+    """
+
+    def __init__(self, params: Params, key: str = "topic"):
+        self.params = params
+        self.key = key
+        self.local = _LocalTime(params.timezone)
+        self.next_t: float | None = None  # start of the next bucket step() expects
+        self.first_t: float | None = None
+        self.n = 0
+        self.warm: list[tuple[float, int, int]] | None = []  # warm-up buffer; None once warm
+        self.level = 0.0
+        self.profile = [[1.0] * 24, [1.0] * 24]  # [weekday, weekend]
+        self.dow = [1.0] * 7
+        self.profile_n = [[0.0] * 24, [0.0] * 24]  # updates seen per slot: a fast start, then EWMA
+        self.dow_n = [0.0] * 7
+        self.mabs = {w: 0.8 for w in params.windows}
+        self.sent_mabs = 0.8
+        self.neg_avg = 0.0
+        self.posts_avg = 0.0
+        self.ring: list[tuple[float, int, int, float]] = []  # (t, posts, negative, expected), newest last
+        self.zero_run = 0
+        self.zero_expected = 0.0
+        self.since_norm = 0
+        self.topic = Incident(key=f"{key}")
+        self.silence = Incident(key=f"{key}:silence", kind="silence")
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": 1, "key": self.key, "next_t": self.next_t, "first_t": self.first_t, "n": self.n,
+            "warm": self.warm, "level": self.level, "profile": self.profile, "dow": self.dow,
+            "profile_n": self.profile_n, "dow_n": self.dow_n,
+            "mabs": {str(k): v for k, v in self.mabs.items()}, "sent_mabs": self.sent_mabs,
+            "neg_avg": self.neg_avg, "posts_avg": self.posts_avg, "ring": self.ring,
+            "zero_run": self.zero_run, "zero_expected": self.zero_expected, "since_norm": self.since_norm,
+
+            "bucket_seconds": self.params.bucket_seconds,
+            "topic": self.topic.to_dict(), "silence": self.silence.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], params: Params) -> "TopicDetector":
+        """Rebuild a detector; ``params`` may differ from the saved run's (a re-tuned topic keeps its baseline)."""
+        if int(d.get("bucket_seconds", params.bucket_seconds)) != params.bucket_seconds:
+            raise ValueError("saved detector state is for another bucket length")
+        det = cls(params, key=d.get("key", "topic"))
+        det.next_t, det.first_t, det.n = d["next_t"], d["first_t"], d["n"]
+        det.warm = [tuple(x) for x in d["warm"]] if d.get("warm") is not None else None
+        det.level = d["level"]
+        det.profile = [list(p) for p in d["profile"]]
+        det.dow = list(d["dow"])
+        det.profile_n = [list(x) for x in d.get("profile_n", [[0.0] * 24, [0.0] * 24])]
+        det.dow_n = list(d.get("dow_n", [0.0] * 7))
+        saved = {int(k): v for k, v in d.get("mabs", {}).items()}
+        det.mabs = {w: saved.get(w, 0.8) for w in params.windows}
+        det.sent_mabs = d.get("sent_mabs", 0.8)
+        det.neg_avg, det.posts_avg = d["neg_avg"], d["posts_avg"]
+        det.ring = [tuple(x) for x in d["ring"]]
+        det.zero_run, det.zero_expected = d["zero_run"], d["zero_expected"]
+        det.since_norm = d.get("since_norm", 0)
+        det.topic = Incident.from_dict(d["topic"])
+        det.silence = Incident.from_dict(d["silence"])
+        return det
+
+    @property
+    def _ring_len(self) -> int:
+        p = self.params
+        return max(p.windows[-1], int(CALM_LOOKBACK_HOURS * 3600 // p.bucket_seconds))
+
+    @property
+    def is_warm(self) -> bool:
+        return self.warm is None
+
+    # ------------------------------------------------------------------ the baseline
+    def seasonal(self, t: float) -> float:
+        """The seasonal factor P_k(hour) x W(weekday) of the bucket starting at ``t``."""
+        p = self.params
+        if not p.seasonal_days:
+            return 1.0
+        hour, wd = self.local.parts(t + p.bucket_seconds / 2)
+        f = self.dow[wd]
+        if p.seasonal_hours:
+            prof = self.profile[1 if wd >= 5 else 0]
+            x = hour - 0.5
+            i0 = int(math.floor(x)) % 24
+            frac = x - math.floor(x)
+            f *= prof[i0] * (1 - frac) + prof[(i0 + 1) % 24] * frac
+        return f
+
+    def expected(self, t: float) -> float:
+        """Posts expected in the bucket starting at ``t`` (0 during the warm-up)."""
+        if not self.is_warm:
+            return 0.0
+        return self.level * self.seasonal(t)
+
+    def _init_from_warmup(self) -> None:
+        buf = self.warm or []
+        p = self.params
+        ys = [y for _, y, _ in buf]
+        self.level = max(sum(ys) / len(ys), 1e-3)
+        self.posts_avg = sum(ys) / len(ys)
+        self.neg_avg = sum(n for _, _, n in buf) / len(buf)
+        if p.seasonal_hours:
+            sums, counts = [0.0] * 24, [0] * 24
+            for t, y, _ in buf:
+                h, _ = self.local.parts(t + p.bucket_seconds / 2)
+                sums[int(h) % 24] += y
+                counts[int(h) % 24] += 1
+            k = 0.2  # prior weight towards a flat profile, so an empty hour is not "never"
+            raw = []
+            for h in range(24):
+                if counts[h]:
+                    raw.append((sums[h] + k * self.level * counts[h]) / ((1 + k) * self.level * counts[h]))
+                else:
+                    raw.append(1.0)
+            smooth = [0.25 * raw[(h - 1) % 24] + 0.5 * raw[h] + 0.25 * raw[(h + 1) % 24] for h in range(24)]
+            mean = sum(smooth) / 24
+            prof = [max(v / mean, 0.02) for v in smooth]
+            self.profile = [list(prof), list(prof)]
+            # the warm-up day counts as seen for its kind of day; the other kind starts fast
+            wd_kind = 1 if self.local.parts(buf[-1][0])[1] >= 5 else 0
+            self.profile_n[wd_kind] = [float(c) for c in counts]
+        if p.seasonal_days:
+            for t, _y, _n in buf:
+                self.dow_n[self.local.parts(t + p.bucket_seconds / 2)[1]] += 1
+        self.warm = None
+        # a first look at the noise: the median absolute residual of each window over the
+        # warm-up (a median, so a burst in the first day does not inflate it)
+        ring: list[tuple[float, int, int, float]] = []
+        res: dict[int, list[float]] = {w: [] for w in p.windows}
+        sres: list[float] = []
+        for t, y, n in buf:
+            ring.append((t, y, n, self.expected(t)))
+            ring = ring[-max(p.windows):]
+            sums = self._sums(ring)
+            for w, (Y, E, N, _t) in sums.items():
+                if len(ring) >= w:
+                    res[w].append(abs(self._anscombe(Y, E)))
+            w = p.sentiment_windows[-1]
+            if w in sums and sums[w][0] >= 5:
+                sres.append(abs(self._binom(sums[w][2], sums[w][0])))
+        for w, xs in res.items():
+            if xs:
+                self.mabs[w] = _median(xs) * _MAD_TO_SD / _ABS_TO_SD
+        if len(sres) >= 12:
+            self.sent_mabs = _median(sres) * _MAD_TO_SD / _ABS_TO_SD
+        self.ring = ring
+
+    # ------------------------------------------------------------------ scoring
+    @staticmethod
+    def _anscombe(y: float, e: float) -> float:
+        return 2.0 * (math.sqrt(y + 0.375) - math.sqrt(e + 0.375))
+
+    def _scale(self, w: int) -> float:
+        return max(MIN_SCALE, _ABS_TO_SD * self.mabs.get(w, 0.8))
+
+    def _sums(self, ring: list[tuple[float, int, int, float]]) -> dict[int, tuple[float, float, float, float]]:
+        """Per window: (posts, expected, negative, start time) over the newest buckets of ``ring``."""
+        out = {}
+        Y = E = N = 0.0
+        ws = self.params.windows
+        wmax = ws[-1]
+        k = 0
+        for t, y, n, e in reversed(ring):
+            k += 1
+            Y += y
+            E += e
+            N += n
+            if k in ws:
+                out[k] = (Y, E, N, t)
+            if k >= wmax:
+                break
+        return out
+
+    def _update_scales(self, ring, sums: dict[int, tuple[float, float, float, float]] | None = None) -> None:
+        p = self.params
+        a = p.rate(SCALE_DAYS)
+        if sums is None:
+            sums = self._sums(ring)
+        for w, (Y, E, _N, _t) in sums.items():
+            if len(ring) < w:
+                continue
+            s = self._scale(w)
+            r = abs(self._anscombe(Y, E))
+            self.mabs[w] += a * (min(r, WINSOR * s) - self.mabs[w])
+        w = p.sentiment_windows[-1]
+        if w in sums:
+            Y, _E, N, _t = sums[w]
+            if Y >= 5:
+                zb = abs(self._binom(N, Y))
+                s = max(MIN_SCALE, _ABS_TO_SD * self.sent_mabs)
+                self.sent_mabs += a * (min(zb, WINSOR * s) - self.sent_mabs)
+
+    def _norm_share(self) -> float:
+        if self.posts_avg <= 0:
+            return 0.3
+        return min(max(self.neg_avg / self.posts_avg, 0.02), 0.98)
+
+    def _binom(self, neg: float, posts: float) -> float:
+        """Variance-stabilised binomial score of ``neg`` negative posts out of ``posts``.
+
+        The arcsine transform, ``2 sqrt(n) (asin sqrt(share) - asin sqrt(norm))``, is close to
+        a standard normal even for the small shares where the plain binomial z-score
+        overstates a handful of angry posts.
+        """
+        p0 = self._norm_share()
+        if posts <= 0:
+            return 0.0
+        share = min(max(neg / posts, 0.0), 1.0)
+        return 2.0 * math.sqrt(posts) * (math.asin(math.sqrt(share)) - math.asin(math.sqrt(p0)))
+
+    def reading(self, ring: list[tuple[float, int, int, float]], *, need_calm: bool = True,
+                sums: dict[int, tuple[float, float, float, float]] | None = None) -> dict[str, Any]:
+        """Scores of the newest bucket of ``ring``: the volume and sentiment tests, and their figures.
+
+        Returns a dict with ``volume`` / ``sentiment`` (the hot signal or None), ``calm``
+        and the figures shown in an alert: ``current`` and ``expected`` posts per hour,
+        ``ratio``, ``z``, ``window_minutes``, ``negative_share``, ``negative_norm``.
+        """
+        p = self.params
+        if sums is None:
+            sums = self._sums(ring)
+        per_hour = 3600.0 / p.bucket_seconds
+        best = None  # (distance, w, z, Y, E, t)
+        calm = True
+        for w, (Y, E, _N, t0) in sums.items():
+            z = self._anscombe(Y, E) / self._scale(w)
+            ratio_ok = Y >= MIN_RATIO * E
+            if z >= p.sensitivity * (SINGLE_BUCKET_FACTOR if w == 1 else 1.0) and Y >= p.min_volume and ratio_ok:
+                d = z / p.sensitivity
+                if best is None or d > best[0]:
+                    best = (d, w, z, Y, E, t0)
+        if need_calm and not self._volume_calm(ring):
+            calm = False
+        # figures: the hot window, else the longest one
+        if best is not None:
+            _d, w, z, Y, E, t0 = best
+        else:
+            w = max(sums) if sums else 1
+            Y, E, _N, t0 = sums.get(w, (0.0, 0.0, 0.0, ring[-1][0] if ring else 0.0))
+            z = self._anscombe(Y, E) / self._scale(w) if sums else 0.0
+        ratio = Y / E if E > 0 else (float("inf") if Y > 0 else 1.0)
+        volume = None
+        if best is not None:
+            critical = z >= CRITICAL_FACTOR * p.sensitivity and Y >= CRITICAL_RATIO * E
+            volume = {"kind": "volume", "severity": "critical" if critical else "warning",
+                      "started_at": t0, "z": z}
+        # sentiment
+        norm = self._norm_share()
+        sent = None
+        s_scale = max(MIN_SCALE, _ABS_TO_SD * self.sent_mabs)
+        share_now, share_z = None, 0.0
+        for w2 in p.sentiment_windows:
+            if w2 not in sums:
+                continue
+            Y2, _E2, N2, t2 = sums[w2]
+            if Y2 <= 0:
+                continue
+            share = N2 / Y2
+            zs = self._binom(N2, Y2) / s_scale
+            if w2 == p.sentiment_windows[-1] or share_now is None:
+                share_now, share_z = share, zs
+            if Y2 >= p.min_volume * SENTIMENT_VOLUME and share - norm >= p.negative_share_delta and \
+                    zs >= p.sensitivity + SENTIMENT_EXTRA:
+                crit = share - norm >= 2 * p.negative_share_delta and zs >= 2 * p.sensitivity
+                cand = {"kind": "sentiment", "severity": "critical" if crit else "warning", "started_at": t2,
+                        "z": zs, "share": share}
+                if sent is None or rank(cand["severity"]) > rank(sent["severity"]) or zs > sent["z"]:
+                    sent = cand
+                share_now, share_z = share, zs
+            if w2 == p.sentiment_windows[-1] and share - norm >= p.negative_share_delta / 2 and \
+                    zs >= CALM_FRACTION * p.sensitivity:
+                calm = False
+        return {
+            "volume": volume, "sentiment": sent, "calm": calm,
+            "current": Y * per_hour / w, "expected": E * per_hour / w, "ratio": ratio, "z": z,
+            "window_minutes": w * p.bucket_seconds / 60, "posts": Y, "expected_posts": E,
+            "negative_share": share_now, "negative_norm": norm, "sentiment_z": share_z,
+        }
+
+    def _volume_calm(self, ring: list[tuple[float, int, int, float]]) -> bool:
+        """Whether volume is back to normal, on evidence.
+
+        The test looks back at least an hour and as far as it takes (up to
+        :data:`CALM_LOOKBACK_HOURS`) to cover :data:`CALM_EXPECTED` expected posts, so
+        a quiet night's handful of posts neither closes a lasting rise nor keeps a
+        finished one open: calm is within :data:`CALM_RATIO` of the expected, or
+        scoring less than :data:`CALM_FRACTION` of the sensitivity.
+        """
+        p = self.params
+        wl = p.windows[-1]
+        Y = E = 0.0
+        k = 0
+        for _t, y, _n, e in reversed(ring):
+            Y += y
+            E += e
+            k += 1
+            if k >= wl and E >= CALM_EXPECTED:
+                break
+        return not (Y > CALM_RATIO * E and self._anscombe(Y, E) / self._scale(wl) >= CALM_FRACTION * p.sensitivity)
+
+    def _topic_signal(self, r: Mapping[str, Any]) -> dict[str, Any] | None:
+        v, s = r["volume"], r["sentiment"]
+        if v is None and s is None:
+            return None
+        main = v or s
+        sev = max((x["severity"] for x in (v, s) if x), key=rank)
+        starts = [x["started_at"] for x in (v, s) if x]
+        return {"kind": main["kind"], "severity": sev, "started_at": min(starts),
+                "z": max(x["z"] for x in (v, s) if x),
+                "peak_value": r["current"] if v is not None else (r["negative_share"] or 0.0),
+                "signals": [x["kind"] for x in (v, s) if x]}
+
+    # ------------------------------------------------------------------ feeding
+    def step(self, t: float, posts: int, negative: int = 0) -> list[Transition]:
+        """Consume the settled bucket starting at ``t`` (epoch seconds); return the transitions.
+
+        Buckets must come in order; a skipped bucket is taken as empty.
+        """
+        p = self.params
+        B = p.bucket_seconds
+        out: list[Transition] = []
+        if self.next_t is not None and t < self.next_t:
+            raise ValueError(f"bucket {t} comes before the next expected bucket {self.next_t}")
+        if self.next_t is not None and t > self.next_t:
+            # empty buckets in between (no rollup row means no posts)
+            gap = int((t - self.next_t) // B)
+            for i in range(gap):
+                out += self._step(self.next_t + i * B, 0, 0)
+        out += self._step(t, posts, negative)
+        return out
+
+    def _step(self, t: float, y: int, n: int) -> list[Transition]:
+        p = self.params
+        B = p.bucket_seconds
+        if self.first_t is None:
+            self.first_t = t
+        self.next_t = t + B
+        self.n += 1
+        if self.warm is not None:
+            self.warm.append((t, y, n))
+            if len(self.warm) >= p.warmup_buckets and t + B - self.first_t >= min(WARMUP_HOURS * 3600, p.warmup_buckets * B):
+                self._init_from_warmup()
+            return []
+        e = self.expected(t)
+        self.ring.append((t, y, n, e))
+        if len(self.ring) > self._ring_len:
+            del self.ring[0]
+        sums = self._sums(self.ring)
+        r = self.reading(self.ring, need_calm=self.topic.active, sums=sums)
+        at = t + B
+        cooldown = p.cooldown_minutes * 60
+        out = self.topic.observe(at, self._topic_signal(r), r["calm"], settled=True,
+                                 cooldown_s=cooldown, metrics=r)
+        # silence
+        if y == 0:
+            self.zero_run += 1
+            self.zero_expected += e
+        else:
+            self.zero_run = 0
+            self.zero_expected = 0.0
+        silent = None
+        if p.silence_hours > 0 and self.zero_run * B >= p.silence_hours * 3600 and \
+                self.zero_expected >= max(p.min_volume, SILENCE_MIN_EXPECTED):
+            silent = {"kind": "silence", "severity": "warning", "started_at": at - self.zero_run * B,
+                      "peak_value": self.zero_run * B / 3600.0}
+        sm = {"silent_hours": self.zero_run * B / 3600.0, "expected_posts": self.zero_expected,
+              "current": 0.0, "expected": self.zero_expected, "ratio": 0.0}
+        out += self.silence.observe(at, silent, y > 0, settled=True, cooldown_s=cooldown, calm_needed=1, metrics=sm)
+        self._learn(t, y, n, e, sums)
+        return out
+
+    def _learn(self, t: float, y: int, n: int, e: float, sums=None) -> None:
+        p = self.params
+        suspect = self.zero_expected >= SILENCE_SUSPECT or self.silence.active
+        if suspect:
+            return
+        inc = self.topic
+        in_incident = inc.active
+        s1 = self._scale(1)
+        r1 = self._anscombe(y, e)
+        lim = WINSOR * s1
+        if r1 > lim:
+            yw = (math.sqrt(e + 0.375) + lim / 2) ** 2 - 0.375
+        elif r1 < -lim:
+            yw = max((math.sqrt(e + 0.375) - lim / 2), 0.0) ** 2
+            yw = max(yw - 0.375, 0.0)
+        else:
+            yw = float(y)
+        learn_level = not in_incident or (inc.opened_at is not None and t - inc.opened_at >= FREEZE_HOURS * 3600)
+        if learn_level:
+            self.level = max(self.level + p.rate(LEVEL_DAYS) * (yw - e), 1e-3)
+        if in_incident:
+            return
+        L = self.level
+        if p.seasonal_days:
+            hour, wd = self.local.parts(t + p.bucket_seconds / 2)
+            if p.seasonal_hours:
+                kind = 1 if wd >= 5 else 0
+                prof, pn = self.profile[kind], self.profile_n[kind]
+                x = hour - 0.5
+                i0 = int(math.floor(x)) % 24
+                frac = x - math.floor(x)
+                denom = L * self.dow[wd]
+                if denom > 0:
+                    g = (yw - e) / denom
+                    a_p = min(0.5, p.bucket_seconds / (4 * 3600))
+                    j = (i0 + 1) % 24
+                    for i, wgt in ((i0, 1 - frac), (j, frac)):
+                        rate = max(a_p, 1.0 / (pn[i] + PRIOR_BUCKETS))
+                        prof[i] = max(prof[i] + rate * wgt * g, 0.02)
+                        pn[i] += wgt
+            a_w = min(0.3, p.bucket_seconds / (2 * _DAY))
+            rate = max(a_w, 1.0 / (self.dow_n[wd] + PRIOR_BUCKETS * 2))
+            self.dow[wd] = max(self.dow[wd] + rate * (yw - e) / L, 0.05)
+            self.dow_n[wd] += 1
+        self._update_scales(self.ring, sums)
+        a_s = p.rate(SENTIMENT_DAYS)
+        self.neg_avg += a_s * (n - self.neg_avg)
+        self.posts_avg += a_s * (y - self.posts_avg)
+        self.since_norm += 1
+        if self.since_norm * p.bucket_seconds >= _DAY:
+            self.since_norm = 0
+            self._normalise()
+
+    def _normalise(self) -> None:
+        """Keep each profile's and the day factors' means at 1 without changing any expectation.
+
+        A profile's mean goes into the day factors of its kind of day, the day factors'
+        mean into the level: a rise the profiles picked up is kept, not thrown away.
+        """
+        for kind, prof in enumerate(self.profile):
+            m = sum(prof) / 24
+            if m <= 0:
+                continue
+            for i in range(24):
+                prof[i] /= m
+            for d in range(7):
+                if (d >= 5) == bool(kind):
+                    self.dow[d] *= m
+        m = sum(self.dow) / 7
+        if m > 0:
+            self.dow = [x / m for x in self.dow]
+            self.level *= m
+
+    def peek(self, buckets: Iterable[tuple[float, int, int]], at: float) -> list[Transition]:
+        """Look at buckets not settled yet (the newest may still be filling) without learning from them.
+
+        Each is scored as the end of its windows against the full-bucket expectation,
+        so a partial bucket can only under-state a rise: a provisional look may open,
+        update or escalate the topic incident, never close it.
+        """
+        if not self.is_warm:
+            return []
+        ring = list(self.ring)
+        out: list[Transition] = []
+        cooldown = self.params.cooldown_minutes * 60
+        for t, y, n in buckets:
+            if self.next_t is not None and t < self.next_t:
+                continue
+            ring.append((t, y, n, self.expected(t)))
+            ring = ring[-self._ring_len:]
+            r = self.reading(ring)
+            sig = self._topic_signal(r)
+            if sig is None and not self.topic.active:
+                continue
+            out += self.topic.observe(at, sig, False, settled=False, cooldown_s=cooldown, metrics=r)
+        return out

@@ -1,0 +1,156 @@
+"""Automation and coordination flags with their evidence; Louvain communities and their labels."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import networkx as nx
+import numpy as np
+
+from influence import bots
+from influence.communities import describe, louvain, undirected
+from influence.graph import Edges, build_graph
+from influence.scoring import score_graph
+from tests.influence.network import T0, TOPIC, acc, post
+
+SINCE, UNTIL = T0 - timedelta(hours=1), T0 + timedelta(days=7)
+
+
+def ring_store(store):
+    """A ring of 6 new accounts bursting on 3 posts of 'promo' within seconds, plus ordinary accounts."""
+    posts, accounts = [], [acc("promo", "promo_org", 5000)]
+    ring = [f"r{i}" for i in range(6)]
+    accounts += [acc(r, f"ring{r}", 3, created_at=T0 - timedelta(days=20), posts_count=20) for r in ring]
+    n = 0
+    for b in range(3):
+        base = b * 600.0
+        posts.append(post(f"p{b}", "promo", minutes=base, text=f"Promo post number {b} about carers support"))
+        for k, r in enumerate(ring):
+            n += 1
+            posts.append(post(f"rt{n}", r, "retweet", base + 1 + k * 0.03, ref=("retweet", f"p{b}", "promo")))
+    for k, r in enumerate(ring):  # near-identical spam, and plenty of it
+        for j in range(3):
+            n += 1
+            posts.append(post(f"s{n}", r, minutes=1000 + k * 7 + j,
+                              text=["Carers deserve better, sign the petition now!!",
+                                    "carers deserve better: sign the petition now",
+                                    "Carers deserve better. Sign the petition NOW https://t.co/x"][j]))
+    # ordinary people: an old, slow account and a keen retweeter, retweeting on different days
+    accounts += [acc("h1", "helen", 300, created_at=T0 - timedelta(days=2000), posts_count=4000),
+                 acc("h2", "harry", 80, created_at=T0 - timedelta(days=3000), posts_count=900)]
+    posts.append(post("h1p", "h1", minutes=5, text="Our local carers group meets on Tuesday evenings"))
+    for j in range(12):
+        n += 1
+        posts.append(post(f"h2rt{j}", "h2", "retweet", 60 * 24 * (j % 6) + j, ref=("retweet", "h1p", "h1")))
+    store.write_batch(posts, accounts)
+
+
+def test_ring_is_flagged_with_evidence_and_people_are_not(sqlite_store):
+    ring_store(sqlite_store)
+    from tests.influence.network import ids
+
+    idm = ids(sqlite_store)
+    flags = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL)
+    flagged = {a for a, f in flags.items() if f.flagged}
+    assert flagged == {idm[f"r{i}"] for i in range(6)}
+    r0 = flags[idm["r0"]]
+    kinds = set(r0.kinds)
+    assert {"coordinated", "duplicate_text", "new_account"} <= kinds
+    coord = next(s for s in r0.signals if s.kind == "coordinated")
+    assert coord.data["group_size"] == 6 and coord.data["bursts"] == 3
+    assert "@ringr1" in coord.evidence and "within seconds" in coord.evidence
+    dup = next(s for s in r0.signals if s.kind == "duplicate_text")
+    assert dup.data["accounts"] == 6 and "near-identical" in dup.evidence
+    # the keen retweeter shows one signal, which does not flag
+    h2 = flags[idm["h2"]]
+    assert h2.kinds == ["mostly_reposts"] and not h2.flagged
+    assert h2.signals[0].evidence == "100% of its 12 posts on this topic are retweets"
+    assert idm["h1"] not in flags
+    # JSON form is ordered and plain
+    assert r0.to_json()[0]["kind"] == "coordinated"
+
+
+def test_high_rate_from_topic_posts_and_from_lifetime(sqlite_store):
+    posts = [post(f"q{j}", "fast", minutes=j * 10) for j in range(160)]  # 160 posts in ~27 hours
+    sqlite_store.write_batch(posts, [acc("fast", "fast", 1), acc("old", "old", 1, created_at=T0 - timedelta(days=100),
+                                                                    posts_count=100 * 200)])
+    sqlite_store.write_batch([post("o1", "old", minutes=1)], [])
+    from tests.influence.network import ids
+
+    idm = ids(sqlite_store)
+    flags = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL)
+    fast = next(s for s in flags[idm["fast"]].signals if s.kind == "high_rate")
+    assert fast.data["posts"] == 160 and fast.data["per_day"] > 100
+    old = next(s for s in flags[idm["old"]].signals if s.kind == "high_rate")
+    # measured to the end of the window: 20,000 posts over 107 days
+    assert "over the account's life" in old.evidence and old.data["per_day"] == round(20_000 / 107, 1)
+
+
+def test_near_duplicates_bursts_and_groups_as_pure_functions():
+    texts = ["Vaping helped millions quit smoking. Don't ban our vapes! #VapingSavesLives",
+             "vaping helped millions quit smoking, don't ban our vapes #VapingSavesLives",
+             "Vaping helped millions quit smoking. Don't ban our vapes #VapingSavesLives #StopTheBan",
+             "Waiting lists in Leeds are the longest in a decade, figures show",
+             "short one", "short one"]
+    assert bots.near_duplicate_clusters(texts) == [[0, 1, 2]]
+    rows = [("p", 10.0 + i, i) for i in range(5)] + [("p", 100.0 + 8 * i, 10 + i) for i in range(6)]
+    rows += [("q", 5.0 + 0.5 * i, i) for i in range(4)]  # four accounts: too few
+    bursts = bots.find_bursts(rows)
+    assert [b["accounts"] for b in bursts] == [[0, 1, 2, 3, 4], [10, 11, 12, 13, 14, 15]]
+    slow = bots.find_bursts([("p", 10.0 * i, i) for i in range(8)], gap=5)
+    assert slow == []
+    long = bots.find_bursts([("p", 9.0 * i, i) for i in range(50)], max_span=300)  # a sustained cascade
+    assert long == []
+    groups = bots.coordinated_groups([{"accounts": [1, 2, 3]}, {"accounts": [1, 2, 3, 4]}, {"accounts": [4, 5, 6]}])
+    assert groups == [([1, 2, 3], 2)]
+
+
+def two_camps():
+    rows = []
+    for members in (range(1, 9), range(11, 19)):
+        for a in members:
+            for b in members:
+                if a < b and (a + b) % 3:
+                    rows.append((a, b, "retweet"))
+                    rows.append((b, a, "reply"))
+    rows += [(8, 30, "retweet"), (30, 11, "retweet")]  # 30 bridges the camps
+    rows += [(40, 1, "retweet"), (41, 11, "mention")]  # leaves, folded into their neighbour
+    return build_graph(Edges.from_rows(rows))
+
+
+def test_louvain_finds_the_camps_and_is_stable():
+    g = two_camps()
+    mem = louvain(g)
+    idx = {int(a): i for i, a in enumerate(g.account_ids)}
+    camp_a = {mem[idx[a]] for a in range(1, 9)}
+    camp_b = {mem[idx[a]] for a in range(11, 19)}
+    assert len(camp_a) == 1 and len(camp_b) == 1 and camp_a != camp_b
+    assert mem[idx[40]] == mem[idx[1]] and mem[idx[41]] == mem[idx[11]]
+    assert np.array_equal(mem, louvain(g))
+    assert set(np.bincount(mem)) and np.bincount(mem)[0] >= np.bincount(mem)[-1]  # 0 = the largest
+    # folding leaves keeps modularity as good as Louvain on the whole graph
+    W = undirected(g)
+    G = nx.from_scipy_sparse_array(W)
+    ours = nx.community.modularity(G, [set(np.flatnonzero(mem == c)) for c in range(mem.max() + 1)])
+    full = nx.community.modularity(G, nx.community.louvain_communities(G, seed=42))
+    assert ours >= full - 0.02
+
+
+def test_communities_are_labelled_by_top_accounts_hashtags_and_bridges():
+    g = two_camps()
+    s = score_graph(g)
+    mem = louvain(g)
+    handles = {int(a): f"user{int(a)}" for a in g.account_ids}
+    tags = {a: Counter({"nhs": 1, "careworkers": 3}) for a in range(1, 9)}
+    tags.update({a: Counter({"nhs": 1, "unpaidcarers": 2}) for a in range(11, 19)})
+    comms = describe(g, mem, s.order, s.betweenness, handles, tags)
+    assert len(comms) == 2
+    for c in comms:
+        members = {int(a) for a in g.account_ids[mem == c.id]}
+        assert set(c.top_accounts) <= members and len(c.top_accounts) == 3
+        assert c.label.startswith(f"@user{c.top_accounts[0]}")
+        assert c.hashtags[0][0] in ("careworkers", "unpaidcarers")  # particular to the camp, not "nhs"
+        assert c.bridges and all(b["communities"] for b in c.bridges)
+    bridge_ids = {b["account_id"] for c in comms for b in c.bridges}
+    assert 30 in bridge_ids

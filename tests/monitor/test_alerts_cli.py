@@ -1,0 +1,83 @@
+"""`earshot alerts ...` commands, driven through click as a user drives them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.alerts.cli import alerts
+from tests.monitor.alerts_support import TEST_CONFIG, config_file, fill, post, write
+from tests.monitor.test_alerts_notify import Hook, SMTPSink
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("EARSHOT_CONFIG", str(config_file(tmp_path, TEST_CONFIG)))
+    monkeypatch.setenv("EARSHOT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    for v in ("EARSHOT_REDIS_URL", "EARSHOT_SMTP_HOST", "EARSHOT_WEBHOOKS"):
+        monkeypatch.delenv(v, raising=False)
+    return monkeypatch
+
+
+def test_backtest_csv_lists_what_would_have_been_raised(tmp_path, env):
+    t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    lines = ["timestamp,mentions"]
+    for h in range(24 * 14):
+        n = 500 if h == 24 * 10 + 15 else 40 + (h % 24)
+        lines.append(f"{(t0 + timedelta(hours=h)).isoformat()},{n}")
+    path = tmp_path / "series.csv"
+    path.write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "mentions"])
+    assert out.exit_code == 0, out.output
+    assert "buckets of 60 min" in out.output and "1 alerts: 1 critical" in out.output
+    assert "2026-01-15 16:00" in out.output  # the hour 15:00 is judged once complete
+    out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "mentions", "--json", "--min-volume", "5000"])
+    assert out.exit_code == 0 and json.loads(out.output)["alerts"] == []
+    out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "nope"])
+    assert out.exit_code == 2 and "line 1: no column 'nope'" in out.output
+
+
+def test_test_notify_reaches_every_configured_channel(env, redis_server):
+    smtp = SMTPSink()
+    good, bad = Hook(), Hook(fail_first=99, fail_status=403)
+    try:
+        env.setenv("EARSHOT_SMTP_HOST", "127.0.0.1")
+        env.setenv("EARSHOT_SMTP_PORT", str(smtp.port))
+        env.setenv("EARSHOT_SMTP_STARTTLS", "no")
+        env.setenv("EARSHOT_REDIS_URL", redis_server)
+        env.setenv("EARSHOT_WEBHOOKS", f"teams:{good.url},{bad.url}")
+        out = CliRunner().invoke(alerts, ["test-notify"])
+        assert out.exit_code == 1, out.output  # one webhook refused
+        assert "push     earshot:alerts" in out.output and ": ok" in out.output
+        assert "email    press@health.example.gov.uk: ok" in out.output
+        assert "FAILED — HTTP 403" in out.output
+        assert len(smtp.messages) == 1 and good.bodies[0]["type"] == "message"
+    finally:
+        smtp.stop()
+        good.stop()
+        bad.stop()
+
+
+def test_detect_runs_once_and_reports(env):
+    from monitor.store import Store
+
+    import os
+
+    store = Store(os.environ["EARSHOT_DATABASE_URL"])
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now -= timedelta(minutes=now.minute % 5)
+    fill(store, "flu", now - timedelta(days=2), now - timedelta(minutes=10), 2.0, seed=31, hook=False)
+    write(store, [post(9900 + i, now - timedelta(minutes=3), "flu") for i in range(80)], hook=False)
+    store.dispose()
+    runner = CliRunner()
+    out = runner.invoke(alerts, ["detect", "--topic", "flu", "--no-sources"])
+    assert out.exit_code == 0, out.output
+    assert "1 opened" in out.output and "CRITICAL Flu:" in out.output
+    out = runner.invoke(alerts, ["list", "--state", "open"])
+    assert "critical" in out.output and "ongoing" in out.output
+    out = runner.invoke(alerts, ["detect", "--topic", "nope"])
+    assert out.exit_code == 2 and "unknown topic" in out.output
