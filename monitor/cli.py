@@ -381,7 +381,7 @@ def status_cmd(as_json: bool, days: int) -> None:
 
 # ---------------------------------------------------------------------- demo
 @cli.command("demo")
-@click.option("--size", type=click.IntRange(100, 50_000_000), default=5000, show_default=True, help="Tweets to generate.")
+@click.option("--size", type=click.IntRange(1000, 50_000_000), default=5000, show_default=True, help="Tweets to generate.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the scenario (default: $EARSHOT_DATA_DIR/demo).")
@@ -442,6 +442,11 @@ def db_upgrade() -> None:
     except StoreError as exc:
         _fail(str(exc))
     click.echo(f"{store.safe_url} at revision {current_revision(store.engine)}")
+
+
+from monitor.alerts.cli import alerts as _alerts  # noqa: E402  (alerts live in the core)
+
+cli.add_command(_alerts, "alerts")
 
 
 def _add_plugins() -> None:
