@@ -11,6 +11,7 @@ batch.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from typing import Callable
 
@@ -25,12 +26,18 @@ log = logging.getLogger(__name__)
 AFTER_BATCH: list[Callable[[Store, Batch, WriteResult], None]] = []
 
 MAX_TEXT = 20_000  # characters kept of one post (a pasted novel is not a post)
+# C0/C1 control characters but newline and tab, and unpaired surrogates. Format characters
+# (zero-width joiners in emoji, bidi marks in Arabic and Hebrew text) are kept: they are text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def normalise(post: Post) -> Post:
     """Tidy what strangers sent: NFC unicode, no NULs or control characters, bounded length."""
-    text = unicodedata.normalize("NFC", post.text or "")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = post.text or ""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
     post.text = text[:MAX_TEXT]
     if post.title:
         post.title = unicodedata.normalize("NFC", post.title).replace("\x00", "")[:2000]
