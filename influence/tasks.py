@@ -94,3 +94,13 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         summary["topics"][tid] = done
         log.info("influence %s %s..%s: %s", tid, since, until, done)
     return summary
+
+
+def after_import(ctx, summaries) -> list[str]:
+    """``earshot.after_import`` hook: recompute the rankings of the topics an import added posts to."""
+    topics = sorted({t for s in summaries for t, n in (s.topic_posts or {}).items() if n and t in ctx.config.topics})
+    if not topics:
+        return []
+    done = recompute(ctx.store, ctx.config, topics=topics)
+    return [f"influence rankings recomputed for {len(done['topics'])} topics "
+            f"({done['since'][:10]} to {done['until'][:10]})"]

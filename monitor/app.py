@@ -36,6 +36,7 @@ def context(reload: bool = False) -> Context:
                 _context.store.dispose()
             settings = load_settings()
             logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
             config = load_config(settings.config_path)
             store = Store(settings.database_url)
             _context = Context(settings=settings, config=config, store=store, matcher=Matcher(config.topics))

@@ -166,6 +166,8 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
     total = sum(s.posts for s in summaries)
     new = sum(s.new for s in summaries)
     click.echo(f"{len(summaries)} files, {total} posts read, {new} new; {failed} skipped")
+    if new:
+        _after_import(ctx, summaries)
     if failed and failed == len(summaries):
         sys.exit(1)
 
@@ -403,6 +405,7 @@ def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None) -> N
     new = sum(s.new for s in summaries)
     bad = [s for s in summaries if s.failed]
     click.echo(f"{posts} posts read, {new} new" + (f"; {len(bad)} files skipped" if bad else ""))
+    _after_import(ctx, summaries)
     start = datetime.fromisoformat(truth["start"])
     end = datetime.fromisoformat(truth["end"])
     counts = ctx.store.topic_counts(start, end)
@@ -420,6 +423,7 @@ def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None) -> N
     click.echo("\nnext:")
     click.echo("  earshot status                       collection health, counts, gaps")
     click.echo('  earshot topics test "some post text"  which topics a text matches, and why')
+    click.echo("  earshot alerts list                  alerts raised, open and closed")
     for name, _cmd in hooks.load("earshot.commands"):
         click.echo(f"  earshot {name} --help")
     click.echo(f"  ground truth of the scenario: {out / 'ground_truth.json'}")
@@ -447,6 +451,15 @@ def db_upgrade() -> None:
 from monitor.alerts.cli import alerts as _alerts  # noqa: E402  (alerts live in the core)
 
 cli.add_command(_alerts, "alerts")
+
+
+def _after_import(ctx, summaries) -> None:
+    for name, fn in hooks.load("earshot.after_import"):
+        try:
+            for line in fn(ctx, summaries) or []:
+                click.echo(line)
+        except Exception as exc:  # a plugin's failure is reported; the import itself is stored
+            click.secho(f"({name} after import: {exc})", fg="yellow")
 
 
 def _add_plugins() -> None:

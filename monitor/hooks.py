@@ -15,6 +15,9 @@ Entry-point groups:
     ``earshot status`` print (top influencers, open alerts...).
 ``earshot.schedule``
     ``fn(settings, config) -> dict``: Celery beat entries added to the schedule.
+``earshot.after_import``
+    ``fn(ctx, summaries) -> list[str]``: runs after ``earshot import`` / ``earshot demo``
+    (e.g. influence rankings recomputed for the topics that got posts); returns lines to print.
 ``earshot.after_batch``
     ``fn(store, batch, result)``: registered into ``AFTER_BATCH`` on first use.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("earshot.commands", "earshot.summary", "earshot.schedule", "earshot.after_batch")
+GROUPS = ("earshot.commands", "earshot.summary", "earshot.schedule", "earshot.after_import", "earshot.after_batch")
 
 
 def load(group: str) -> list[tuple[str, Any]]:
@@ -47,7 +50,10 @@ _after_batch_loaded = False
 
 
 def register_after_batch() -> None:
-    """Put the ``earshot.after_batch`` hooks into the pipeline (once per process)."""
+    """Put the ``earshot.after_import``
+    ``fn(ctx, summaries) -> list[str]``: runs after ``earshot import`` / ``earshot demo``
+    (e.g. influence rankings recomputed for the topics that got posts); returns lines to print.
+``earshot.after_batch`` hooks into the pipeline (once per process)."""
     global _after_batch_loaded
     if _after_batch_loaded:
         return

@@ -181,3 +181,16 @@ sources:
     assert states == {"rss:desk": "ok", "rss:dead": "failing", "x-search": "disabled"}
     assert js["sources"][[s["name"] for s in js["sources"]].index("rss:desk")]["cursor"]["feeds"]["desk"]["etag"] == '"v1"'
     assert any(g["source"] == "rss:dead" for g in js["gaps"])
+
+
+def test_demo_runs_the_whole_pipeline_and_shows_what_it_found(env):
+    out = run("demo", "--size", "2000", "--no-progress", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    text = out.stdout
+    assert "posts per topic" in text and "Vaccination" in text
+    assert "CRITICAL volume" in text and "Vaccination:" in text  # the planted crisis
+    assert "top influencers per topic" in text and "influence rankings recomputed for 7 topics" in text
+    assert "earshot status" in text and "ground_truth.json" in text
+    bad = run("demo", "--size", "10", env=env)
+    assert bad.returncode == 2 and "1000" in bad.stderr
