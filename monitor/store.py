@@ -9,14 +9,16 @@ a post twice in the rollups.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import JSON, Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import models as m
@@ -61,6 +63,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         return engine
@@ -126,6 +129,74 @@ class WriteResult:
             self.topic_posts[k] = self.topic_posts.get(k, 0) + v
 
 
+class _Bulk:
+    """Multi-row ``INSERT ... ON CONFLICT ... [RETURNING]`` of plain tuples: the hot path of a batch.
+
+    SQLAlchemy Core's executemany runs every parameter of every row through Python (parameter
+    dicts, type processors for times and JSON); for the thousands of rows of a batch that cost
+    several times what the database itself spends (see ``bench/ingest.py``). Here each row is a
+    tuple of values the driver takes as they are (:meth:`dt` and :meth:`js` make them, in the same
+    form SQLAlchemy writes, so every Core query reads them back unchanged), and a chunk of rows
+    goes as one statement. The SQL is the same on SQLite and PostgreSQL but for the placeholder.
+    """
+
+    def __init__(self, engine: Engine):
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+        self.json_mark = self.mark if self.sqlite else "CAST(%s AS JSON)"
+        # SQLite takes at most 32,766 parameters a statement, PostgreSQL 65,535
+        self.max_params = 32_000 if self.sqlite else 60_000
+        self._sql: dict[tuple, tuple[str, str]] = {}
+
+    def dt(self, value: datetime | None) -> Any:
+        """A time as stored: naive UTC (as SQLAlchemy's text on SQLite, microseconds always written)."""
+        if value is None:
+            return None
+        return _sqlite_time(value) if self.sqlite else _naive_utc(value)
+
+    @staticmethod
+    def js(value: Any) -> str | None:
+        """A JSON column's value; empty and missing are SQL NULL."""
+        return json.dumps(value) if value else None
+
+    def run(self, conn, table, columns: Sequence[str], rows: Sequence[tuple], tail: str = "") -> list[tuple]:
+        """Insert ``rows`` (tuples in ``columns`` order) with ``tail`` (ON CONFLICT ..., RETURNING ...)."""
+        if not rows:
+            return []
+        key = (table.name, tuple(columns), tail)
+        if key not in self._sql:
+            marks = ", ".join(self.json_mark if isinstance(table.c[c].type, JSON) else self.mark for c in columns)
+            names = ", ".join(f'"{c}"' for c in columns)
+            head = f"INSERT INTO {table.name} ({names}) VALUES "
+            self._sql[key] = (head, f"({marks})")
+        head, one = self._sql[key]
+        per = max(1, self.max_params // len(columns))
+        out: list[tuple] = []
+        cur = conn.connection.cursor()  # the DBAPI cursor of the transaction's connection
+        try:
+            for i in range(0, len(rows), per):
+                chunk = rows[i:i + per]
+                cur.execute(f"{head}{', '.join([one] * len(chunk))} {tail}", [v for row in chunk for v in row])
+                if cur.description is not None:
+                    out.extend(cur.fetchall())
+        finally:
+            cur.close()
+        return out
+
+
+@lru_cache(maxsize=65_536)
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=65_536)
+def _sqlite_time(value: datetime) -> str:
+    # the text SQLAlchemy's SQLite DateTime writes and parses back
+    return _naive_utc(value).isoformat(" ", "microseconds")
+
+
 class Store:
     """Reads and writes of the core tables. Thread-safe as the engine is."""
 
@@ -138,7 +209,7 @@ class Store:
                 upgrade(self.engine)
             except Exception as exc:  # OperationalError and friends: say where
                 raise StoreError(f"cannot open or migrate the store at {self.safe_url}: {exc}") from exc
-        self._account_ids: dict[tuple[str, str], int] = {}
+        self._bulk = _Bulk(self.engine)
 
     @property
     def safe_url(self) -> str:
@@ -178,6 +249,25 @@ class Store:
                 self._record_run(conn, source, result, cursor, gaps, errors, t_now)
         return result
 
+    _ACCOUNT_COLUMNS = ("platform", "platform_id", "handle", "name", "description", "followers", "following",
+                        "posts_count", "created_at", "verified", "url", "location", "partial", "first_seen",
+                        "last_seen")
+    # A full record replaces what a partial one said; a partial one only fills holes.
+    _ACCOUNT_UPSERT = (
+        "ON CONFLICT (platform, platform_id) DO UPDATE SET "
+        + ", ".join(f'"{c}" = COALESCE(excluded."{c}", accounts."{c}")'
+                    for c in ("handle", "name", "description", "followers", "following", "posts_count",
+                              "created_at", "verified", "url", "location"))
+        + ", partial = (accounts.partial AND excluded.partial), last_seen = excluded.last_seen"
+        " RETURNING id, platform, platform_id"
+    )
+    _POST_COLUMNS = ("platform", "platform_id", "kind", "account_id", "created_at", "text", "title", "lang", "url",
+                     "source", "hashtags", "links", "ref_kind", "ref_platform_id", "conversation_id", "edit_of",
+                     "withheld", "retweets", "replies", "likes", "quotes", "sentiment", "stored_at",
+                     "referenced_only")
+    _EDGE_COLUMNS = ("post_id", "kind", "src_account_id", "dst_account_id", "created_at", "platform",
+                     "ref_platform_id")
+
     def _upsert_accounts(self, conn, scored, accounts, t_now) -> dict[tuple[str, str], int]:
         accs = merge_accounts(accounts)
         known = {a.key for a in accs}
@@ -189,40 +279,20 @@ class Store:
                     accs.append(Account(platform=key[0], platform_id=key[1], partial=True))
         if not accs:
             return {}
+        accs.sort(key=lambda a: (a.platform, a.platform_id))  # a stable lock order across workers
+        dt, now_ = self._bulk.dt, self._bulk.dt(t_now)
         rows = [
-            {
-                "platform": a.platform, "platform_id": a.platform_id, "handle": a.handle, "name": a.name,
-                "description": a.description, "followers": a.followers, "following": a.following,
-                "posts_count": a.posts_count, "created_at": a.created_at, "verified": a.verified,
-                "url": a.url, "location": a.location, "partial": bool(a.partial),
-                "first_seen": t_now, "last_seen": t_now,
-            }
+            (a.platform, a.platform_id, a.handle, a.name, a.description, a.followers, a.following, a.posts_count,
+             dt(a.created_at), a.verified, a.url, a.location, bool(a.partial), now_, now_)
             for a in accs
         ]
-        rows.sort(key=lambda r: (r["platform"], r["platform_id"]))  # a stable lock order across workers
-        t = m.accounts
-        stmt = self._insert(t)
-        ex = stmt.excluded
-        # A full record replaces what a partial one said; a partial one only fills holes.
-        def pick(col):
-            return func.coalesce(ex[col], t.c[col])
-
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["platform", "platform_id"],
-            set_={
-                **{c: pick(c) for c in ("handle", "name", "description", "followers", "following",
-                                         "posts_count", "created_at", "verified", "url", "location")},
-                "partial": t.c.partial & ex.partial,
-                "last_seen": ex.last_seen,
-            },
-        ).returning(t.c.id, t.c.platform, t.c.platform_id)
-        ids: dict[tuple[str, str], int] = {}
-        for row in conn.execute(stmt, rows):
-            ids[(row.platform, row.platform_id)] = row.id
-        missing = [r for r in rows if (r["platform"], r["platform_id"]) not in ids]
-        if missing:  # some drivers return nothing for updated rows in executemany: look them up
-            for plat in {r["platform"] for r in missing}:
-                pids = [r["platform_id"] for r in missing if r["platform"] == plat]
+        returned = self._bulk.run(conn, m.accounts, self._ACCOUNT_COLUMNS, rows, self._ACCOUNT_UPSERT)
+        ids: dict[tuple[str, str], int] = {(plat, pid): id_ for id_, plat, pid in returned}
+        missing = [a for a in accs if a.key not in ids]
+        if missing:  # some drivers return nothing for updated rows: look them up
+            t = m.accounts
+            for plat in {a.platform for a in missing}:
+                pids = [a.platform_id for a in missing if a.platform == plat]
                 for chunk in _chunks(pids, 500):
                     q = select(t.c.id, t.c.platform_id).where(t.c.platform == plat, t.c.platform_id.in_(chunk))
                     for row in conn.execute(q):
@@ -230,36 +300,27 @@ class Store:
         return ids
 
     def _insert_posts(self, conn, scored, ids, t_now) -> list[tuple[int, Scored]]:
-        seen: set[tuple[str, str]] = set()
+        b = self._bulk
+        dt, js, now_ = b.dt, b.js, b.dt(t_now)
         rows = []
         by_key: dict[tuple[str, str], Scored] = {}
         for s in scored:
             p = s.post
-            if p.key in seen:
+            if p.key in by_key:
                 continue
-            seen.add(p.key)
             by_key[p.key] = s
             main_ref = p.references[0] if p.references else None
-            rows.append({
-                "platform": p.platform, "platform_id": p.platform_id, "kind": p.kind,
-                "account_id": ids[(p.platform, p.author_id)], "created_at": p.created_at,
-                "text": p.text, "title": p.title, "lang": p.lang, "url": p.url, "source": p.source,
-                "hashtags": p.hashtags or None, "links": p.links or None,
-                "ref_kind": main_ref.kind if main_ref else None,
-                "ref_platform_id": main_ref.platform_id if main_ref else None,
-                "conversation_id": p.conversation_id, "edit_of": p.edit_of,
-                "withheld": p.withheld or None, "retweets": p.retweets, "replies": p.replies,
-                "likes": p.likes, "quotes": p.quotes, "sentiment": s.sentiment, "stored_at": t_now,
-                "referenced_only": bool(p.extra.get("referenced_only")),
-            })
-        if not rows:
-            return []
-        t = m.posts
-        stmt = self._insert(t).on_conflict_do_nothing(index_elements=["platform", "platform_id"])
-        stmt = stmt.returning(t.c.id, t.c.platform, t.c.platform_id)
-        new = []
-        for row in conn.execute(stmt, rows):
-            new.append((row.id, by_key[(row.platform, row.platform_id)]))
+            rows.append((
+                p.platform, p.platform_id, p.kind, ids[(p.platform, p.author_id)], dt(p.created_at), p.text,
+                p.title, p.lang, p.url, p.source, js(p.hashtags), js(p.links),
+                main_ref.kind if main_ref else None, main_ref.platform_id if main_ref else None,
+                p.conversation_id, p.edit_of, js(p.withheld), p.retweets, p.replies, p.likes, p.quotes,
+                s.sentiment, now_, bool(p.extra.get("referenced_only")),
+            ))
+        returned = b.run(conn, m.posts, self._POST_COLUMNS, rows,
+                         "ON CONFLICT (platform, platform_id) DO NOTHING RETURNING id, platform, platform_id")
+        new = [(id_, by_key[(plat, pid)]) for id_, plat, pid in returned]
+        new.sort(key=lambda x: x[0])  # RETURNING order is not promised: keep the batch's order
         return new
 
     def _resolve_reference_authors(self, conn, new, ids) -> None:
@@ -303,75 +364,65 @@ class Store:
 
     def _insert_interactions(self, conn, new, ids) -> int:
         self._resolve_reference_authors(conn, new, ids)
-        rows = self._backfill_edges(conn, new, ids)
+        dt = self._bulk.dt
+        rows = [(r["post_id"], r["kind"], r["src_account_id"], r["dst_account_id"], dt(r["created_at"]),
+                 r["platform"], r["ref_platform_id"]) for r in self._backfill_edges(conn, new, ids)]
         for post_id, s in new:
-            for kind, dst_key, ref_id in interaction_targets(s.post):
+            p = s.post
+            src, created = ids[(p.platform, p.author_id)], dt(p.created_at)
+            for kind, dst_key, ref_id in interaction_targets(p):
                 dst = ids.get(dst_key)
-                if dst is None:
-                    continue
-                rows.append({
-                    "post_id": post_id, "kind": kind, "src_account_id": ids[(s.post.platform, s.post.author_id)],
-                    "dst_account_id": dst, "created_at": s.post.created_at, "platform": s.post.platform,
-                    "ref_platform_id": ref_id,
-                })
+                if dst is not None:
+                    rows.append((post_id, kind, src, dst, created, p.platform, ref_id))
         if not rows:
             return 0
-        stmt = self._insert(m.interactions).on_conflict_do_nothing(
-            index_elements=["post_id", "kind", "dst_account_id"]
-        )
-        res = conn.execute(stmt, rows)
-        return res.rowcount if res.rowcount and res.rowcount > 0 else len(rows)
+        tail = "ON CONFLICT (post_id, kind, dst_account_id) DO NOTHING RETURNING id"
+        return len(self._bulk.run(conn, m.interactions, self._EDGE_COLUMNS, rows, tail))
 
     def _insert_topics_and_rollups(self, conn, new, ids) -> dict[str, int]:
+        b = self._bulk
+        dt, js = b.dt, b.js
         tag_rows = []
-        author_rows = {}
-        agg: dict[tuple[str, datetime], list] = defaultdict(lambda: [0, 0.0, 0, 0])
+        author_rows: dict[tuple, None] = {}
+        agg: dict[tuple[str, Any], list] = defaultdict(lambda: [0, 0.0, 0, 0])
         per_topic: dict[str, int] = defaultdict(int)
+        buckets: dict[datetime, Any] = {}
         for post_id, s in new:
             if not s.topics:
                 continue
             p = s.post
-            bucket = m.bucket_start(p.created_at)
+            bucket = buckets.get(p.created_at)
+            if bucket is None:
+                bucket = buckets[p.created_at] = dt(m.bucket_start(p.created_at))
             account_id = ids[(p.platform, p.author_id)]
+            created = dt(p.created_at)
+            sent = s.sentiment
+            neg, pos = sent <= NEGATIVE, sent >= POSITIVE
             for topic, terms in s.topics.items():
-                tag_rows.append({"post_id": post_id, "topic": topic, "created_at": p.created_at,
-                                 "account_id": account_id, "terms": terms})
-                author_rows[(topic, bucket, account_id)] = {"topic": topic, "bucket": bucket, "account_id": account_id}
+                tag_rows.append((post_id, topic, created, account_id, js(terms)))
+                author_rows[(topic, bucket, account_id)] = None
                 a = agg[(topic, bucket)]
                 a[0] += 1
-                a[1] += s.sentiment
-                a[2] += s.sentiment <= NEGATIVE
-                a[3] += s.sentiment >= POSITIVE
+                a[1] += sent
+                a[2] += neg
+                a[3] += pos
                 per_topic[topic] += 1
         if not tag_rows:
             return {}
-        conn.execute(self._insert(m.post_topics).on_conflict_do_nothing(index_elements=["post_id", "topic"]), tag_rows)
+        b.run(conn, m.post_topics, ("post_id", "topic", "created_at", "account_id", "terms"), tag_rows,
+              "ON CONFLICT (post_id, topic) DO NOTHING")
         # distinct authors: count only the (topic, bucket, author) triples that are new
-        new_authors: dict[tuple[str, datetime], int] = defaultdict(int)
-        ra = m.rollup_authors
-        stmt = self._insert(ra).on_conflict_do_nothing(index_elements=["topic", "bucket", "account_id"])
-        stmt = stmt.returning(ra.c.topic, ra.c.bucket)
-        for row in conn.execute(stmt, list(author_rows.values())):
-            new_authors[(row.topic, row.bucket)] += 1
-        r = m.rollups
-        up = self._insert(r)
-        ex = up.excluded
-        up = up.on_conflict_do_update(
-            index_elements=["topic", "bucket"],
-            set_={
-                "posts": r.c.posts + ex.posts,
-                "authors": r.c.authors + ex.authors,
-                "sentiment_sum": r.c.sentiment_sum + ex.sentiment_sum,
-                "negative": r.c.negative + ex.negative,
-                "positive": r.c.positive + ex.positive,
-            },
-        )
-        rows = [
-            {"topic": topic, "bucket": bucket, "posts": v[0], "sentiment_sum": v[1], "negative": v[2],
-             "positive": v[3], "authors": new_authors.get((topic, bucket), 0)}
-            for (topic, bucket), v in sorted(agg.items())
-        ]
-        conn.execute(up, rows)
+        new_authors: dict[tuple[str, Any], int] = defaultdict(int)
+        for topic, bucket in b.run(conn, m.rollup_authors, ("topic", "bucket", "account_id"), list(author_rows),
+                                   "ON CONFLICT (topic, bucket, account_id) DO NOTHING RETURNING topic, bucket"):
+            new_authors[(topic, bucket)] += 1
+        rows = [(topic, bucket, v[0], new_authors.get((topic, bucket), 0), v[1], v[2], v[3])
+                for (topic, bucket), v in sorted(agg.items())]  # sorted: a stable lock order across workers
+        b.run(conn, m.rollups, ("topic", "bucket", "posts", "authors", "sentiment_sum", "negative", "positive"), rows,
+              "ON CONFLICT (topic, bucket) DO UPDATE SET posts = rollups.posts + excluded.posts, "
+              "authors = rollups.authors + excluded.authors, "
+              "sentiment_sum = rollups.sentiment_sum + excluded.sentiment_sum, "
+              "negative = rollups.negative + excluded.negative, positive = rollups.positive + excluded.positive")
         return dict(per_topic)
 
     def _record_run(self, conn, source, result, cursor, gaps, errors, t_now) -> None:

@@ -179,3 +179,47 @@ def test_reference_author_found_in_either_order(store: Store):
     assert edges(store) == [("quote", "c", "a"), ("retweet", "b", "a")]
     store.write_batch([original, early_rt, late_quote], [])
     assert store.counts()["interactions"] == 2
+
+
+def test_bulk_rows_read_back_as_core_writes_them(store: Store):
+    """The batch path writes plain driver values: times, JSON and NULLs must read back and compare as Core's do."""
+    plus2 = timezone(timedelta(hours=2))
+    on_boundary = Scored(Post("x", "10", "original", "a", "waiting list on the hour", T0, hashtags=["nhs"],
+                              links=["https://example.org/a"], withheld={"country_codes": ["DE"]}),
+                         -0.5, {"waiting_times": ['"waiting list"']})
+    # 11:00+02:00 is 09:00 UTC: the same instant, written as UTC
+    local = Scored(Post("x", "11", "original", "b", "waiting list again", (T0 + timedelta(minutes=1)).astimezone(plus2)),
+                   0.0, {"waiting_times": ['"waiting list"']})
+    store.write_batch([on_boundary, local], [acc("a", "alice"), acc("b", "bob")])
+    p = m.posts
+    with store.engine.connect() as conn:
+        rows = {r.platform_id: r for r in conn.execute(select(p.c.platform_id, p.c.created_at, p.c.hashtags,
+                                                              p.c.links, p.c.withheld))}
+        at_t0 = conn.execute(select(func.count()).select_from(p).where(p.c.created_at >= T0)).scalar_one()
+        after_t0 = conn.execute(select(func.count()).select_from(p).where(p.c.created_at > T0)).scalar_one()
+        bucket = conn.execute(select(m.rollups.c.bucket, m.rollups.c.posts)).one()
+    assert rows["10"].created_at == T0 and rows["11"].created_at == T0 + timedelta(minutes=1)
+    assert rows["11"].created_at.tzinfo == timezone.utc
+    assert (at_t0, after_t0) == (2, 1)  # a time on the boundary compares equal to a bound parameter
+    assert (rows["10"].hashtags, rows["10"].links, rows["10"].withheld) == (["nhs"], ["https://example.org/a"],
+                                                                           {"country_codes": ["DE"]})
+    assert (rows["11"].hashtags, rows["11"].links, rows["11"].withheld) == (None, None, None)
+    assert tuple(bucket) == (T0, 2)
+    assert store.topic_counts(since=T0, until=T0 + timedelta(minutes=5))["waiting_times"]["posts"] == 2
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(store: Store):
+    """Rows are sent in chunks under the driver's parameter limit; every one arrives, once."""
+    n = 3000  # 3,000 posts x 24 columns is more parameters than one SQLite statement takes
+    posts = [Scored(Post("x", str(i), "original", f"u{i % 700}", f"care home post {i}", T0 + timedelta(seconds=i)),
+                    0.1, {"social_care": ['"care home*"']}) for i in range(n)]
+    r = store.write_batch(posts, [])
+    assert (r.posts_new, r.topic_posts) == (n, {"social_care": n})
+    again = store.write_batch(posts, [])
+    assert again.posts_new == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.posts)).scalar_one() == n
+        assert conn.execute(select(func.count()).select_from(m.accounts)).scalar_one() == 700
+        assert conn.execute(select(func.sum(m.rollups.c.posts))).scalar_one() == n
+        assert conn.execute(select(func.sum(m.rollups.c.authors))).scalar_one() == len(
+            {(i // 300, i % 700) for i in range(n)})
