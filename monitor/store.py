@@ -49,7 +49,12 @@ def now() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys."""
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys.
+
+    For bulk ingest, SQLite also gets a 64 MB page cache and checkpoints its WAL every
+    10,000 pages (40 MB) rather than 1,000: index pages that every batch touches are then
+    copied back to the database file once per many commits, not once per few.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1] if "///" in url else ""
         if path and path != ":memory:":
@@ -64,6 +69,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
 
         return engine
