@@ -8,7 +8,6 @@ point, and into ``earshot demo`` / ``earshot status`` through ``earshot.summary`
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +20,8 @@ from influence.lookup import (DEFAULT_WINDOW, STALE_AFTER, InfluenceError, compu
                               stored)
 from influence import results
 from influence.scoring import MEASURES
-from monitor.cli import WHEN
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    click.secho(msg, fg="red", err=True)
-    sys.exit(code)
-
-
-def _ctx():
-    from monitor.app import context
-    from monitor.config import ConfigError
-    from monitor.store import StoreError
-
-    try:
-        return context()
-    except ConfigError as exc:
-        _fail(f"configuration error:\n{exc}")
-    except StoreError as exc:
-        _fail(str(exc))
+from monitor.cli import WHEN, _fail
+from monitor.cli import _context as _ctx
 
 
 def _fmt_change(a) -> str:

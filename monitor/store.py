@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, Engine, create_engine, event, func, select, text
+from sqlalchemy import JSON, Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import models as m
