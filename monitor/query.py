@@ -965,32 +965,31 @@ class _XNot:
     pos: int = field(compare=False)  # where in the query (for errors); not part of the meaning
 
 
-def _x_and(items: Iterable[object]) -> object:
+def _x_join(items: Iterable[object], node: type, unit: bool) -> object:
+    """Flatten ``items`` into one ``node`` (_XAnd with ``unit`` True, _XOr with False).
+
+    ``unit`` parts (True in an AND, False in an OR) drop out; the opposite constant decides
+    the whole; nested parts of the same kind are merged; nothing left is ``unit``.
+    """
     out: list[object] = []
     for x in items:
-        if x is True:
+        if x is unit:
             continue
-        if x is False:
-            return False
-        out.extend(x.children if isinstance(x, _XAnd) else (x,))
+        if x is (not unit):
+            return not unit
+        out.extend(x.children if isinstance(x, node) else (x,))
     out = list(dict.fromkeys(out))  # the same part twice says nothing more
     if not out:
-        return True
-    return out[0] if len(out) == 1 else _XAnd(tuple(out), min(c.pos for c in out))  # type: ignore[attr-defined]
+        return unit
+    return out[0] if len(out) == 1 else node(tuple(out), min(c.pos for c in out))  # type: ignore[attr-defined]
+
+
+def _x_and(items: Iterable[object]) -> object:
+    return _x_join(items, _XAnd, True)
 
 
 def _x_or(items: Iterable[object]) -> object:
-    out: list[object] = []
-    for x in items:
-        if x is False:
-            continue
-        if x is True:
-            return True
-        out.extend(x.children if isinstance(x, _XOr) else (x,))
-    out = list(dict.fromkeys(out))  # the same part twice says nothing more
-    if not out:
-        return False
-    return out[0] if len(out) == 1 else _XOr(tuple(out), min(c.pos for c in out))  # type: ignore[attr-defined]
+    return _x_join(items, _XOr, False)
 
 
 def _x_not(x: object, pos: int) -> object:
