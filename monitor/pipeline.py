@@ -10,13 +10,16 @@ batch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import threading
 import unicodedata
+import weakref
 from typing import Callable
 
 from monitor import sentiment
-from monitor.items import RETWEET, Batch, Post, merge_accounts
+from monitor.items import RETWEET, Batch, Post
 from monitor.store import Scored, Store, WriteResult
 from monitor.topics import Matcher
 
@@ -46,18 +49,57 @@ def normalise(post: Post) -> Post:
     return post
 
 
+class _Memo:
+    """What a worker already worked out for a post, by post key: [topics matched or None, sentiment].
+
+    X sends the post a retweet, quote or reply refers to on every page that refers to it (its
+    ``includes.tweets``), and a popular post is retweeted all day, so the same post arrives in
+    batch after batch. Its text does not change (an edit is a new post), so its sentiment and
+    topics are the same each time: a worker works them out once. Keyed by the post, never by
+    the text alone. One memo per :class:`~monitor.topics.Matcher` (a new topic configuration
+    starts afresh); it keeps the most recent :attr:`LIMIT` posts.
+    """
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], list] = {}
+        self._lock = threading.Lock()
+
+    def trim(self) -> None:
+        if len(self.entries) > self.LIMIT:
+            with self._lock:
+                drop = len(self.entries) - self.LIMIT * 3 // 4
+                for key in list(itertools.islice(self.entries, drop)):  # the oldest
+                    self.entries.pop(key, None)
+
+
+_MEMOS: "weakref.WeakKeyDictionary[Matcher, _Memo]" = weakref.WeakKeyDictionary()
+
+
+def _memo(matcher: Matcher) -> _Memo:
+    memo = _MEMOS.get(matcher)
+    if memo is None:
+        memo = _MEMOS.setdefault(matcher, _Memo())
+    return memo
+
+
 def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
     """Normalise, match topics and score sentiment for every post of ``batch``.
 
     A retweet carries the retweeted post's words, and X truncates them ("RT @a: ...");
     when the original is in the batch, the retweet is matched and scored on the
     original's full text, hashtags, mentions and links, as the platform itself does.
+    A post seen only as the target of a retweet, quote or reply (X's ``includes.tweets``) is
+    scored but not tagged, so it is matched only when a retweet in the batch takes its words.
+    A post this worker has scored before is not scored again (see :class:`_Memo`).
     """
     handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
     for post in batch.posts:
         normalise(post)
     by_id = {p.platform_id: p for p in batch.posts}
-    cache: dict[str, tuple[dict[str, list[str]], float]] = {}
+    memo = _memo(matcher)
+    entries = memo.entries
     out = []
     for post in batch.posts:
         # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
@@ -66,12 +108,16 @@ def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
         content = post
         if post.kind == RETWEET and post.references and post.references[0].platform_id in by_id:
             content = by_id[post.references[0].platform_id]
-        if content.platform_id not in cache:
+        tagged = not post.extra.get("referenced_only")
+        key = (content.platform, content.platform_id)
+        entry = entries.get(key)
+        if entry is None:
             text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
-            topics = matcher.match(content, handles.get(content.author_id))
-            cache[content.platform_id] = (topics, sentiment.score(text))
-        topics, score = cache[content.platform_id]
-        out.append(Scored(post=post, sentiment=score, topics={} if post.extra.get("referenced_only") else topics))
+            entry = entries[key] = [None, sentiment.score(text)]
+        if tagged and entry[0] is None:
+            entry[0] = matcher.match(content, handles.get(content.author_id))
+        out.append(Scored(post=post, sentiment=entry[1], topics=entry[0] if tagged else {}))
+    memo.trim()
     return out
 
 
@@ -79,7 +125,7 @@ def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bo
     """Store one batch with its cursor in one transaction; then run the after-batch hooks."""
     scored = score_batch(batch, matcher)
     result = store.write_batch(
-        scored, merge_accounts(batch.accounts), source=batch.source, cursor=batch.cursor,
+        scored, batch.accounts, source=batch.source, cursor=batch.cursor,
         gaps=batch.gaps, errors=batch.errors,
     )
     if run_hooks and result.posts_new:

@@ -255,14 +255,6 @@ class Document:
     lang: str | None
 
     @cached_property
-    def _positions(self) -> dict[str, tuple[int, ...]]:
-        """Word -> positions where it occurs (built on first need: phrases, NEAR)."""
-        pos: dict[str, list[int]] = {}
-        for i, tok in enumerate(self.tokens):
-            pos.setdefault(tok, []).append(i)
-        return {k: tuple(v) for k, v in pos.items()}
-
-    @cached_property
     def _sorted_tokens(self) -> tuple[str, ...]:
         """Distinct words, sorted (wildcards look up their stem by bisection)."""
         return tuple(sorted(self.token_set))
@@ -322,15 +314,21 @@ def document(
     -------
     Document
     """
-    text = html.unescape(text or "")
-    urls = _URL.findall(text)
+    text = text or ""
+    # each pattern is looked for only in text holding the character it starts with: most posts
+    # have no entity, link, hashtag or mention, and a regex scan costs more than a `in`
+    if "&" in text:
+        text = html.unescape(text)
+    urls = _URL.findall(text) if "://" in text or "ww." in text.lower() else ()
     if urls:
         text = _URL.sub(" ", text)
     tags = {_norm_tag(h) for h in hashtags}
-    tags.update(_fold(t) for t in _HASHTAG.findall(text) if not t.isdigit())
+    if "#" in text or "＃" in text:
+        tags.update(_fold(t) for t in _HASHTAG.findall(text) if not t.isdigit())
     tags.discard("")
     handles = {_norm_handle(m) for m in mentions}
-    handles.update(_fold(m) for m in _MENTION.findall(text))
+    if "@" in text or "＠" in text:
+        handles.update(_fold(m) for m in _MENTION.findall(text))
     handles.discard("")
     domains: dict[str, None] = {}
     for url in (*links, *urls):
@@ -407,7 +405,7 @@ class _Text(_Atom):
         n, length = len(toks), len(self.tokens)
         if self.anchor >= 0:
             k = self.anchor
-            candidates: Iterable[int] = (p - k for p in d._positions.get(self.tokens[k], ()))
+            candidates: Iterable[int] = (i - k for i in _occurrences(toks, self.tokens[k]))
         else:
             candidates = range(n - length + 1)
         out = []
@@ -423,6 +421,17 @@ class _Text(_Atom):
                 if first:
                     break
         return out
+
+
+def _occurrences(tokens: tuple[str, ...], word: str) -> Iterable[int]:
+    """Positions of ``word`` in ``tokens`` (a scan in C: cheaper than an index for a post's few words)."""
+    i = -1
+    try:
+        while True:
+            i = tokens.index(word, i + 1)
+            yield i
+    except ValueError:
+        return
 
 
 class _Tag(_Atom):
@@ -604,6 +613,73 @@ def _explain(node: _Node, d: Document, want: bool, out: dict[str, None]) -> None
         for t1, t2 in node.pairs(d):
             out[t1.source] = None
             out[t2.source] = None
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a post must hold for a query to have any chance of matching: at least one of these.
+
+    A necessary condition, never a sufficient one: :class:`monitor.topics.Matcher` indexes the
+    needs of every topic so that a post is tested only against the topics it could match.
+
+    Attributes
+    ----------
+    words : frozenset of str
+        Words of the text (:attr:`Document.token_set`).
+    stems : frozenset of str
+        Word stems of wildcards (a word of the text starts with one).
+    tags : frozenset of str
+        Hashtags (:attr:`Document.hashtags`).
+    handles : frozenset of str
+        Handles mentioned or the author's (:attr:`Document.mentions`, :attr:`Document.author`).
+    """
+
+    words: frozenset[str] = frozenset()
+    stems: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    handles: frozenset[str] = frozenset()
+
+    def __or__(self, other: "Needs") -> "Needs":
+        return Needs(self.words | other.words, self.stems | other.stems, self.tags | other.tags,
+                     self.handles | other.handles)
+
+    @property
+    def cost(self) -> int:
+        """How often these let a post through, roughly: more items, stems and short words let more through."""
+        return (sum(1 if len(w) > 2 else 10 for w in self.words) + 2 * len(self.stems) + len(self.tags)
+                + len(self.handles))
+
+
+def _needs(node: _Node) -> Needs | None:
+    """The :class:`Needs` of ``node``, or None when it can match without any indexed item."""
+    if isinstance(node, _Text):
+        if not node.tokens:
+            return None
+        if node.exact:  # every exact word of the phrase must be a word of the text: the longest will do
+            return Needs(words=frozenset({max(node.exact, key=lambda w: (len(w), w))}))
+        return Needs(stems=frozenset({node.tokens[0]}))  # every word is a wildcard: the first one
+    if isinstance(node, _Tag):
+        return None if node.prefix else Needs(tags=frozenset({node.tag}))
+    if isinstance(node, _Mention):
+        return Needs(handles=frozenset({node.handle}))
+    if isinstance(node, _Field):
+        return Needs(handles=frozenset({node.value})) if node.name == "author" else None
+    if isinstance(node, _Or):  # one of the branches
+        out = Needs()
+        for c in node.children:
+            n = _needs(c)
+            if n is None:
+                return None
+            out = out | n
+        return out
+    if isinstance(node, _And):  # every branch: the needs of any one of them will do, the cheapest
+        known = [n for n in map(_needs, node.children) if n is not None]
+        return min(known, key=lambda n: n.cost) if known else None
+    if isinstance(node, _Near):  # one of the left side's alternatives, and one of the right's: the cheaper side
+        sides = [_needs(_Or(side, node.pos)) for side in (node.left, node.right)]
+        known = [n for n in sides if n is not None]
+        return min(known, key=lambda n: n.cost) if known else None
+    return None  # NOT: holds for posts without any of its words
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1225,6 +1301,8 @@ class Query:
         self._root = parser.parse()
         _check_not_only_negative(self._root, parser)
         self._test = self._root.test
+        #: what a post must hold to have a chance of matching (None: nothing indexable), see :class:`Needs`
+        self.needs: Needs | None = _needs(self._root)
 
     def matches(self, doc: Document) -> bool:
         """Whether ``doc`` matches (the fast path of :meth:`match`, without the explanation)."""

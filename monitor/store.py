@@ -9,16 +9,19 @@ a post twice in the rollups.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import JSON, Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import models as m
@@ -203,6 +206,85 @@ def _sqlite_time(value: datetime) -> str:
     return _naive_utc(value).isoformat(" ", "microseconds")
 
 
+_UNKNOWN = object()  # a column whose stored value this process does not know
+
+
+class _Written:
+    """What this process has committed to the store, so that a batch does not send it again.
+
+    Most rows a source hands over are already stored: X repeats the author of every post and
+    every referenced post on every page, and a busy account posts all day. An account upsert
+    that would change nothing, or a post insert that would conflict, still costs an index
+    lookup, a row write and the WAL pages it dirties. This memory of committed rows lets a batch
+    skip them, with the same end state:
+
+    - an **account** is skipped when every column the incoming record carries equals what this
+      process knows the stored row holds (the upsert only fills holes from partial records, so
+      it would change nothing) and the stored row was written at most :attr:`REFRESH` ago, so
+      ``last_seen`` stays that fresh;
+    - a **post** is skipped when its key was committed before: ``ON CONFLICT DO NOTHING`` would
+      drop it anyway.
+
+    Entries are added only after their transaction commits. Other workers' writes are not
+    seen here, which is safe: skipping only ever avoids a write that this process already
+    made. The memory holds at most :attr:`LIMIT` keys of each kind (the oldest are forgotten);
+    it is cleared if a write ever finds a remembered row gone (:meth:`Store.write_batch`).
+    """
+
+    LIMIT = 400_000
+    REFRESH = timedelta(minutes=15)
+
+    def __init__(self) -> None:
+        # (platform, platform id) -> (id, known columns (_UNKNOWN where not known), written at)
+        self.accounts: dict[tuple[str, str], tuple[int, tuple, datetime]] = {}
+        self.posts: dict[tuple[str, str], None] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.accounts.clear()
+            self.posts.clear()
+
+    def account_id(self, key: tuple[str, str], values: tuple, stale_before: datetime) -> int | None:
+        """The stored id of an account whose upsert with ``values`` would change nothing, else None.
+
+        ``values`` are the account's columns as sent, ``partial`` last.
+        """
+        hit = self.accounts.get(key)
+        if hit is None or hit[2] < stale_before:
+            return None
+        known = hit[1]
+        for v, k in zip(values, known):
+            if v is not None and v is not k and v != k:
+                return None
+        # partial = stored AND incoming: unchanged if the incoming record is partial or the stored one is not
+        return hit[0] if values[-1] or known[-1] is False else None
+
+    def add_accounts(self, written: Iterable[tuple[tuple[str, str], int, tuple]], at: datetime) -> None:
+        with self._lock:
+            self._add_accounts(written, at)
+
+    def _add_accounts(self, written, at) -> None:
+        accounts = self.accounts
+        for key, id_, values in written:
+            hit = accounts.get(key)
+            known = hit[1] if hit is not None and hit[0] == id_ else (_UNKNOWN,) * len(values)
+            # COALESCE(incoming, stored) for the data columns; partial becomes False with a full record
+            merged = tuple(k if v is None else v for v, k in zip(values[:-1], known))
+            accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at)
+        self._trim(accounts)
+
+    def add_posts(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            self.posts.update(dict.fromkeys(keys))
+            self._trim(self.posts)
+
+    def _trim(self, d: dict) -> None:
+        if len(d) > self.LIMIT:
+            for key in list(itertools.islice(d, len(d) - self.LIMIT * 3 // 4)):  # oldest first
+                del d[key]
+
+
 class Store:
     """Reads and writes of the core tables. Thread-safe as the engine is."""
 
@@ -216,6 +298,7 @@ class Store:
             except Exception as exc:  # OperationalError and friends: say where
                 raise StoreError(f"cannot open or migrate the store at {self.safe_url}: {exc}") from exc
         self._bulk = _Bulk(self.engine)
+        self._written = _Written()
 
     @property
     def safe_url(self) -> str:
@@ -240,12 +323,27 @@ class Store:
         errors: Sequence[str] = (),
     ) -> WriteResult:
         """Store posts, accounts, edges, topic tags and rollups, plus the source's cursor, in one transaction."""
+        accounts = list(accounts)
+        try:
+            return self._write_batch(scored, accounts, source, cursor, gaps, errors)
+        except IntegrityError:
+            if not (self._written.accounts or self._written.posts):
+                raise
+            # a row this process remembers writing is gone (the database was restored or pruned):
+            # forget what was written and send everything
+            log.warning("the store no longer holds rows this worker wrote; writing the batch in full")
+            self._written.clear()
+            return self._write_batch(scored, accounts, source, cursor, gaps, errors)
+
+    def _write_batch(self, scored, accounts, source, cursor, gaps, errors) -> WriteResult:
         result = WriteResult(posts_in=len(scored))
         t_now = now()
+        written_accounts: list[tuple[tuple[str, str], int, tuple]] = []
+        written_posts: list[tuple[str, str]] = []
         with self.engine.begin() as conn:
-            ids = self._upsert_accounts(conn, scored, accounts, t_now)
+            ids = self._upsert_accounts(conn, scored, accounts, t_now, written_accounts)
             result.accounts = len(ids)
-            new = self._insert_posts(conn, scored, ids, t_now)
+            new = self._insert_posts(conn, scored, ids, t_now, written_posts)
             result.posts_new = len(new)
             if new:
                 result.interactions_new = self._insert_interactions(conn, new, ids)
@@ -253,6 +351,9 @@ class Store:
                 result.new_post_ids = [pid for pid, _ in new]
             if source is not None:
                 self._record_run(conn, source, result, cursor, gaps, errors, t_now)
+        # committed: remember it
+        self._written.add_accounts(written_accounts, t_now)
+        self._written.add_posts(written_posts)
         return result
 
     _ACCOUNT_COLUMNS = ("platform", "platform_id", "handle", "name", "description", "followers", "following",
@@ -274,7 +375,11 @@ class Store:
     _EDGE_COLUMNS = ("post_id", "kind", "src_account_id", "dst_account_id", "created_at", "platform",
                      "ref_platform_id")
 
-    def _upsert_accounts(self, conn, scored, accounts, t_now) -> dict[tuple[str, str], int]:
+    def _upsert_accounts(self, conn, scored, accounts, t_now, written) -> dict[tuple[str, str], int]:
+        """Upsert the batch's accounts and every account its posts refer to; their ids by key.
+
+        ``written`` receives ``(key, id, values)`` of every row sent, to remember once committed.
+        """
         accs = merge_accounts(accounts)
         known = {a.key for a in accs}
         for s in scored:  # every author and referenced account must exist, even if only by id
@@ -286,15 +391,26 @@ class Store:
         if not accs:
             return {}
         accs.sort(key=lambda a: (a.platform, a.platform_id))  # a stable lock order across workers
+        ids: dict[tuple[str, str], int] = {}
+        skip = self._written.account_id
+        stale_before = t_now - _Written.REFRESH
+        send: list[tuple[Account, tuple]] = []
+        for a in accs:
+            values = (a.handle, a.name, a.description, a.followers, a.following, a.posts_count, a.created_at,
+                      a.verified, a.url, a.location, bool(a.partial))
+            id_ = skip(a.key, values, stale_before)
+            if id_ is None:
+                send.append((a, values))
+            else:
+                ids[a.key] = id_
+        if not send:
+            return ids
         dt, now_ = self._bulk.dt, self._bulk.dt(t_now)
-        rows = [
-            (a.platform, a.platform_id, a.handle, a.name, a.description, a.followers, a.following, a.posts_count,
-             dt(a.created_at), a.verified, a.url, a.location, bool(a.partial), now_, now_)
-            for a in accs
-        ]
+        rows = [(a.platform, a.platform_id, *v[:6], dt(v[6]), *v[7:], now_, now_) for a, v in send]
         returned = self._bulk.run(conn, m.accounts, self._ACCOUNT_COLUMNS, rows, self._ACCOUNT_UPSERT)
-        ids: dict[tuple[str, str], int] = {(plat, pid): id_ for id_, plat, pid in returned}
-        missing = [a for a in accs if a.key not in ids]
+        for id_, plat, pid in returned:
+            ids[(plat, pid)] = id_
+        missing = [a for a, _ in send if a.key not in ids]
         if missing:  # some drivers return nothing for updated rows: look them up
             t = m.accounts
             for plat in {a.platform for a in missing}:
@@ -303,18 +419,25 @@ class Store:
                     q = select(t.c.id, t.c.platform_id).where(t.c.platform == plat, t.c.platform_id.in_(chunk))
                     for row in conn.execute(q):
                         ids[(plat, row.platform_id)] = row.id
+        written.extend((a.key, ids[a.key], v) for a, v in send)
         return ids
 
-    def _insert_posts(self, conn, scored, ids, t_now) -> list[tuple[int, Scored]]:
+    def _insert_posts(self, conn, scored, ids, t_now, written) -> list[tuple[int, Scored]]:
+        """Insert the posts not stored yet; (id, scored post) of the new ones, in batch order.
+
+        ``written`` receives the key of every post sent (stored once committed, new or not).
+        """
         b = self._bulk
         dt, js, now_ = b.dt, b.js, b.dt(t_now)
         rows = []
         by_key: dict[tuple[str, str], Scored] = {}
+        stored = self._written.posts
         for s in scored:
             p = s.post
-            if p.key in by_key:
+            key = (p.platform, p.platform_id)
+            if key in by_key or key in stored:
                 continue
-            by_key[p.key] = s
+            by_key[key] = s
             main_ref = p.references[0] if p.references else None
             rows.append((
                 p.platform, p.platform_id, p.kind, ids[(p.platform, p.author_id)], dt(p.created_at), p.text,
@@ -325,6 +448,7 @@ class Store:
             ))
         returned = b.run(conn, m.posts, self._POST_COLUMNS, rows,
                          "ON CONFLICT (platform, platform_id) DO NOTHING RETURNING id, platform, platform_id")
+        written.extend(by_key)
         new = [(id_, by_key[(plat, pid)]) for id_, plat, pid in returned]
         new.sort(key=lambda x: x[0])  # RETURNING order is not promised: keep the batch's order
         return new

@@ -509,6 +509,36 @@ def test_near_and_phrases_like_the_reference(ast, data):
         assert (q.match(doc) is not None) == ref_eval(ast, ref), (render(ast), ref)
 
 
+
+@FEWER
+@given(small_ast, small_ast, small_ast, st.data())
+def test_matcher_index_only_skips_topics_that_would_not_match(a, b, c, data):
+    """The matcher tests a post only against topics whose needs it meets: same answers as testing all."""
+    from monitor.config import Topic
+    from monitor.topics import Matcher
+
+    queries = {}
+    for name, ast in zip("abc", (a, b, c)):
+        if not ref_eval(ast, EMPTY):  # NOT-only queries are rejected
+            queries[name] = Query(render(ast))
+    assume(queries)
+    matcher = Matcher([Topic(id=k, label=k, query=q) for k, q in queries.items()])
+    documents = data.draw(st.lists(st.one_of(docs(), docs(ast_words(a, b, c))), min_size=1, max_size=6))
+    for ref, doc in documents:
+        every = {k: got for k, q in queries.items() if (got := q.match(doc)) is not None}
+        assert matcher.match_document(doc) == every, ({k: q.source for k, q in queries.items()}, ref)
+
+
+def test_needs_are_what_a_post_must_hold():
+    q = Query('("waiting list*" OR #nhs OR @bob) AND NOT strike')
+    assert q.needs.words == {"waiting"} and q.needs.tags == {"nhs"} and q.needs.handles == {"bob"}
+    near = Query("A&E NEAR/5 (delays OR queue*)").needs  # the side without one-letter words
+    assert near.words == {"delays"} and near.stems == {"queue"}
+    assert Query("nhs pay").needs.words in ({"nhs"}, {"pay"})  # one side of an AND is enough
+    assert Query("site:nhs.uk").needs is None  # nothing indexable: tested against every post
+    assert Query("nhs OR lang:en").needs is None
+
+
 def _same(q1: str, q2: str, documents) -> None:
     try:
         a = Query(q1)
