@@ -96,7 +96,6 @@ import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -174,6 +173,8 @@ _FOLD.update({ord(k): v for k, v in {"ø": "o", "đ": "d", "ł": "l", "ħ": "h",
                                       "þ": "th", "ð": "d", "ŀ": "l", "_": " "}.items()})
 _APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u02b9\u00b4\u0060\uff07\u201b\u2032"})
 _WORD = re.compile(f"[\\w{_MARKS}]+")
+# ASCII letters and digits to lower case, every other ASCII character to a space (what _WORD splits on)
+_ASCII_WORDS = str.maketrans({i: chr(i).lower() if chr(i).isalnum() else " " for i in range(128)})
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?!\w)")
 
 
@@ -204,6 +205,8 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("The NHS's #A&E waits — café-owners' view")
     ['the', 'nhs', 'a', 'e', 'waits', 'cafe', 'owners', 'view']
     """
+    if text.isascii() and "'" not in text:  # most posts: one C pass maps every non-word character to a space
+        return text.translate(_ASCII_WORDS).split()
     folded = _fold(text)
     if "_" in folded:
         folded = folded.replace("_", " ")
@@ -224,9 +227,11 @@ def _norm_tag(tag: str) -> str:
 # Documents
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class Document:
     """A post as the matcher sees it; build it once per post with :func:`document`.
+
+    Read-only by convention (a plain class with slots: one is built for every post, and a
+    frozen dataclass costs several times as much to make).
 
     Attributes
     ----------
@@ -246,18 +251,36 @@ class Document:
         The post's language code, lower case.
     """
 
-    tokens: tuple[str, ...]
-    token_set: frozenset[str]
-    hashtags: frozenset[str]
-    mentions: frozenset[str]
-    domains: tuple[str, ...]
-    author: str | None
-    lang: str | None
+    __slots__ = ("tokens", "token_set", "hashtags", "mentions", "domains", "author", "lang", "_sorted")
+    _FIELDS = __slots__[:-1]
 
-    @cached_property
+    def __init__(self, tokens: tuple[str, ...], token_set: frozenset[str], hashtags: frozenset[str],
+                 mentions: frozenset[str], domains: tuple[str, ...], author: str | None, lang: str | None):
+        self.tokens = tokens
+        self.token_set = token_set
+        self.hashtags = hashtags
+        self.mentions = mentions
+        self.domains = domains
+        self.author = author
+        self.lang = lang
+        self._sorted: tuple[str, ...] | None = None
+
+    @property
     def _sorted_tokens(self) -> tuple[str, ...]:
-        """Distinct words, sorted (wildcards look up their stem by bisection)."""
-        return tuple(sorted(self.token_set))
+        """Distinct words, sorted (wildcards look up their stem by bisection); made on first need."""
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self.token_set))
+        return self._sorted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Document(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS) + ")"
 
 
 _URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"'“”‘’]+", re.IGNORECASE)
@@ -266,10 +289,22 @@ _HASHTAG = re.compile(f"(?<![\\w&#{_MARKS}])[#＃]([\\w{_MARKS}]+)")
 _MENTION = re.compile(r"(?<![\w@])[@＠](\w+(?:[.\-]\w+)*(?:@\w+(?:[.\-]\w+)*)?)")
 
 
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+")
+_HOST_END = re.compile(r"[/?#]")
+
+
 def _domain(url: str) -> str | None:
     url = url.strip().rstrip(_URL_TRAIL)
     if not url:
         return None
+    scheme = url[:8].lower()
+    if scheme.startswith(("http://", "https://")):  # the common case, without urlsplit
+        rest = url[url.index("://") + 3:]
+        end = _HOST_END.search(rest)
+        host = rest[:end.start()] if end else rest
+        if _PLAIN_HOST.fullmatch(host):  # no port, user, IPv6 or odd characters: urlsplit would agree
+            host = host.lower().rstrip(".")
+            return (host[4:] if host.startswith("www.") else host) or None
     if "://" not in url[:12]:
         url = "http://" + url
     try:

@@ -15,7 +15,6 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -163,6 +162,17 @@ class _Bulk:
             return None
         return _sqlite_time(value) if self.sqlite else _naive_utc(value)
 
+    def bucket(self, value: datetime) -> Any:
+        """The start of the rollup bucket holding ``value``, as stored (see :func:`monitor.models.bucket_start`)."""
+        ts = int(value.timestamp())
+        key = (self.sqlite, ts - ts % m.BUCKET_SECONDS)
+        out = _BUCKETS.get(key)
+        if out is None:
+            if len(_BUCKETS) > 100_000:
+                _BUCKETS.clear()
+            out = _BUCKETS[key] = self.dt(m.bucket_start(value))
+        return out
+
     @staticmethod
     def js(value: Any) -> str | None:
         """A JSON column's value; empty and missing are SQL NULL."""
@@ -185,7 +195,7 @@ class _Bulk:
         try:
             for i in range(0, len(rows), per):
                 chunk = rows[i:i + per]
-                cur.execute(f"{head}{', '.join([one] * len(chunk))} {tail}", [v for row in chunk for v in row])
+                cur.execute(f"{head}{', '.join([one] * len(chunk))} {tail}", list(itertools.chain.from_iterable(chunk)))
                 if cur.description is not None:
                     out.extend(cur.fetchall())
         finally:
@@ -193,20 +203,77 @@ class _Bulk:
         return out
 
 
-@lru_cache(maxsize=65_536)
+    def insert_new(self, conn, table, columns: Sequence[str], rows: Sequence[tuple], conflict: str,
+                   returning: str | None) -> list[tuple] | int:
+        """``INSERT ... ON CONFLICT (conflict) DO NOTHING``: the ``returning`` columns of the rows it inserted
+        (their number if ``returning`` is None).
+
+        PostgreSQL runs it as :meth:`run` with ``RETURNING``. On SQLite an ``executemany`` of the
+        one-row statement is much cheaper than one statement of many rows with ``RETURNING``, and
+        the rows it inserted are found by rowid: the first write of a transaction takes SQLite's
+        only write lock, and while it is held each new row gets the next rowid (the largest plus
+        one), so the ``n`` rows inserted are the ``n`` rowids up to the last one inserted.
+        """
+        if not rows:
+            return [] if returning else 0
+        if not self.sqlite:
+            tail = f"ON CONFLICT ({conflict}) DO NOTHING" + (f" RETURNING {returning}" if returning else " RETURNING 1")
+            out = self.run(conn, table, columns, rows, tail)
+            return out if returning else len(out)
+        key = (table.name, tuple(columns), conflict, "one")
+        if key not in self._sql:
+            names = ", ".join(f'"{c}"' for c in columns)
+            self._sql[key] = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) "
+                              f"ON CONFLICT ({conflict}) DO NOTHING", "")
+        sql = self._sql[key][0]
+        dbapi = conn.connection.dbapi_connection
+        before = dbapi.total_changes
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, rows)
+            n = dbapi.total_changes - before
+            if not returning:
+                return n
+            if not n:
+                return []
+            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+            found = cur.execute(f"SELECT {returning} FROM {table.name} WHERE rowid BETWEEN ? AND ?",
+                                (last - n + 1, last)).fetchall()
+        finally:
+            cur.close()
+        if len(found) != n:  # rowids were not consecutive (a table at the largest rowid): never guess
+            raise StoreError(f"cannot tell the {n} rows just inserted into {table.name} by rowid")
+        return found
+
+    def fetch(self, conn, sql: str, params: Sequence, values: Sequence) -> list[tuple]:
+        """Rows of ``sql``, whose ``{}`` are filled with one placeholder and then one per value of ``values``."""
+        cur = conn.connection.cursor()
+        try:
+            cur.execute(sql.format(self.mark, ", ".join([self.mark] * len(values))), [*params, *values])
+            return cur.fetchall()
+        finally:
+            cur.close()
+
+
+_BUCKETS: dict[tuple[bool, int], Any] = {}  # (SQLite?, bucket start) -> as stored
+
+
 def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    tz = value.tzinfo
+    if tz is None:
         return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if tz is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None)
 
 
-@lru_cache(maxsize=65_536)
 def _sqlite_time(value: datetime) -> str:
     # the text SQLAlchemy's SQLite DateTime writes and parses back
     return _naive_utc(value).isoformat(" ", "microseconds")
 
 
 _UNKNOWN = object()  # a column whose stored value this process does not know
+_STUB = (None,) * 10 + (True,)  # the columns of an account known only by id
 
 
 class _Written:
@@ -299,6 +366,7 @@ class Store:
                 raise StoreError(f"cannot open or migrate the store at {self.safe_url}: {exc}") from exc
         self._bulk = _Bulk(self.engine)
         self._written = _Written()
+        self._statements: dict[Any, Any] = {}
 
     @property
     def safe_url(self) -> str:
@@ -348,7 +416,7 @@ class Store:
             if new:
                 result.interactions_new = self._insert_interactions(conn, new, ids)
                 result.topic_posts = self._insert_topics_and_rollups(conn, new, ids)
-                result.new_post_ids = [pid for pid, _ in new]
+                result.new_post_ids = [pid for pid, _, _ in new]
             if source is not None:
                 self._record_run(conn, source, result, cursor, gaps, errors, t_now)
         # committed: remember it
@@ -380,22 +448,11 @@ class Store:
 
         ``written`` receives ``(key, id, values)`` of every row sent, to remember once committed.
         """
-        accs = merge_accounts(accounts)
-        known = {a.key for a in accs}
-        for s in scored:  # every author and referenced account must exist, even if only by id
-            p = s.post
-            for key in _referenced_account_keys(p):
-                if key not in known:
-                    known.add(key)
-                    accs.append(Account(platform=key[0], platform_id=key[1], partial=True))
-        if not accs:
-            return {}
-        accs.sort(key=lambda a: (a.platform, a.platform_id))  # a stable lock order across workers
         ids: dict[tuple[str, str], int] = {}
         skip = self._written.account_id
         stale_before = t_now - _Written.REFRESH
         send: list[tuple[Account, tuple]] = []
-        for a in accs:
+        for a in merge_accounts(accounts):
             values = (a.handle, a.name, a.description, a.followers, a.following, a.posts_count, a.created_at,
                       a.verified, a.url, a.location, bool(a.partial))
             id_ = skip(a.key, values, stale_before)
@@ -403,8 +460,21 @@ class Store:
                 send.append((a, values))
             else:
                 ids[a.key] = id_
+        # every author and referenced account must exist, even if only by id: a stub (partial, no
+        # data) of each the batch did not describe; a stub of a remembered account changes nothing
+        described = {a.key for a, _ in send}
+        for s in scored:
+            for key in _referenced_account_keys(s.post):
+                if key not in ids and key not in described:
+                    id_ = skip(key, _STUB, stale_before)
+                    if id_ is None:
+                        described.add(key)
+                        send.append((Account(platform=key[0], platform_id=key[1], partial=True), _STUB))
+                    else:
+                        ids[key] = id_
         if not send:
             return ids
+        send.sort(key=lambda x: x[0].key)  # a stable lock order across workers
         dt, now_ = self._bulk.dt, self._bulk.dt(t_now)
         rows = [(a.platform, a.platform_id, *v[:6], dt(v[6]), *v[7:], now_, now_) for a, v in send]
         returned = self._bulk.run(conn, m.accounts, self._ACCOUNT_COLUMNS, rows, self._ACCOUNT_UPSERT)
@@ -422,41 +492,45 @@ class Store:
         written.extend((a.key, ids[a.key], v) for a, v in send)
         return ids
 
-    def _insert_posts(self, conn, scored, ids, t_now, written) -> list[tuple[int, Scored]]:
-        """Insert the posts not stored yet; (id, scored post) of the new ones, in batch order.
+    def _insert_posts(self, conn, scored, ids, t_now, written) -> list[tuple[int, Scored, Any]]:
+        """Insert the posts not stored yet; (id, scored post, time as stored) of the new ones, in batch order.
 
         ``written`` receives the key of every post sent (stored once committed, new or not).
         """
         b = self._bulk
         dt, js, now_ = b.dt, b.js, b.dt(t_now)
         rows = []
-        by_key: dict[tuple[str, str], Scored] = {}
+        by_key: dict[tuple[str, str], tuple[Scored, Any]] = {}
         stored = self._written.posts
         for s in scored:
             p = s.post
             key = (p.platform, p.platform_id)
             if key in by_key or key in stored:
                 continue
-            by_key[key] = s
+            created = dt(p.created_at)
+            by_key[key] = (s, created)
             main_ref = p.references[0] if p.references else None
             rows.append((
-                p.platform, p.platform_id, p.kind, ids[(p.platform, p.author_id)], dt(p.created_at), p.text,
+                p.platform, p.platform_id, p.kind, ids[(p.platform, p.author_id)], created, p.text,
                 p.title, p.lang, p.url, p.source, js(p.hashtags), js(p.links),
                 main_ref.kind if main_ref else None, main_ref.platform_id if main_ref else None,
                 p.conversation_id, p.edit_of, js(p.withheld), p.retweets, p.replies, p.likes, p.quotes,
                 s.sentiment, now_, bool(p.extra.get("referenced_only")),
             ))
-        returned = b.run(conn, m.posts, self._POST_COLUMNS, rows,
-                         "ON CONFLICT (platform, platform_id) DO NOTHING RETURNING id, platform, platform_id")
+        returned = b.insert_new(conn, m.posts, self._POST_COLUMNS, rows, "platform, platform_id",
+                                "id, platform, platform_id")
         written.extend(by_key)
-        new = [(id_, by_key[(plat, pid)]) for id_, plat, pid in returned]
+        try:
+            new = [(id_, *by_key[(plat, pid)]) for id_, plat, pid in returned]
+        except KeyError as exc:  # not a row of this batch: never store edges or tags against it
+            raise StoreError(f"a post inserted by this batch came back as {exc}") from None
         new.sort(key=lambda x: x[0])  # RETURNING order is not promised: keep the batch's order
         return new
 
     def _resolve_reference_authors(self, conn, new, ids) -> None:
         """Fill in the author of retweeted/quoted posts the source did not describe, from stored posts."""
         unknown: dict[str, set[str]] = defaultdict(set)
-        for _, s in new:
+        for _, s, _ in new:
             for r in s.post.references:
                 if r.author_id is None and r.platform_id and r.kind in ("retweet", "quote"):
                     unknown[s.post.platform].add(r.platform_id)
@@ -470,66 +544,62 @@ class Store:
                     found[(plat, row.platform_id)] = row.author
                     ids[(plat, row.author)] = row.account_id
         if found:
-            for _, s in new:
+            for _, s, _ in new:
                 for r in s.post.references:
                     if r.author_id is None and (s.post.platform, r.platform_id) in found:
                         r.author_id = found[(s.post.platform, r.platform_id)]
 
-    def _backfill_edges(self, conn, new, ids) -> list[dict[str, Any]]:
+    def _backfill_edges(self, conn, new, ids) -> list[tuple]:
         """Edges of posts stored earlier that retweeted or quoted one of these new posts before its author was known."""
         targets: dict[str, dict[str, int]] = defaultdict(dict)
-        for _, s in new:
+        for _, s, _ in new:
             targets[s.post.platform][s.post.platform_id] = ids[(s.post.platform, s.post.author_id)]
-        p = m.posts
         rows = []
         for plat, by_pid in targets.items():
             for chunk in _chunks(list(by_pid), 500):
-                q = select(p.c.id, p.c.account_id, p.c.ref_kind, p.c.ref_platform_id, p.c.created_at).where(
-                    p.c.platform == plat, p.c.ref_platform_id.in_(chunk), p.c.ref_kind.in_(("retweet", "quote")))
-                for row in conn.execute(q):
-                    rows.append({"post_id": row.id, "kind": row.ref_kind, "src_account_id": row.account_id,
-                                 "dst_account_id": by_pid[row.ref_platform_id], "created_at": row.created_at,
-                                 "platform": plat, "ref_platform_id": row.ref_platform_id})
+                found = self._bulk.fetch(
+                    conn, "SELECT id, ref_kind, account_id, ref_platform_id, created_at FROM posts WHERE platform = {} "
+                    "AND ref_kind IN ('retweet', 'quote') AND ref_platform_id IN ({})", [plat], chunk)
+                # created_at comes back as stored, so it is written back as it is
+                rows.extend((post_id, kind, src, by_pid[ref], created, plat, ref)
+                            for post_id, kind, src, ref, created in found)
         return rows
 
     def _insert_interactions(self, conn, new, ids) -> int:
         self._resolve_reference_authors(conn, new, ids)
-        dt = self._bulk.dt
-        rows = [(r["post_id"], r["kind"], r["src_account_id"], r["dst_account_id"], dt(r["created_at"]),
-                 r["platform"], r["ref_platform_id"]) for r in self._backfill_edges(conn, new, ids)]
-        for post_id, s in new:
+        rows = self._backfill_edges(conn, new, ids)
+        for post_id, s, created in new:
             p = s.post
-            src, created = ids[(p.platform, p.author_id)], dt(p.created_at)
+            src = ids[(p.platform, p.author_id)]
             for kind, dst_key, ref_id in interaction_targets(p):
                 dst = ids.get(dst_key)
                 if dst is not None:
                     rows.append((post_id, kind, src, dst, created, p.platform, ref_id))
         if not rows:
             return 0
-        tail = "ON CONFLICT (post_id, kind, dst_account_id) DO NOTHING RETURNING id"
-        return len(self._bulk.run(conn, m.interactions, self._EDGE_COLUMNS, rows, tail))
+        return self._bulk.insert_new(conn, m.interactions, self._EDGE_COLUMNS, rows, "post_id, kind, dst_account_id", None)
 
     def _insert_topics_and_rollups(self, conn, new, ids) -> dict[str, int]:
         b = self._bulk
-        dt, js = b.dt, b.js
+        js = b.js
         tag_rows = []
         author_rows: dict[tuple, None] = {}
         agg: dict[tuple[str, Any], list] = defaultdict(lambda: [0, 0.0, 0, 0])
         per_topic: dict[str, int] = defaultdict(int)
-        buckets: dict[datetime, Any] = {}
-        for post_id, s in new:
+        dumped: dict[int, str | None] = {}  # id(terms) -> JSON: posts with the same words share their terms lists
+        for post_id, s, created in new:
             if not s.topics:
                 continue
             p = s.post
-            bucket = buckets.get(p.created_at)
-            if bucket is None:
-                bucket = buckets[p.created_at] = dt(m.bucket_start(p.created_at))
+            bucket = b.bucket(p.created_at)
             account_id = ids[(p.platform, p.author_id)]
-            created = dt(p.created_at)
             sent = s.sentiment
             neg, pos = sent <= NEGATIVE, sent >= POSITIVE
             for topic, terms in s.topics.items():
-                tag_rows.append((post_id, topic, created, account_id, js(terms)))
+                j = dumped.get(id(terms))
+                if j is None:
+                    j = dumped[id(terms)] = js(terms)
+                tag_rows.append((post_id, topic, created, account_id, j))
                 author_rows[(topic, bucket, account_id)] = None
                 a = agg[(topic, bucket)]
                 a[0] += 1
@@ -543,8 +613,8 @@ class Store:
               "ON CONFLICT (post_id, topic) DO NOTHING")
         # distinct authors: count only the (topic, bucket, author) triples that are new
         new_authors: dict[tuple[str, Any], int] = defaultdict(int)
-        for topic, bucket in b.run(conn, m.rollup_authors, ("topic", "bucket", "account_id"), list(author_rows),
-                                   "ON CONFLICT (topic, bucket, account_id) DO NOTHING RETURNING topic, bucket"):
+        for topic, bucket in b.insert_new(conn, m.rollup_authors, ("topic", "bucket", "account_id"), list(author_rows),
+                                          "topic, bucket, account_id", "topic, bucket"):
             new_authors[(topic, bucket)] += 1
         rows = [(topic, bucket, v[0], new_authors.get((topic, bucket), 0), v[1], v[2], v[3])
                 for (topic, bucket), v in sorted(agg.items())]  # sorted: a stable lock order across workers
@@ -555,18 +625,11 @@ class Store:
               "negative = rollups.negative + excluded.negative, positive = rollups.positive + excluded.positive")
         return dict(per_topic)
 
-    def _record_run(self, conn, source, result, cursor, gaps, errors, t_now) -> None:
+    def _run_upsert(self, with_cursor: bool):
+        """The upsert of a source's state after a run (built once: it is the same every batch)."""
+        if with_cursor in self._statements:
+            return self._statements[with_cursor]
         ss = m.source_state
-        waits = [g for g in gaps if g.reason == "rate_limited"]
-        wait_s = sum(((g.end or t_now) - g.start).total_seconds() for g in waits)
-        values = {
-            "source": source, "cursor": cursor, "last_run_at": t_now,
-            "last_ok_at": t_now if not errors else None,
-            "last_error": "; ".join(errors)[:4000] if errors else None,
-            "last_error_at": t_now if errors else None,
-            "runs": 0, "items": result.posts_in, "new_items": result.posts_new, "errors": len(errors),
-            "rate_limit_waits": len(waits), "rate_limit_seconds": wait_s,
-        }
         stmt = self._insert(ss)
         ex = stmt.excluded
         set_ = {
@@ -580,9 +643,23 @@ class Store:
             "last_error": func.coalesce(ex.last_error, ss.c.last_error),
             "last_error_at": func.coalesce(ex.last_error_at, ss.c.last_error_at),
         }
-        if cursor is not None:
+        if with_cursor:
             set_["cursor"] = ex.cursor
-        conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=set_), values)
+        stmt = self._statements[with_cursor] = stmt.on_conflict_do_update(index_elements=["source"], set_=set_)
+        return stmt
+
+    def _record_run(self, conn, source, result, cursor, gaps, errors, t_now) -> None:
+        waits = [g for g in gaps if g.reason == "rate_limited"]
+        wait_s = sum(((g.end or t_now) - g.start).total_seconds() for g in waits)
+        values = {
+            "source": source, "cursor": cursor, "last_run_at": t_now,
+            "last_ok_at": t_now if not errors else None,
+            "last_error": "; ".join(errors)[:4000] if errors else None,
+            "last_error_at": t_now if errors else None,
+            "runs": 0, "items": result.posts_in, "new_items": result.posts_new, "errors": len(errors),
+            "rate_limit_waits": len(waits), "rate_limit_seconds": wait_s,
+        }
+        conn.execute(self._run_upsert(cursor is not None), values)
         if gaps:
             g = self._insert(m.gaps).on_conflict_do_update(
                 index_elements=["source", "start", "reason"],
