@@ -16,7 +16,7 @@ import re
 import threading
 import unicodedata
 import weakref
-from typing import Callable
+from typing import Callable, Container
 
 from monitor import sentiment
 from monitor.items import RETWEET, Batch, Post
@@ -84,49 +84,56 @@ def _memo(matcher: Matcher) -> _Memo:
     return memo
 
 
-def score_batch(batch: Batch, matcher: Matcher) -> list[Scored]:
-    """Normalise, match topics and score sentiment for every post of ``batch``.
+def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]] = ()) -> list[Scored]:
+    """Normalise, match topics and score sentiment for the posts of ``batch`` (but those in ``skip``).
 
     A retweet carries the retweeted post's words, and X truncates them ("RT @a: ...");
     when the original is in the batch, the retweet is matched and scored on the
     original's full text, hashtags, mentions and links, as the platform itself does.
     A post seen only as the target of a retweet, quote or reply (X's ``includes.tweets``) is
     scored but not tagged, so it is matched only when a retweet in the batch takes its words.
-    A post this worker has scored before is not scored again (see :class:`_Memo`).
+    A post this worker has scored before is not scored again (see :class:`_Memo`), and the
+    posts whose keys are in ``skip`` (already stored) are left out of the result.
     """
     handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
-    for post in batch.posts:
-        normalise(post)
     by_id = {p.platform_id: p for p in batch.posts}
     memo = _memo(matcher)
     entries = memo.entries
     out = []
     for post in batch.posts:
+        key = (post.platform, post.platform_id)
+        if skip and key in skip:
+            continue
+        normalise(post)
         # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
         # is stored for its author and edges, but was not collected by any topic's query in this
         # window: it is not tagged, so it does not count in the topic's volume.
         content = post
         if post.kind == RETWEET and post.references and post.references[0].platform_id in by_id:
             content = by_id[post.references[0].platform_id]
+            key = (content.platform, content.platform_id)
         tagged = not post.extra.get("referenced_only")
-        key = (content.platform, content.platform_id)
         entry = entries.get(key)
-        if entry is None:
-            text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
-            entry = entries[key] = [None, sentiment.score(text)]
-        if tagged and entry[0] is None:
-            entry[0] = matcher.match(content, handles.get(content.author_id))
-        out.append(Scored(post=post, sentiment=entry[1], topics=entry[0] if tagged else {}))
+        if entry is None or (tagged and entry[0] is None):
+            if content is not post:  # normalising twice changes nothing
+                normalise(content)
+            if entry is None:
+                text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
+                entry = entries[key] = [None, sentiment.score(text)]
+            if tagged:
+                entry[0] = matcher.match(content, handles.get(content.author_id))
+        out.append(Scored(post, entry[1], entry[0] if tagged else {}))
     memo.trim()
     return out
 
 
 def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bool = True) -> WriteResult:
     """Store one batch with its cursor in one transaction; then run the after-batch hooks."""
-    scored = score_batch(batch, matcher)
+    # posts this worker stored before (X repeats referenced posts on every page) are not scored again
+    scored = score_batch(batch, matcher, skip=store.stored_post_keys())
     result = store.write_batch(
         scored, batch.accounts, source=batch.source, cursor=batch.cursor,
-        gaps=batch.gaps, errors=batch.errors,
+        gaps=batch.gaps, errors=batch.errors, received=len(batch.posts),
     )
     if run_hooks and result.posts_new:
         for hook in AFTER_BATCH:
