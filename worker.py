@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from monitor.settings import load_settings
 
@@ -58,8 +59,10 @@ def _ctx():
     return context()
 
 
+# a database that is restarting, unreachable or locked is waited out: writes are idempotent
 @app.task(name="earshot.process_batch", bind=True, acks_late=True, max_retries=8,
-          autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300, retry_jitter=True)
+          autoretry_for=(OSError, OperationalError, InterfaceError), retry_backoff=True, retry_backoff_max=300,
+          retry_jitter=True)
 def process_batch_task(self, batch: dict) -> dict:
     """Store one batch (posts, accounts, cursor). Idempotent: a retry adds nothing twice."""
     from monitor.items import Batch

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Container, Iterable, Sequence
 
 from sqlalchemy import JSON, Engine, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import models as m
@@ -335,7 +335,7 @@ class _Written:
         if values == hit[3]:  # what was sent last time: the same upsert again changes nothing
             return hit[0]
         known = hit[1]
-        for v, k in zip(values, known):
+        for v, k in zip(values[:-1], known):
             if v is not None and v is not k and v != k:
                 return None
         # partial = stored AND incoming: unchanged if the incoming record is partial or the stored one is not
@@ -412,7 +412,7 @@ class Store:
         """
         accounts = list(accounts)
         try:
-            return self._write_batch(scored, accounts, source, cursor, gaps, errors, received)
+            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received)
         except IntegrityError:
             if not (self._written.accounts or self._written.posts):
                 raise
@@ -420,7 +420,15 @@ class Store:
             # forget what was written and send everything
             log.warning("the store no longer holds rows this worker wrote; writing the batch in full")
             self._written.clear()
-            return self._write_batch(scored, accounts, source, cursor, gaps, errors, received)
+            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received)
+
+    def _write_batch_wrapped(self, *args) -> WriteResult:
+        """:meth:`_write_batch`, with errors of the raw cursor raised as SQLAlchemy's, like every other query's."""
+        dbapi = self.engine.dialect.dbapi
+        try:
+            return self._write_batch(*args)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
 
     def stored_post_keys(self) -> Container[tuple[str, str]]:
         """Keys ``(platform, platform id)`` of posts this process has stored (a live, read-only view)."""

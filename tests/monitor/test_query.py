@@ -753,3 +753,38 @@ def test_parser_raises_only_query_errors(text):
         assert all(len(r) <= 512 for r in q.x_rules())
     except QueryError:
         pass
+
+
+# --- fast paths give what the general code gives ------------------------------------------------
+
+@PROPS
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_tokenizer_is_the_general_one(text):
+    from monitor.query import _POSSESSIVE, _WORD, _fold
+
+    folded = _fold(text).replace("_", " ")
+    if "'" in folded:
+        folded = _POSSESSIVE.sub("", folded)
+    assert tokenize(text) == _WORD.findall(folded)
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.England.NHS.uk/news?x=1", "http://nhs.uk", "HTTPS://WWW.GOV.UK/", "https://bbc.co.uk#top",
+    "https://user:pw@nhs.uk/a", "https://nhs.uk:8443/a", "http://[::1]/x", "https://xn--caf-dma.fr/",
+    "https://nhs.uk./a", "https://www./", "https://a_b.example/x", "https://café.fr/menu", "www.nhs.uk/a",
+    "https://nhs.uk).", "https://", "http://-bad-.example/",
+])
+def test_domain_fast_path_agrees_with_urlsplit(url):
+    from urllib.parse import urlsplit
+
+    from monitor.query import _URL_TRAIL, _domain
+
+    u = url.strip().rstrip(_URL_TRAIL)
+    u = u if "://" in u[:12] else "http://" + u
+    try:
+        host = urlsplit(u).hostname
+    except ValueError:
+        host = None
+    host = (host or "").lower().rstrip(".")
+    expected = (host[4:] if host.startswith("www.") else host) or None
+    assert _domain(url) == expected

@@ -223,3 +223,50 @@ def test_a_batch_larger_than_one_statement_is_written_whole(store: Store):
         assert conn.execute(select(func.sum(m.rollups.c.posts))).scalar_one() == n
         assert conn.execute(select(func.sum(m.rollups.c.authors))).scalar_one() == len(
             {(i // 300, i % 700) for i in range(n)})
+
+
+def _account_rows(store: Store) -> dict:
+    with store.engine.connect() as conn:
+        return {r.platform_id: r for r in conn.execute(select(m.accounts))}
+
+
+def test_a_worker_does_not_rewrite_what_it_stored(store: Store, monkeypatch):
+    """Unchanged accounts are not upserted again (last_seen moves only after the refresh time);
+    changed ones are; posts stored before are not sent again; the end state is the same."""
+    from monitor.store import _Written
+
+    posts, accounts = scenario()
+    store.write_batch(posts, accounts, source="test")
+    seen = {k: r.last_seen for k, r in _account_rows(store).items()}
+    renamed = [acc("b", "bob_renamed", 7) if a.platform_id == "b" else a for a in accounts]
+    again = store.write_batch(posts, renamed, source="test")
+    assert again.posts_in == 5 and again.posts_new == 0
+    rows = _account_rows(store)
+    assert rows["b"].handle == "bob_renamed" and rows["b"].followers == 7  # changed: written
+    assert rows["b"].last_seen > seen["b"]
+    assert rows["a"].last_seen == seen["a"] and rows["e"].last_seen == seen["e"]  # unchanged: not sent
+    # a partial record that only repeats what is stored changes nothing; one with a new handle is written
+    store.write_batch([], [Account("x", "a", handle="alice", partial=True), Account("x", "c", handle="caz", partial=True)])
+    rows = _account_rows(store)
+    assert rows["a"].last_seen == seen["a"] and rows["a"].partial is False
+    assert rows["c"].handle == "caz" and rows["c"].followers == 100 and rows["c"].partial is False
+    # once the refresh time has passed, a sighting is written again, so last_seen stays that fresh
+    monkeypatch.setattr(_Written, "REFRESH", timedelta(0))
+    store.write_batch([], [acc("a", "alice", 50)])
+    assert _account_rows(store)["a"].last_seen > seen["a"]
+    assert store.counts() == {"posts": 5, "accounts": 5, "interactions": 5}
+
+
+def test_rows_gone_from_under_a_worker_are_written_again(store: Store):
+    """A store restored from an older copy: the worker's memory is wrong, the batch is written in full."""
+    posts, accounts = scenario()
+    store.write_batch(posts, accounts, source="test")
+    with store.engine.begin() as conn:
+        for table in (m.interactions, m.post_topics, m.rollup_authors, m.rollups, m.posts, m.accounts):
+            conn.execute(table.delete())
+    new = Scored(Post("x", "7", "original", "a", "waiting list news", T0, mentions=["e"]), 0.1,
+                 {"waiting_times": ["\"waiting list\""]})
+    r = store.write_batch([new], [acc("a", "alice", 50)], source="test")
+    assert r.posts_new == 1 and r.interactions_new == 1
+    assert store.counts() == {"posts": 1, "accounts": 2, "interactions": 1}
+    assert edges(store) == [("mention", "a", "e")]
