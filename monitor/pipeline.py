@@ -10,7 +10,6 @@ batch.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
@@ -20,7 +19,7 @@ from typing import Callable, Container
 
 from monitor import sentiment
 from monitor.items import RETWEET, Batch, Post
-from monitor.store import Scored, Store, WriteResult
+from monitor.store import Scored, Store, WriteResult, forget_oldest
 from monitor.topics import Matcher
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,7 @@ class _Memo:
     def trim(self) -> None:
         if len(self.entries) > self.LIMIT:
             with self._lock:
-                drop = len(self.entries) - self.LIMIT * 3 // 4
-                for key in list(itertools.islice(self.entries, drop)):  # the oldest
-                    self.entries.pop(key, None)
+                forget_oldest(self.entries, self.LIMIT)
 
 
 _MEMOS: "weakref.WeakKeyDictionary[Matcher, _Memo]" = weakref.WeakKeyDictionary()

@@ -353,17 +353,20 @@ class _Written:
             # COALESCE(incoming, stored) for the data columns; partial becomes False with a full record
             merged = tuple(k if v is None else v for v, k in zip(values[:-1], known))
             accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at, values)
-        self._trim(accounts)
+        forget_oldest(accounts, self.LIMIT)
 
     def add_posts(self, keys: Iterable[tuple[str, str]]) -> None:
         with self._lock:
             self.posts.update(dict.fromkeys(keys))
-            self._trim(self.posts)
+            forget_oldest(self.posts, self.LIMIT)
 
-    def _trim(self, d: dict) -> None:
-        if len(d) > self.LIMIT:
-            for key in list(itertools.islice(d, len(d) - self.LIMIT * 3 // 4)):  # oldest first
-                del d[key]
+
+def forget_oldest(memory: dict, limit: int) -> None:
+    """Keep a worker's memory (a dict in the order its keys came) bounded: past ``limit`` keys,
+    the oldest are dropped until three quarters of ``limit`` are left (so it is not done every batch)."""
+    if len(memory) > limit:
+        for key in list(itertools.islice(memory, len(memory) - limit * 3 // 4)):
+            memory.pop(key, None)
 
 
 class Store:

@@ -270,3 +270,19 @@ def test_rows_gone_from_under_a_worker_are_written_again(store: Store):
     assert r.posts_new == 1 and r.interactions_new == 1
     assert store.counts() == {"posts": 1, "accounts": 2, "interactions": 1}
     assert edges(store) == [("mention", "a", "e")]
+
+
+def test_worker_memory_is_bounded(store: Store, monkeypatch):
+    from monitor.store import _Written, forget_oldest
+
+    d = dict.fromkeys(range(10))
+    forget_oldest(d, 8)
+    assert list(d) == [4, 5, 6, 7, 8, 9]  # the oldest go, down to three quarters of the limit
+    monkeypatch.setattr(_Written, "LIMIT", 4)
+    for i in range(6):
+        store.write_batch([Scored(Post("x", str(i), "original", "a", "text", T0), 0.0, {})], [acc("a", "alice")])
+    assert 0 < len(store.stored_post_keys()) <= 4
+    assert ("x", "5") in store.stored_post_keys() and ("x", "0") not in store.stored_post_keys()
+    # what was forgotten is simply sent again: nothing is stored twice
+    store.write_batch([Scored(Post("x", "0", "original", "a", "text", T0), 0.0, {})], [acc("a", "alice")])
+    assert store.counts()["posts"] == 6
