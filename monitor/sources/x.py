@@ -44,9 +44,9 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
-from monitor.items import Account, Batch, Gap, Post, merge_accounts, parse_time
+from monitor.items import Batch, Gap, parse_time
 from monitor.sources.base import AuthError, SourceError
-from monitor.sources.xv2 import page_to_batch, snowflake_time
+from monitor.sources.xv2 import BatchAccumulator, page_to_batch, snowflake_time
 
 log = logging.getLogger(__name__)
 
@@ -691,26 +691,18 @@ class XStreamSource:
                 return  # X said it is closing this connection
 
 
-class _Pending:
+class _Pending(BatchAccumulator):
     """Stream lines read but not yet yielded."""
 
     def __init__(self, source: str):
-        self.source = source
         self.disconnect_detail: str | None = None
         self.disconnected_at: datetime | None = None
         self.lines = 0  # lines read (keep-alives too), ever
-        self._reset()
+        super().__init__(source)
 
     def _reset(self) -> None:
-        self.posts: dict[str, Post] = {}
-        self.accounts: list[Account] = []
-        self.errors: list[str] = []
-        self.gaps: list[Gap] = []
+        super()._reset()
         self.since: float | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not (self.posts or self.accounts or self.errors or self.gaps)
 
     def add_line(self, raw: bytes) -> None:
         if self.since is None:
@@ -722,13 +714,9 @@ class _Pending:
             return
         batch = page_to_batch(obj, self.source) if isinstance(obj, dict) else Batch(
             source=self.source, errors=[f"a stream line is not a JSON object: {raw[:80]!r}"])
-        for p in batch.posts:
-            have = self.posts.get(p.platform_id)
-            if have is None or (have.extra.get("referenced_only") and not p.extra.get("referenced_only")):
-                self.posts[p.platform_id] = p
-        self.accounts.extend(batch.accounts)
-        self.errors.extend(batch.errors)
-        for g in batch.gaps:  # a disconnect notice: the source records the gap itself, with its end
+        gaps, batch.gaps = batch.gaps, []
+        self.add(batch)
+        for g in gaps:  # a disconnect notice: the source records the gap itself, with its end
             if g.reason == "disconnect":
                 self.disconnect_detail = g.detail
                 self.disconnected_at = _now()
@@ -740,11 +728,8 @@ class _Pending:
             return True
         return self.since is not None and not self.empty and time.monotonic() - self.since >= batch_seconds
 
-    def flush(self) -> Batch:
-        batch = Batch(source=self.source, posts=list(self.posts.values()), accounts=merge_accounts(self.accounts),
-                      errors=self.errors, gaps=self.gaps, fetched_at=_now())
-        self._reset()
-        return batch
+    def flush(self) -> Batch:  # type: ignore[override]
+        return super().flush(fetched_at=_now())
 
 
 def _rule_errors(resp: Any) -> list[str]:

@@ -288,7 +288,7 @@ def iter_jsonl_batches(path: str | PathLike[str], source: str, batch_size: int =
     """
     path = Path(path)
     name = path.name
-    acc = _Accumulator(source)
+    acc = BatchAccumulator(source)
     last_time: datetime | None = None
     stream_lines = 0
     seen_content = False
@@ -761,8 +761,13 @@ def _is_disconnect(entry: Any) -> bool:
 # --------------------------------------------------------------------------- small helpers
 
 
-class _Accumulator:
-    """Gathers per-line batches of a file into batches of about ``batch_size`` posts."""
+class BatchAccumulator:
+    """Gathers the small batches of lines or pages into batches of about a batch size.
+
+    A post delivered twice is kept once, its fullest copy (a post collected beats one seen only
+    as a reference); accounts are merged when flushed. The file reader uses it as is, the X
+    stream (:class:`monitor.sources.x.XStreamSource`) through a subclass.
+    """
 
     def __init__(self, source: str):
         self.source = source
@@ -789,20 +794,22 @@ class _Accumulator:
     def add_gap(self, gap: Gap) -> None:
         self.gaps.append(gap)
 
-    def add(self, batch: Batch, where: str) -> None:
+    def add(self, batch: Batch, where: str | None = None) -> None:
+        """Take in ``batch``; its errors are prefixed with ``where`` (the file and line) when given."""
         for p in batch.posts:
             have = self.posts.get(p.platform_id)
             if have is None or (have.extra.get("referenced_only") and not p.extra.get("referenced_only")):
                 self.posts[p.platform_id] = p
         self.accounts.extend(batch.accounts)
-        self.errors.extend(f"{where}: {e}" for e in batch.errors)
+        self.errors.extend(batch.errors if where is None else (f"{where}: {e}" for e in batch.errors))
         self.gaps.extend(batch.gaps)
         if batch.fetched_at and (self.fetched is None or batch.fetched_at > self.fetched):
             self.fetched = batch.fetched_at
 
-    def flush(self, cursor: dict[str, Any]) -> Batch:
+    def flush(self, cursor: dict[str, Any] | None = None, fetched_at: datetime | None = None) -> Batch:
+        """The batch gathered so far (``fetched_at``: when, if not the newest of the parts); start afresh."""
         out = Batch(source=self.source, posts=list(self.posts.values()), accounts=merge_accounts(self.accounts),
-                    cursor=cursor, errors=self.errors, gaps=self.gaps, fetched_at=self.fetched)
+                    cursor=cursor, errors=self.errors, gaps=self.gaps, fetched_at=fetched_at or self.fetched)
         self._reset()
         return out
 
