@@ -20,8 +20,8 @@ from influence.lookup import (DEFAULT_WINDOW, STALE_AFTER, InfluenceError, compu
                               stored)
 from influence import results
 from influence.scoring import MEASURES
-from monitor.cli import WHEN, _fail
-from monitor.cli import _context as _ctx
+from monitor.cliutil import WHEN, _fail
+from monitor.cliutil import _context as _ctx
 
 
 def _fmt_change(a) -> str:

@@ -14,20 +14,9 @@ from typing import Any
 
 import click
 
+from monitor.cliutil import WHEN, _fail
+from monitor.cliutil import _context as _ctx
 from monitor.config import parse_duration
-
-
-class _When(click.ParamType):
-    """``2026-11-16``, ``2026-11-16T09:00`` or ``7d``/``12h``/``30m`` ago (as ``earshot`` elsewhere)."""
-
-    name = "when"
-
-    def convert(self, value, param, ctx):
-        if value is None or isinstance(value, datetime):
-            return value
-        from monitor.cli import parse_when  # late: monitor.cli imports this module
-
-        return parse_when(value)
 
 
 class _Duration(click.ParamType):
@@ -42,20 +31,10 @@ class _Duration(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-WHEN = _When()
 DURATION = _Duration()
 SEVERITY_COLOURS = {"critical": "red", "warning": "yellow", "info": "cyan"}
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    click.secho(msg, fg="red", err=True)
-    sys.exit(code)
-
-
-def _ctx():
-    from monitor.cli import _context
-
-    return _context()
 
 
 def _user() -> str:
