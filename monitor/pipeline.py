@@ -92,7 +92,7 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]]
     A post this worker has scored before is not scored again (see :class:`_Memo`), and the
     posts whose keys are in ``skip`` (already stored) are left out of the result.
     """
-    handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
+    handles: dict[str, str | None] | None = None  # author handles (for @handle and author: terms), on first need
     by_id = {p.platform_id: p for p in batch.posts}
     memo = _memo(matcher)
     entries = memo.entries
@@ -118,6 +118,8 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]]
                 text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
                 entry = entries[key] = [None, sentiment.score(text)]
             if tagged:
+                if handles is None:
+                    handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}
                 entry[0] = matcher.match(content, handles.get(content.author_id))
         out.append(Scored(post, entry[1], entry[0] if tagged else {}))
     memo.trim()

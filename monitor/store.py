@@ -111,7 +111,7 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-@dataclass
+@dataclass(slots=True)
 class Scored:
     """A post with what the pipeline worked out: sentiment and matched topics."""
 
@@ -281,7 +281,9 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _sqlite_time(value: datetime) -> str:
     # the text SQLAlchemy's SQLite DateTime writes and parses back
-    return _naive_utc(value).isoformat(" ", "microseconds")
+    if value.tzinfo is not timezone.utc:
+        value = _naive_utc(value)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 _UNKNOWN = object()  # a column whose stored value this process does not know
