@@ -56,10 +56,10 @@ class _Memo:
     batch after batch. Its text does not change (an edit is a new post), so its sentiment and
     topics are the same each time: a worker works them out once. Keyed by the post, never by
     the text alone. One memo per :class:`~monitor.topics.Matcher` (a new topic configuration
-    starts afresh); it keeps the most recent :attr:`LIMIT` posts.
+    starts afresh); it keeps the most recent :attr:`LIMIT` posts (about 0.4 kB each).
     """
 
-    LIMIT = 200_000
+    LIMIT = 100_000
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], list] = {}

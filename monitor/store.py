@@ -307,12 +307,17 @@ class _Written:
       drop it anyway.
 
     Entries are added only after their transaction commits. Other workers' writes are not
-    seen here, which is safe: skipping only ever avoids a write that this process already
-    made. The memory holds at most :attr:`LIMIT` keys of each kind (the oldest are forgotten);
-    it is cleared if a write ever finds a remembered row gone (:meth:`Store.write_batch`).
+    seen here: skipping only ever avoids repeating a write this process already made (an
+    account another worker has updated since is not overwritten with the same old record
+    again, where the upsert would have let the last write win). The memory holds at most
+    :attr:`ACCOUNTS` accounts (about 0.5 kB each) and :attr:`POSTS` post keys (under 0.1 kB
+    each), the most recent, so a busy worker keeps well under 100 MB for it. It is cleared if a
+    write finds a remembered row gone (:meth:`Store.write_batch`); a worker whose database is
+    restored from a backup should be restarted.
     """
 
-    LIMIT = 400_000
+    ACCOUNTS = 100_000
+    POSTS = 400_000
     REFRESH = timedelta(minutes=15)
 
     def __init__(self) -> None:
@@ -355,12 +360,12 @@ class _Written:
             # COALESCE(incoming, stored) for the data columns; partial becomes False with a full record
             merged = tuple(k if v is None else v for v, k in zip(values[:-1], known))
             accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at, values)
-        forget_oldest(accounts, self.LIMIT)
+        forget_oldest(accounts, self.ACCOUNTS)
 
     def add_posts(self, keys: Iterable[tuple[str, str]]) -> None:
         with self._lock:
             self.posts.update(dict.fromkeys(keys))
-            forget_oldest(self.posts, self.LIMIT)
+            forget_oldest(self.posts, self.POSTS)
 
 
 def forget_oldest(memory: dict, limit: int) -> None:

@@ -278,7 +278,7 @@ def test_worker_memory_is_bounded(store: Store, monkeypatch):
     d = dict.fromkeys(range(10))
     forget_oldest(d, 8)
     assert list(d) == [4, 5, 6, 7, 8, 9]  # the oldest go, down to three quarters of the limit
-    monkeypatch.setattr(_Written, "LIMIT", 4)
+    monkeypatch.setattr(_Written, "POSTS", 4)
     for i in range(6):
         store.write_batch([Scored(Post("x", str(i), "original", "a", "text", T0), 0.0, {})], [acc("a", "alice")])
     assert 0 < len(store.stored_post_keys()) <= 4
