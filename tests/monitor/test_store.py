@@ -286,3 +286,40 @@ def test_worker_memory_is_bounded(store: Store, monkeypatch):
     # what was forgotten is simply sent again: nothing is stored twice
     store.write_batch([Scored(Post("x", "0", "original", "a", "text", T0), 0.0, {})], [acc("a", "alice")])
     assert store.counts()["posts"] == 6
+
+
+def test_concurrent_writers_tag_and_link_the_right_posts(store_url):
+    """Workers storing different posts at once: every tag, edge and id belongs to the post it was written for
+    (on SQLite the new rows of a batch are found by rowid, which only the write lock makes safe)."""
+    stores = [Store(store_url) for _ in range(4)]
+    errors = []
+
+    def work(w: int, s: Store):
+        try:
+            for b in range(6):
+                batch = []
+                for i in range(25):
+                    pid = f"{w}-{b}-{i}"
+                    batch.append(Scored(Post("x", pid, "reply", f"u{w}", f"text {pid}", T0 + timedelta(seconds=i),
+                                             references=[Reference("reply", None, f"u{(w + 1) % 4}")]),
+                                        0.0, {f"topic{w}": [pid]}))
+                s.write_batch(batch, [acc(f"u{k}", f"user{k}") for k in range(4)], source=f"w{w}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w, s)) for w, s in enumerate(stores)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    p, pt, i, a = m.posts, m.post_topics, m.interactions, m.accounts
+    with stores[0].engine.connect() as conn:
+        tags = conn.execute(select(p.c.platform_id, pt.c.topic, pt.c.terms).join(pt, pt.c.post_id == p.c.id)).all()
+        links = conn.execute(select(p.c.platform_id, a.c.platform_id).join(i, i.c.post_id == p.c.id)
+                             .join(a, a.c.id == i.c.dst_account_id)).all()
+    assert len(tags) == len(links) == 4 * 6 * 25
+    for pid, topic, terms in tags:
+        assert topic == f"topic{pid.split('-')[0]}" and terms == [pid]
+    for pid, dst in links:
+        assert dst == f"u{(int(pid.split('-')[0]) + 1) % 4}"
+    for s in stores:
+        s.dispose()
