@@ -43,10 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,6 +56,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.alerts.detector import Params, TopicDetector  # noqa: E402
+from tests.monitor.alerts_support import poisson  # noqa: E402  (the tests' sampler: same draws)
+from tests.services import ServiceMissing, start_redis  # noqa: E402
 
 HOURLY = (0.30, 0.18, 0.11, 0.08, 0.08, 0.13, 0.32, 0.68, 1.05, 1.20, 1.15, 1.05,
           1.08, 1.02, 0.96, 0.95, 1.00, 1.10, 1.22, 1.32, 1.36, 1.22, 0.92, 0.56)
@@ -176,30 +175,6 @@ def run_quality(n_incident_series: int, n_quiet_series: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- (b) latency
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    exe = shutil.which("redis-server")
-    if not exe:
-        sys.exit("redis-server is needed for the latency figure: apt-get install redis-server")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"redis://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("redis-server did not start")
-
-
 def run_latency(n_topics: int, tmp: Path) -> dict:
     import os
     import random
@@ -214,7 +189,10 @@ def run_latency(n_topics: int, tmp: Path) -> dict:
     from monitor.store import Scored, Store
     from monitor.topics import Matcher
 
-    proc, url = start_redis(tmp)
+    try:
+        proc, url = start_redis(tmp)
+    except ServiceMissing as exc:
+        sys.exit(f"{exc} (for the latency figure)")
     try:
         topics = [f"t{i:02d}" for i in range(n_topics)]
         cfg = tmp / "keywords.yaml"
@@ -237,7 +215,7 @@ def run_latency(n_topics: int, tmp: Path) -> dict:
             h = t.hour + t.minute / 60
             lam = 3.0 * (HOURLY[int(h)] + 0.2)
             for topic in topics:
-                for _ in range(np_poisson(rng, lam)):
+                for _ in range(poisson(rng, lam)):
                     pid += 1
                     p = Post(platform="x", platform_id=f"h{pid}", kind="original", author_id=str(rng.randrange(400)),
                              text=f"word{topic} news", created_at=t + timedelta(seconds=rng.uniform(0, 299)))
@@ -302,15 +280,6 @@ def run_latency(n_topics: int, tmp: Path) -> dict:
     finally:
         proc.terminate()
         proc.wait(5)
-
-
-def np_poisson(rng, lam: float) -> int:
-    L, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= L:
-            return k
-        k += 1
 
 
 # ----------------------------------------------------------------------------- main

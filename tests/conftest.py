@@ -7,14 +7,12 @@ what to install when it is missing; nothing here skips silently.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.services import ServiceMissing, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -103,32 +101,13 @@ def sqlite_store(tmp_path):
     s.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A private redis-server on a free port, for the session."""
-    exe = shutil.which("redis-server")
-    if not exe:
-        pytest.fail("redis-server is needed for these tests: apt-get install redis-server")
-    port = free_port()
-    d = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start within 10 s")
-    yield f"redis://127.0.0.1:{port}"
+    try:
+        proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except ServiceMissing as exc:
+        pytest.fail(f"{exc} (for these tests)")
+    yield url
     proc.terminate()
     proc.wait(5)
