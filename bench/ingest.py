@@ -90,7 +90,7 @@ def scored_texts(batches) -> list[list[str]]:
                 continue
             if p.platform_id not in seen:
                 seen.add(p.platform_id)
-                texts.append(p.text if not p.title or p.title in p.text else f"{p.title}. {p.text}")
+                texts.append(p.full_text())  # as the pipeline scores it
         out.append(texts)
     return out
 

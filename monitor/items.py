@@ -121,6 +121,10 @@ class Post:
     def key(self) -> tuple[str, str]:
         return (self.platform, self.platform_id)
 
+    def full_text(self, sep: str = ". ") -> str:
+        """The text with the title (an article's) before it, joined by ``sep``, unless the text already holds it."""
+        return self.text if not self.title or self.title in self.text else f"{self.title}{sep}{self.text}"
+
 
 @dataclass
 class Batch:

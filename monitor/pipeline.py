@@ -115,8 +115,7 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]]
             if content is not post:  # normalising twice changes nothing
                 normalise(content)
             if entry is None:
-                text = content.text if not content.title or content.title in content.text else f"{content.title}. {content.text}"
-                entry = entries[key] = [None, sentiment.score(text)]
+                entry = entries[key] = [None, sentiment.score(content.full_text())]
             if tagged:
                 if handles is None:
                     handles = {a.platform_id: (a.handle or "").lower() or None for a in batch.accounts}

@@ -700,21 +700,29 @@ def _needs(node: _Node) -> Needs | None:
     if isinstance(node, _Field):
         return Needs(handles=frozenset({node.value})) if node.name == "author" else None
     if isinstance(node, _Or):  # one of the branches
-        out = Needs()
-        for c in node.children:
-            n = _needs(c)
-            if n is None:
-                return None
-            out = out | n
-        return out
+        return _needs_any(node.children)
     if isinstance(node, _And):  # every branch: the needs of any one of them will do, the cheapest
-        known = [n for n in map(_needs, node.children) if n is not None]
-        return min(known, key=lambda n: n.cost) if known else None
+        return _cheapest(map(_needs, node.children))
     if isinstance(node, _Near):  # one of the left side's alternatives, and one of the right's: the cheaper side
-        sides = [_needs(_Or(side, node.pos)) for side in (node.left, node.right)]
-        known = [n for n in sides if n is not None]
-        return min(known, key=lambda n: n.cost) if known else None
+        return _cheapest((_needs_any(node.left), _needs_any(node.right)))
     return None  # NOT: holds for posts without any of its words
+
+
+def _needs_any(alternatives: Iterable[_Node]) -> Needs | None:
+    """What a post must hold for one of ``alternatives`` to hold: all their needs together."""
+    out = Needs()
+    for c in alternatives:
+        n = _needs(c)
+        if n is None:
+            return None
+        out = out | n
+    return out
+
+
+def _cheapest(needs: Iterable[Needs | None]) -> Needs | None:
+    """Of needs that must all be met, the one that lets the fewest posts through."""
+    known = [n for n in needs if n is not None]
+    return min(known, key=lambda n: n.cost) if known else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -155,7 +155,8 @@ class _Bulk:
         self.json_mark = self.mark if self.sqlite else "CAST(%s AS JSON)"
         # SQLite takes at most 32,766 parameters a statement, PostgreSQL 65,535
         self.max_params = 32_000 if self.sqlite else 60_000
-        self._sql: dict[tuple, tuple[str, str]] = {}
+        self._sql: dict[tuple, tuple[str, str]] = {}  # multi-row statements: (head, one row's marks)
+        self._one_row: dict[tuple, str] = {}  # one-row statements for executemany (SQLite)
 
     def dt(self, value: datetime | None) -> Any:
         """A time as stored: naive UTC (as SQLAlchemy's text on SQLite, microseconds always written)."""
@@ -232,12 +233,12 @@ class _Bulk:
             tail = f"ON CONFLICT ({conflict}) DO NOTHING" + (f" RETURNING {returning}" if returning else " RETURNING 1")
             out = self.run(conn, table, columns, rows, tail)
             return out if returning else len(out)
-        key = (table.name, tuple(columns), conflict, "one")
-        if key not in self._sql:
+        key = (table.name, tuple(columns), conflict)
+        sql = self._one_row.get(key)
+        if sql is None:
             names = ", ".join(f'"{c}"' for c in columns)
-            self._sql[key] = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) "
-                              f"ON CONFLICT ({conflict}) DO NOTHING", "")
-        sql = self._sql[key][0]
+            sql = self._one_row[key] = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) "
+                                        f"ON CONFLICT ({conflict}) DO NOTHING")
         dbapi = conn.connection.dbapi_connection
         before = dbapi.total_changes
         cur = dbapi.cursor()
@@ -350,17 +351,14 @@ class _Written:
 
     def add_accounts(self, written: Iterable[tuple[tuple[str, str], int, tuple]], at: datetime) -> None:
         with self._lock:
-            self._add_accounts(written, at)
-
-    def _add_accounts(self, written, at) -> None:
-        accounts = self.accounts
-        for key, id_, values in written:
-            hit = accounts.get(key)
-            known = hit[1] if hit is not None and hit[0] == id_ else (_UNKNOWN,) * len(values)
-            # COALESCE(incoming, stored) for the data columns; partial becomes False with a full record
-            merged = tuple(k if v is None else v for v, k in zip(values[:-1], known))
-            accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at, values)
-        forget_oldest(accounts, self.ACCOUNTS)
+            accounts = self.accounts
+            for key, id_, values in written:
+                hit = accounts.get(key)
+                known = hit[1] if hit is not None and hit[0] == id_ else (_UNKNOWN,) * len(values)
+                # COALESCE(incoming, stored) for the data columns; partial becomes False with a full record
+                merged = tuple(k if v is None else v for v, k in zip(values[:-1], known))
+                accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at, values)
+            forget_oldest(accounts, self.ACCOUNTS)
 
     def add_posts(self, keys: Iterable[tuple[str, str]]) -> None:
         with self._lock:

@@ -86,7 +86,7 @@ class Matcher:
         return mask
 
     def document(self, post: Post, author_handle: str | None = None) -> Document:
-        text = post.text if not post.title or post.title in post.text else f"{post.title}\n{post.text}"
+        text = post.full_text("\n")
         return document(text, hashtags=post.hashtags, mentions=post.mention_handles, links=post.links,
                         author=author_handle, lang=post.lang)
 
