@@ -760,7 +760,7 @@ def test_parser_raises_only_query_errors(text):
 @PROPS
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
 def test_ascii_tokenizer_is_the_general_one(text):
-    from monitor.query import _POSSESSIVE, _WORD, _fold
+    from monitor.query.text import _POSSESSIVE, _WORD, _fold
 
     folded = _fold(text).replace("_", " ")
     if "'" in folded:
@@ -777,7 +777,7 @@ def test_ascii_tokenizer_is_the_general_one(text):
 def test_domain_fast_path_agrees_with_urlsplit(url):
     from urllib.parse import urlsplit
 
-    from monitor.query import _URL_TRAIL, _domain
+    from monitor.query.text import _URL_TRAIL, _domain
 
     u = url.strip().rstrip(_URL_TRAIL)
     u = u if "://" in u[:12] else "http://" + u
