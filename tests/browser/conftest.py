@@ -1,0 +1,142 @@
+"""Browser-test harness: an ASGI app served on loopback, Debian's chromium driven by Playwright.
+
+Fixtures
+- ``live_server(factory)``: serves ``factory()`` (any ASGI app factory) under uvicorn on a
+  free loopback port for the test; returns the base URL.
+- ``browser`` (session): Debian's chromium (``/usr/bin/chromium``, or ``$EARSHOT_CHROMIUM``),
+  headless. Playwright never downloads a browser of its own here.
+- ``page``: a fresh browser context and page; JavaScript errors land in ``page_errors``; a
+  failing test leaves a screenshot in the artefacts folder.
+- ``artefacts``: the screenshots folder, ``$EARSHOT_ARTEFACTS`` or ``tests/artefacts``.
+- ``screenshot(page, name)``: a full-page screenshot saved there.
+- ``axe_check(page)``: runs the vendored axe-core on the page and fails on any serious or
+  critical violation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.services import ServiceMissing, serve_asgi
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+CHROMIUM = os.environ.get("EARSHOT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+AXE = ROOT / "tests" / "browser" / "vendor" / "axe.min.js"
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture
+def live_server():
+    """Start ``factory()`` (an ASGI app factory) on loopback; returns its base URL. Stopped after the test."""
+    with ExitStack() as stack:
+        def start(factory, **options) -> str:
+            try:
+                return stack.enter_context(serve_asgi(factory(), **options))
+            except ServiceMissing as exc:
+                pytest.fail(str(exc))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    folder = Path(os.environ.get("EARSHOT_ARTEFACTS") or ROOT / "tests" / "artefacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:150] or "page"
+
+
+@pytest.fixture
+def screenshot(artefacts):
+    def take(page, name: str) -> Path:
+        path = artefacts / f"{_safe(name)}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"the browser tests need chromium at {CHROMIUM}: apt-get install chromium fonts-liberation "
+                    "(scripts/test installs it when run as root), or set EARSHOT_CHROMIUM")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the browser tests need the playwright package: scripts/setup test")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"_report_{report.when}", report)
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    """Uncaught JavaScript errors and console errors of ``page``, in order."""
+    return []
+
+
+@pytest.fixture
+def page(browser, page_errors, request, artefacts):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
+                                  timezone_id="Europe/London")
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    pg.on("pageerror", lambda exc: page_errors.append(f"pageerror: {exc}"))
+    pg.on("console", lambda msg: msg.type == "error" and page_errors.append(f"console: {msg.text}"))
+    yield pg
+    report = getattr(request.node, "_report_call", None)
+    if report is not None and report.failed and not pg.is_closed():
+        try:
+            pg.screenshot(path=str(artefacts / f"FAILED-{_safe(request.node.nodeid)}.png"), full_page=True)
+        except Exception:  # the page may be what broke; the test's own failure is the message
+            pass
+    context.close()
+
+
+def run_axe(page) -> list[dict]:
+    """axe-core's violations on the page as it is now (the vendored copy, injected past any CSP)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated through the DevTools protocol, so the page's Content Security Policy
+        # (script-src with nonces) neither blocks nor needs to allow it.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+    }""")
+    return result
+
+
+@pytest.fixture
+def axe_check():
+    """``axe_check(page)`` fails the test on any serious or critical axe-core violation; returns all violations."""
+    def check(page) -> list[dict]:
+        violations = run_axe(page)
+        bad = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
+        if bad:
+            lines = [f"- {v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}" for v in bad]
+            pytest.fail(f"axe-core: {len(bad)} serious or critical violation(s) on {page.url}:\n" + "\n".join(lines))
+        return violations
+
+    return check
