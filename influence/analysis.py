@@ -186,6 +186,7 @@ class Ranking:
     previous_window: tuple[datetime, datetime] | None = None
     label: str | None = None
     excluded_interactions: int = 0
+    constant: list[str] = field(default_factory=list)  # measures constant on this network (they add nothing)
 
     def rising(self, n: int = 5) -> list[AccountScore]:
         """The accounts that climbed most since the previous window (new entrants last among equals)."""
@@ -212,7 +213,8 @@ class Ranking:
             "source": self.source, "run_id": self.run_id, "seconds": round(self.seconds, 3),
             "network_accounts": self.network_accounts, "interactions": self.interactions, "edges": self.edges,
             "flagged_accounts": self.flagged_accounts, "excluded_interactions": self.excluded_interactions,
-            "weights": self.weights, "measures": MEASURES, "betweenness_sources": self.betweenness_sources,
+            "weights": self.weights, "constant": self.constant, "measures": MEASURES,
+            "betweenness_sources": self.betweenness_sources,
             "previous_window": [t.isoformat() for t in self.previous_window] if self.previous_window else None,
             "accounts": [a.to_dict() for a in self.accounts],
             "communities": [c.to_dict() for c in self.communities],
@@ -289,7 +291,7 @@ class Analysis:
             network_accounts=self.graph.n, interactions=self.interactions_read, edges=self.graph.pairs,
             flagged_accounts=len(self.flagged_ids), weights=self.scores.weights,
             betweenness_sources=self.scores.betweenness_sources, seconds=self.seconds, source="fresh",
-            excluded_interactions=self.excluded_interactions,
+            excluded_interactions=self.excluded_interactions, constant=list(self.scores.constant),
         )
 
 

@@ -47,8 +47,12 @@ def format_ranking(r: Ranking) -> list[str]:
         lines.append("no interactions on this topic in the window: nobody to rank")
         return lines
     w = r.weights
-    lines.append("score = " + " + ".join(f"{w[k]:.0%} {k}" for k in MEASURES if k in w)
-                 + " (each relative to the topic's top account); followers and retweets are shown, never scored")
+    lines.append("score = " + " + ".join(f"{w[k]:.0%} {k}" for k in MEASURES if w.get(k))
+                 + " (each relative to the topic's top account; 0 for accounts nobody engaged with); "
+                   "followers and retweets are shown, never scored")
+    if r.constant:
+        lines.append(f"not scored on this network: {', '.join(r.constant)} (the same for every account, "
+                     f"so it tells nobody apart)")
     lines.append("")
     head = (f"{'#':>4} {'chg':>5}  {'account':<26} {'score':>6} {'pagerank':>9} {'engaged':>7} {'authority':>9} "
             f"{'between':>8} {'comm':>4} {'followers':>9} {'RT+QT':>6}  flags")

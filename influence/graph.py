@@ -13,11 +13,13 @@ node indices with a lookup table and builds two sparse matrices:
 
 ``amplification``
     ``A[i, j]`` = retweets plus quotes of ``j`` by ``i`` (``A -> B`` when A
-    amplifies B). PageRank runs on it.
+    amplifies B). Amplification counts shown beside the score, and the share of
+    it that comes from flagged accounts, are read from it.
 ``interaction``
     ``W[i, j]`` = the interactions of ``i`` with ``j`` of every kind, weighted
     by :data:`KIND_WEIGHTS` (a retweet or quote counts 1, a reply or mention
-    0.5). HITS, in-degree, betweenness and communities use it.
+    0.5; :mod:`influence.scoring` says why). PageRank, HITS, in-degree,
+    betweenness and communities use it.
 
 Rules (checked by ``tests/influence/test_graph.py``):
 
@@ -144,7 +146,7 @@ def read_edges(engine: Engine, topic: str, since: datetime | None = None, until:
     platform : str, optional
         Only this platform's interactions (``None`` or ``"all"``: every platform).
     amplification_only : bool
-        Read retweets and quotes only (all PageRank needs).
+        Read retweets and quotes only.
 
     Returns
     -------

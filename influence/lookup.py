@@ -207,7 +207,15 @@ class Why:
             out.append(f"  rank change: {a.rank_change:+d} (was {a.previous_rank})")
         out.append("  score parts:")
         for x in self.measures:
-            out.append(f"    {x['name']:<12} {x['points']:5.1f} pts  (value {x['value']:.4g}; {x['meaning']})")
+            if x.get("constant"):
+                out.append(f"    {x['name']:<12} {x['points']:5.1f} pts  (the same for every account of this network: "
+                           f"carries no information, adds nothing; its weight went to the other parts)")
+            else:
+                out.append(f"    {x['name']:<12} {x['points']:5.1f} pts  (value {x['value']:.4g}, weight "
+                           f"{x['weight']:.0%}; {x['meaning']})")
+        if not any(x["points"] for x in self.measures):
+            out.append("    (nobody retweeted, quoted, replied to or mentioned it in this window: 0 on every part)"
+                       if a.in_degree == 0 else "    (no measure tells accounts apart on this network)")
         out.append(f"  followers {a.followers if a.followers is not None else 'unknown'} and {a.amplifications} "
                    f"retweets/quotes received are shown, not scored")
         if a.partial:
@@ -329,7 +337,8 @@ def explain(store: Store, ranking: Ranking, account: int | str, *, top_amplifier
     influential = sorted((ref(x, counts[x]) for x in amp_ids if stored_ranks.get(x, 10**9) <= INFLUENTIAL_RANK),
                          key=lambda d: d["rank"])
     measures = [{"name": k, "value": getattr(a, k), "points": a.parts.get(k, 0.0),
-                 "weight": ranking.weights.get(k, 0.0), "meaning": MEASURES[k]} for k in MEASURES]
+                 "weight": ranking.weights.get(k, 0.0), "meaning": MEASURES[k], "constant": k in ranking.constant}
+                for k in MEASURES]
     return Why(
         account=a, topic=ranking.topic, since=ranking.since, until=ranking.until, platform=ranking.platform,
         network_accounts=ranking.network_accounts, measures=measures, amplifiers_total=len(amp_rows),

@@ -38,7 +38,8 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
         a.accounts.update(account_info(store, missing))
     maxima = {k: float(getattr(s, k).max()) if g.n else 0.0 for k in WEIGHTS}
     params: dict[str, Any] = {
-        "weights": s.weights, "maxima": maxima, "betweenness_sources": s.betweenness_sources, "seed": s.seed,
+        "weights": s.weights, "nominal_weights": s.nominal_weights, "constant": s.constant, "floors": s.floors,
+        "maxima": maxima, "betweenness_sources": s.betweenness_sources, "seed": s.seed,
         "excluded_interactions": a.excluded_interactions, "self_loops": g.self_loops,
         "timings": {k: round(v, 4) for k, v in a.timings.items()},
     }
@@ -62,7 +63,7 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
                 "score": sc.score, "pagerank": sc.pagerank, "in_degree": sc.in_degree, "authority": sc.authority,
                 "betweenness": sc.betweenness, "amplifiers": sc.amplifiers, "amplifications": sc.amplifications,
                 "replies": sc.replies, "mentions": sc.mentions, "posts": sc.posts, "community": sc.community,
-                "flagged": sc.flagged, "flags": sc.flags or None,
+                "flagged": sc.flagged, "flags": sc.flags or None, "parts": sc.parts,
             })
         if rows:
             conn.execute(m.influence_scores.insert(), rows)
@@ -156,7 +157,8 @@ def load_run(store: Store, run_id: int, *, limit: int | None = 20, stakeholders:
     for row in rows:
         vals = {"pagerank": row.pagerank, "in_degree": row.in_degree, "authority": row.authority,
                 "betweenness": row.betweenness}
-        parts = {k: (100.0 * w * vals[k] / maxima[k]) if maxima.get(k) else 0.0 for k, w in weights.items()}
+        parts = row.parts or {  # runs stored before parts were kept: the old formula (no floors)
+            k: (100.0 * w * vals[k] / maxima[k]) if maxima.get(k) else 0.0 for k, w in weights.items()}
         accounts.append(AccountScore(
             account_id=row.account_id, rank=row.rank, score=row.score, pagerank=row.pagerank,
             in_degree=row.in_degree, authority=row.authority, betweenness=row.betweenness, parts=parts,
@@ -170,6 +172,7 @@ def load_run(store: Store, run_id: int, *, limit: int | None = 20, stakeholders:
                    exclude_flagged=bool(run.exclude_flagged), computed_at=run.computed_at, accounts=accounts,
                    communities=comms, network_accounts=run.accounts, interactions=run.interactions, edges=run.edges,
                    flagged_accounts=run.flagged, weights=weights, betweenness_sources=params.get("betweenness_sources"),
+                   constant=list(params.get("constant") or []),
                    seconds=run.seconds, run_id=run.id, source="stored", previous_window=prev_window,
                    excluded_interactions=int(params.get("excluded_interactions") or 0))
 

@@ -1,31 +1,63 @@
 """The influence score: four network measures combined into one number.
 
-For every account in a topic's interaction graph (see :mod:`influence.graph`):
+How each kind of interaction counts
+-----------------------------------
+Every interaction is evidence that the account acted on was worth attention, but
+not equally strong evidence (:data:`influence.graph.KIND_WEIGHTS`, the one place
+the numbers live):
+
+=========  ======  ==================================================================
+kind       weight  why
+=========  ======  ==================================================================
+retweet    1.0     amplification: the actor passes the post on to its own audience
+quote      1.0     amplification with comment (agreeing or not, the post travels)
+reply      0.5     attention without passing the post on; often disagreement
+mention    0.5     naming an account: attention, weaker still than amplification
+=========  ======  ==================================================================
+
+Repeated interactions between the same pair add up. The measures, per account of
+a topic's interaction graph (see :mod:`influence.graph`):
 
 ``pagerank`` (weight 0.40)
-    Weighted PageRank over amplification edges (A retweets or quotes B: A -> B,
-    weight = how many times). Being amplified by accounts that are themselves
-    amplified counts most.
+    Weighted PageRank over every interaction (A retweets, quotes, replies to or
+    mentions B: A -> B, weighted as above). Being engaged with by accounts that
+    are themselves engaged with counts most, so on a network of mentions only
+    the ranking follows who is mentioned by whom, weighted by the mentioners' own
+    standing, not raw counts.
 ``in_degree`` (weight 0.25)
     Distinct accounts that retweeted, quoted, replied to or mentioned it:
     breadth of engagement, which a handful of very active fans cannot inflate.
 ``authority`` (weight 0.20)
-    HITS authority on the interaction graph (all kinds; a reply or mention
-    weighs half a retweet): referred to by the accounts that refer to the good
-    sources.
+    HITS authority on the same weighted graph: referred to by the accounts that
+    refer to the good sources.
 ``betweenness`` (weight 0.15)
-    Shortest-path betweenness on the undirected interaction graph, from a seeded
-    sample of source accounts: brokers who connect camps that otherwise do not
-    talk.
+    Shortest-path betweenness on the undirected interaction graph (exact on small
+    graphs, else from a seeded sample of source accounts): brokers who connect
+    camps that otherwise do not talk. Only accounts that others interacted with
+    can be brokers; an account's own outgoing interactions earn it nothing.
 
-Each measure is divided by its highest value in the topic and window, so it
-reads "1 = the topic's top account on this measure"; the score is
-``100 * sum(weight * measure / max(measure))``, between 0 and 100. An account
-that leads on every measure scores 100. :attr:`Scores.parts` keeps each
-measure's contribution in points, so "see why" can show what the score is made
-of. Follower counts and raw retweet totals are reported beside the score and
-never enter it. Ties are broken by PageRank, then by account id, so the same
-data always gives the same ranking.
+What a score means
+------------------
+A score is earned from what others do: **an account that nobody retweeted,
+quoted, replied to or mentioned scores 0 on every part.** Each measure is
+counted from its floor, the value such an account has (0 for in-degree,
+authority and betweenness; for PageRank the share every account gets from the
+random jump and from dangling accounts, so only PageRank received through links
+counts), and divided by the highest value in the topic and window, so it reads
+"1 = the topic's top account on this measure". The score is
+``100 * sum(weight * (measure - floor) / (max - floor))``, between 0 and 100;
+an account that leads on every measure scores 100.
+
+A measure that is the same for every account of the graph (for instance in-degree
+on a ring where everyone is mentioned once) says nothing about who matters: it
+adds nothing, its weight is shared among the informative measures in proportion
+to theirs (:attr:`Scores.constant` names it, and "see why" says so). When no
+measure is informative, every score is 0.
+
+:attr:`Scores.parts` keeps each measure's contribution in points, so "see why"
+can show what the score is made of. Follower counts and raw retweet totals are
+reported beside the score and never enter it. Ties are broken by PageRank, then
+by account id, so the same data always gives the same ranking.
 """
 
 from __future__ import annotations
@@ -47,11 +79,14 @@ log = logging.getLogger(__name__)
 WEIGHTS: dict[str, float] = {"pagerank": 0.40, "in_degree": 0.25, "authority": 0.20, "betweenness": 0.15}
 #: What each measure means, for legends and "see why".
 MEASURES: dict[str, str] = {
-    "pagerank": "amplification PageRank (retweets and quotes, weighted by who amplifies)",
+    "pagerank": "PageRank over every interaction (retweets and quotes count 1, replies and mentions 0.5), "
+                "weighted by who interacts",
     "in_degree": "distinct accounts that retweeted, quoted, replied to or mentioned it",
     "authority": "HITS authority on all interactions (referred to by good hubs)",
-    "betweenness": "betweenness on the interaction network (bridges between camps; sampled)",
+    "betweenness": "betweenness on the interaction network (bridges between camps)",
 }
+#: Relative spread below which a measure counts as constant on a graph (carries no information).
+CONSTANT_RTOL = 1.0e-9
 ALPHA = 0.85
 #: PageRank tolerance per node (networkx's default 1e-6 is far too loose at 10^5 nodes; see centrality.pagerank).
 PAGERANK_TOL = 1.0e-10
@@ -92,35 +127,77 @@ class Scores:
     parts: dict[str, np.ndarray]  # measure -> contribution in score points
     rank: np.ndarray  # 1 = top
     order: np.ndarray  # node indices, best first
-    weights: dict[str, float]
+    weights: dict[str, float]  # the weights used: constant measures get 0, the rest share their weight
     betweenness_sources: int | None  # None: exact
     seed: int
     timings: dict[str, float] = field(default_factory=dict)
+    floors: dict[str, float] = field(default_factory=dict)  # measure -> the value of an account nobody engaged
+    constant: list[str] = field(default_factory=list)  # measures that are the same for every account
+    nominal_weights: dict[str, float] = field(default_factory=dict)  # the weights asked for (normalised)
 
     def top(self, k: int) -> np.ndarray:
         """Node indices of the ``k`` best accounts."""
         return self.order[:k]
 
 
-def combine(measures: dict[str, np.ndarray], weights: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``100 * sum(weight * m / max(m))`` and each measure's contribution in points.
+def combine(measures: dict[str, np.ndarray], weights: dict[str, float], *,
+            floors: dict[str, float] | None = None, engaged: np.ndarray | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float], list[str]]:
+    """``100 * sum(w * (m - floor) / (max - floor))`` and each measure's contribution in points.
+
+    Parameters
+    ----------
+    measures : dict
+        Measure name -> value per node.
+    weights : dict
+        Measure name -> weight (summing to 1).
+    floors : dict, optional
+        Measure name -> the value of an account nobody interacted with (default 0).
+    engaged : ndarray of bool, optional
+        Nodes that received at least one interaction; the others get 0 points on every part.
+
+    Returns
+    -------
+    total, parts, used weights, constant measures
+        A measure that is constant over the nodes adds nothing; its weight is shared among the
+        others in proportion to theirs (the used weights say so).
 
     Examples
     --------
-    >>> s, parts = combine({"a": np.array([2.0, 1.0]), "b": np.array([0.0, 4.0])}, {"a": 0.5, "b": 0.5})
-    >>> s.tolist(), parts["a"].tolist()
-    ([50.0, 75.0], [50.0, 25.0])
+    >>> s, parts, w, const = combine({"a": np.array([2.0, 1.0]), "b": np.array([0.0, 4.0])}, {"a": 0.5, "b": 0.5})
+    >>> s.tolist(), parts["a"].tolist(), const
+    ([50.0, 75.0], [50.0, 25.0], [])
+    >>> s, parts, w, const = combine({"a": np.array([2.0, 1.0]), "b": np.array([3.0, 3.0])}, {"a": 0.5, "b": 0.5})
+    >>> s.tolist(), w, const
+    ([100.0, 50.0], {'a': 1.0, 'b': 0.0}, ['b'])
     """
     n = len(next(iter(measures.values()))) if measures else 0
-    total = np.zeros(n)
-    parts = {}
-    for name, w in weights.items():
+    floors = floors or {}
+    lifted: dict[str, np.ndarray] = {}
+    constant: list[str] = []
+    for name in weights:
         m = np.asarray(measures[name], dtype=np.float64)
         top = float(m.max()) if m.size else 0.0
-        part = (100.0 * w / top) * m if top > 0 else np.zeros(n)
+        low = float(m.min()) if m.size else 0.0
+        if top - low <= CONSTANT_RTOL * max(abs(top), abs(low), 1e-300):
+            constant.append(name)
+            continue
+        x = np.clip(m - floors.get(name, 0.0), 0.0, None)
+        if engaged is not None:
+            x[~engaged] = 0.0
+        if float(x.max()) <= 0.0:
+            constant.append(name)
+            continue
+        lifted[name] = x / float(x.max())
+    informative = sum(weights[k] for k in lifted)
+    used = {k: (weights[k] / informative if k in lifted and informative > 0 else 0.0) for k in weights}
+    total = np.zeros(n)
+    parts = {}
+    for name in weights:
+        part = 100.0 * used[name] * lifted[name] if name in lifted else np.zeros(n)
         parts[name] = part
         total += part
-    return total, parts
+    return total, parts, used, constant
 
 
 def rank_order(score: np.ndarray, pagerank: np.ndarray, account_ids: np.ndarray) -> np.ndarray:
@@ -129,8 +206,27 @@ def rank_order(score: np.ndarray, pagerank: np.ndarray, account_ids: np.ndarray)
 
 
 def pagerank_scores(g: TopicGraph, *, alpha: float = ALPHA) -> np.ndarray:
-    """Amplification PageRank of every node (the PageRank-only path)."""
-    return centrality.pagerank(g.amplification, alpha, max_iter=PAGERANK_MAX_ITER, tol=PAGERANK_TOL)
+    """PageRank of every node over the kind-weighted interaction graph (the PageRank-only path)."""
+    return centrality.pagerank(g.interaction, alpha, max_iter=PAGERANK_MAX_ITER, tol=PAGERANK_TOL)
+
+
+def pagerank_floor(A: sp.csr_array, pr: np.ndarray, alpha: float = ALPHA) -> float:
+    """The PageRank of a node without in-links: the random jump plus the dangling nodes' uniform share.
+
+    Every node gets this much whatever the links; only what exceeds it is received through links.
+
+    Examples
+    --------
+    >>> A = sp.csr_array(np.array([[0, 1.0, 0], [0, 0, 0], [0, 1.0, 0]]))  # 0 -> 1 <- 2
+    >>> pr = centrality.pagerank(A)
+    >>> bool(np.isclose(pagerank_floor(A, pr), pr[0]))
+    True
+    """
+    n = A.shape[0]
+    if n == 0:
+        return 0.0
+    dangling = np.asarray(A.sum(axis=1)).ravel() == 0
+    return float((1.0 - alpha) / n + alpha * pr[dangling].sum() / n)
 
 
 def score_graph(g: TopicGraph, *, weights: dict[str, float] | None = None, alpha: float = ALPHA,
@@ -178,14 +274,18 @@ def score_graph(g: TopicGraph, *, weights: dict[str, float] | None = None, alpha
     k = betweenness_sources(n, 2 * g.pairs) if sources == "auto" else sources
     btw = centrality.betweenness(g.interaction, k=k, seed=seed) if n else np.zeros(0)
     timings["betweenness"] = time.perf_counter() - t
+    engaged = indeg > 0
+    btw = np.where(engaged, btw, 0.0)  # brokers are accounts others engaged with (see the module doc)
     measures = {"pagerank": pr, "in_degree": indeg.astype(np.float64), "authority": auth, "betweenness": btw}
-    score, parts = combine(measures, w)
+    floors = {"pagerank": pagerank_floor(g.interaction, pr, alpha), "in_degree": 0.0, "authority": 0.0,
+              "betweenness": 0.0}
+    score, parts, used, constant = combine(measures, w, floors=floors, engaged=engaged)
     order = rank_order(score, pr, g.account_ids)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     return Scores(pagerank=pr, in_degree=indeg, authority=auth, hub=hub, betweenness=btw, score=score,
-                  parts=parts, rank=rank, order=order, weights=w, betweenness_sources=k, seed=seed,
-                  timings=timings)
+                  parts=parts, rank=rank, order=order, weights=used, betweenness_sources=k, seed=seed,
+                  timings=timings, floors=floors, constant=constant, nominal_weights=w)
 
 
 def _hits_arpack(A: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:

@@ -256,6 +256,7 @@ influence_scores = Table(
     Column("community", Integer),
     Column("flagged", Boolean, nullable=False),
     Column("flags", JSON),  # [{"kind": ..., "evidence": ...}, ...]
+    Column("parts", JSON),  # {measure: points of the score} (influence.scoring)
     Index("ix_influence_scores_rank", "run_id", "rank"),
 )
 

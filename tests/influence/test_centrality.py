@@ -136,6 +136,11 @@ def test_betweenness_sample_size_keeps_small_graphs_exact():
     assert betweenness_sources(50_000, 100_000) == 300
 
 
-def test_combine_is_relative_to_the_top():
-    total, parts = combine({"x": np.array([0.0, 0.0]), "y": np.array([1.0, 3.0])}, {"x": 0.5, "y": 0.5})
-    assert parts["x"].tolist() == [0.0, 0.0] and np.allclose(total, [50 / 3, 50.0])
+def test_combine_is_relative_to_the_top_and_a_constant_measure_adds_nothing():
+    total, parts, used, constant = combine({"x": np.array([0.0, 0.0]), "y": np.array([1.0, 3.0])},
+                                           {"x": 0.5, "y": 0.5})
+    assert parts["x"].tolist() == [0.0, 0.0] and constant == ["x"] and used == {"x": 0.0, "y": 1.0}
+    assert np.allclose(total, [100 / 3, 100.0])
+    total, parts, used, constant = combine({"x": np.array([1.0, 2.0, 3.0]), "y": np.array([0.0, 1.0, 2.0])},
+                                           {"x": 0.5, "y": 0.5}, floors={"x": 1.0})
+    assert constant == [] and np.allclose(parts["x"], [0.0, 25.0, 50.0]) and np.allclose(total, [0, 50, 100])
