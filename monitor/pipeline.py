@@ -15,7 +15,7 @@ import re
 import threading
 import unicodedata
 import weakref
-from typing import Callable, Container
+from typing import Callable, Mapping
 
 from monitor import sentiment
 from monitor.items import RETWEET, Batch, Post
@@ -24,7 +24,7 @@ from monitor.topics import Matcher
 
 log = logging.getLogger(__name__)
 
-# Called as hook(store, batch, result) after each committed batch with new posts.
+# Called as hook(store, batch, result) after each committed batch with new (or promoted) posts.
 AFTER_BATCH: list[Callable[[Store, Batch, WriteResult], None]] = []
 
 MAX_TEXT = 20_000  # characters kept of one post (a pasted novel is not a post)
@@ -81,7 +81,7 @@ def _memo(matcher: Matcher) -> _Memo:
     return memo
 
 
-def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]] = ()) -> list[Scored]:
+def score_batch(batch: Batch, matcher: Matcher, skip: Mapping[tuple[str, str], bool] | None = None) -> list[Scored]:
     """Normalise, match topics and score sentiment for the posts of ``batch`` (but those in ``skip``).
 
     A retweet carries the retweeted post's words, and X truncates them ("RT @a: ...");
@@ -89,8 +89,10 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]]
     original's full text, hashtags, mentions and links, as the platform itself does.
     A post seen only as the target of a retweet, quote or reply (X's ``includes.tweets``) is
     scored but not tagged, so it is matched only when a retweet in the batch takes its words.
-    A post this worker has scored before is not scored again (see :class:`_Memo`), and the
-    posts whose keys are in ``skip`` (already stored) are left out of the result.
+    A post this worker has scored before is not scored again (see :class:`_Memo`). ``skip``
+    holds the posts already stored (:meth:`Store.stored_post_keys`: True when stored as collected
+    data); they are left out of the result, but for a post stored only as a reference that
+    arrives now as collected data: it is scored, matched and kept, so the store promotes it.
     """
     handles: dict[str, str | None] | None = None  # author handles (for @handle and author: terms), on first need
     by_id = {p.platform_id: p for p in batch.posts}
@@ -99,8 +101,10 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Container[tuple[str, str]]
     out = []
     for post in batch.posts:
         key = (post.platform, post.platform_id)
-        if skip and key in skip:
-            continue
+        if skip:
+            done = skip.get(key)
+            if done or (done is not None and post.extra.get("referenced_only")):
+                continue
         normalise(post)
         # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
         # is stored for its author and edges, but was not collected by any topic's query in this
@@ -133,7 +137,7 @@ def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bo
         scored, batch.accounts, source=batch.source, cursor=batch.cursor,
         gaps=batch.gaps, errors=batch.errors, received=len(batch.posts),
     )
-    if run_hooks and result.posts_new:
+    if run_hooks and result.posts_counted:
         for hook in AFTER_BATCH:
             try:
                 hook(store, batch, result)

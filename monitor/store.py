@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Container, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import JSON, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -126,14 +126,21 @@ class WriteResult:
     posts_new: int = 0
     accounts: int = 0
     interactions_new: int = 0
-    topic_posts: dict[str, int] = field(default_factory=dict)  # topic -> new posts
-    new_post_ids: list[int] = field(default_factory=list)
+    posts_promoted: int = 0  # stored before only as a reference, collected now: tagged and counted now
+    topic_posts: dict[str, int] = field(default_factory=dict)  # topic -> posts tagged (new or promoted)
+    new_post_ids: list[int] = field(default_factory=list)  # ids of the posts new or promoted
+
+    @property
+    def posts_counted(self) -> int:
+        """Posts this batch added to the figures: the new ones and the promoted ones."""
+        return self.posts_new + self.posts_promoted
 
     def add(self, other: "WriteResult") -> None:
         self.posts_in += other.posts_in
         self.posts_new += other.posts_new
         self.accounts += other.accounts
         self.interactions_new += other.interactions_new
+        self.posts_promoted += other.posts_promoted
         for k, v in other.topic_posts.items():
             self.topic_posts[k] = self.topic_posts.get(k, 0) + v
 
@@ -304,8 +311,11 @@ class _Written:
       process knows the stored row holds (the upsert only fills holes from partial records, so
       it would change nothing) and the stored row was written at most :attr:`REFRESH` ago, so
       ``last_seen`` stays that fresh;
-    - a **post** is skipped when its key was committed before: ``ON CONFLICT DO NOTHING`` would
-      drop it anyway.
+    - a **post** is skipped when it was committed before as collected data, or when it was
+      committed before in any form and arrives again only as a reference (``ON CONFLICT DO
+      NOTHING`` would drop it anyway). A post stored only as a reference (``referenced_only``) and
+      arriving now as collected data is never skipped: the store promotes it
+      (:meth:`Store.write_batch`).
 
     Entries are added only after their transaction commits. Other workers' writes are not
     seen here: skipping only ever avoids repeating a write this process already made (an
@@ -324,7 +334,8 @@ class _Written:
     def __init__(self) -> None:
         # (platform, platform id) -> (id, known columns (_UNKNOWN where not known), written at, last sent)
         self.accounts: dict[tuple[str, str], tuple[int, tuple, datetime, tuple]] = {}
-        self.posts: dict[tuple[str, str], None] = {}
+        # (platform, platform id) -> True once stored as collected data, False while only as a reference
+        self.posts: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -360,10 +371,13 @@ class _Written:
                 accounts[key] = (id_, (*merged, known[-1] if values[-1] else False), at, values)
             forget_oldest(accounts, self.ACCOUNTS)
 
-    def add_posts(self, keys: Iterable[tuple[str, str]]) -> None:
+    def add_posts(self, written: Iterable[tuple[tuple[str, str], bool]]) -> None:
+        """Remember posts committed: ``(key, collected)``, collected False for a post sent only as a reference."""
         with self._lock:
-            self.posts.update(dict.fromkeys(keys))
-            forget_oldest(self.posts, self.POSTS)
+            posts = self.posts
+            for key, collected in written:
+                posts[key] = collected or posts.get(key, False)
+            forget_oldest(posts, self.POSTS)
 
 
 def forget_oldest(memory: dict, limit: int) -> None:
@@ -438,24 +452,28 @@ class Store:
         except dbapi.Error as exc:
             raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
 
-    def stored_post_keys(self) -> Container[tuple[str, str]]:
-        """Keys ``(platform, platform id)`` of posts this process has stored (a live, read-only view)."""
+    def stored_post_keys(self) -> Mapping[tuple[str, str], bool]:
+        """Posts this process has stored, by key ``(platform, platform id)`` (a live, read-only view):
+        True when stored as collected data, False when stored only as a reference (``referenced_only``),
+        which a later batch that collects it still promotes."""
         return self._written.posts
 
     def _write_batch(self, scored, accounts, source, cursor, gaps, errors, received) -> WriteResult:
         result = WriteResult(posts_in=len(scored) if received is None else received)
         t_now = now()
         written_accounts: list[tuple[tuple[str, str], int, tuple]] = []
-        written_posts: list[tuple[str, str]] = []
+        written_posts: list[tuple[tuple[str, str], bool]] = []
         with self.engine.begin() as conn:
             ids = self._upsert_accounts(conn, scored, accounts, t_now, written_accounts)
             result.accounts = len(ids)
-            new = self._insert_posts(conn, scored, ids, t_now, written_posts)
-            result.posts_new = len(new)
-            if new:
-                result.interactions_new = self._insert_interactions(conn, new, ids)
-                result.topic_posts = self._insert_topics_and_rollups(conn, new, ids)
-                result.new_post_ids = [pid for pid, _, _ in new]
+            new, promote = self._insert_posts(conn, scored, ids, t_now, written_posts)
+            promoted = self._promote_posts(conn, promote)
+            result.posts_new, result.posts_promoted = len(new), len(promoted)
+            counted = sorted(new + promoted, key=lambda x: x[0]) if promoted else new
+            if counted:
+                result.interactions_new = self._insert_interactions(conn, counted, new, ids)
+                result.topic_posts = self._insert_topics_and_rollups(conn, counted, ids)
+                result.new_post_ids = [pid for pid, _, _ in counted]
             if source is not None:
                 self._record_run(conn, source, result, cursor, gaps, errors, t_now)
         # committed: remember it
@@ -540,23 +558,33 @@ class Store:
         written.extend((a.key, ids[a.key], v) for a, v in send)
         return ids
 
-    def _insert_posts(self, conn, scored, ids, t_now, written) -> list[tuple[int, Scored, Any]]:
-        """Insert the posts not stored yet; (id, scored post, time as stored) of the new ones, in batch order.
+    def _insert_posts(self, conn, scored, ids, t_now, written):
+        """Insert the posts not stored yet.
 
-        ``written`` receives the key of every post sent (stored once committed, new or not).
+        Returns ``(new, promote)``: (id, scored post, time as stored) of the new ones, in batch
+        order, and the posts of the batch collected as data (not ``referenced_only``) that were
+        already stored, by key: any of them stored only as a reference is to be promoted
+        (:meth:`_promote_posts`). ``written`` receives ``(key, collected)`` of every post sent
+        (stored once committed, new or not).
         """
         b = self._bulk
         dt, js, now_ = b.dt, b.js, b.dt(t_now)
-        rows = []
         by_key: dict[tuple[str, str], tuple[Scored, Any]] = {}
         stored = self._written.posts
         for s in scored:
             p = s.post
             key = (p.platform, p.platform_id)
-            if key in by_key or key in stored:
-                continue
-            created = dt(p.created_at)
-            by_key[key] = (s, created)
+            ref_only = bool(p.extra.get("referenced_only"))
+            known = stored.get(key)
+            if known or (ref_only and known is not None):
+                continue  # stored as data already, or stored and sent again as a reference only
+            have = by_key.get(key)
+            if have is not None and (ref_only or not have[0].post.extra.get("referenced_only")):
+                continue  # a post twice in one batch: its collected copy wins
+            by_key[key] = (s, dt(p.created_at))
+        rows = []
+        for s, created in by_key.values():
+            p = s.post
             main_ref = p.references[0] if p.references else None
             rows.append((
                 p.platform, p.platform_id, p.kind, ids[(p.platform, p.author_id)], created, p.text,
@@ -567,13 +595,42 @@ class Store:
             ))
         returned = b.insert_new(conn, m.posts, self._POST_COLUMNS, rows, "platform, platform_id",
                                 "id, platform, platform_id")
-        written.extend(by_key)
+        written.extend((key, not s.post.extra.get("referenced_only")) for key, (s, _) in by_key.items())
         try:
             new = [(id_, *by_key[(plat, pid)]) for id_, plat, pid in returned]
         except KeyError as exc:  # not a row of this batch: never store edges or tags against it
             raise StoreError(f"a post inserted by this batch came back as {exc}") from None
         new.sort(key=lambda x: x[0])  # RETURNING order is not promised: keep the batch's order
-        return new
+        inserted = {(plat, pid) for _, plat, pid in returned}
+        promote = {key: s for key, (s, _) in by_key.items()
+                   if key not in inserted and not s.post.extra.get("referenced_only")}
+        return new, promote
+
+    def _promote_posts(self, conn, promote: dict[tuple[str, str], Scored]) -> list[tuple[int, Scored, Any]]:
+        """Promote posts stored only as a reference that this batch collects as data, exactly once.
+
+        A post first stored because another post refers to it (a retweet's original in X's
+        ``includes.tweets``) is ``referenced_only``: not tagged, not rolled up. When it then
+        arrives as collected data, the insert conflicts; here its row's ``referenced_only`` is
+        cleared by one ``UPDATE ... WHERE referenced_only RETURNING``, and the rows it returns are
+        tagged and rolled up by the caller like new posts. The condition makes the promotion
+        happen once however many workers race on it: PostgreSQL re-checks it on a row another
+        transaction updated (the loser's update matches nothing); SQLite has one writer.
+        Returns (id, scored post, time as stored) of the posts promoted.
+        """
+        if not promote:
+            return []
+        out = []
+        by_platform: dict[str, list[str]] = defaultdict(list)
+        for plat, pid in sorted(promote):  # a stable lock order across workers
+            by_platform[plat].append(pid)
+        for plat, pids in by_platform.items():
+            for chunk in _chunks(pids, 500):
+                for id_, pid, created in self._bulk.fetch(
+                        conn, "UPDATE posts SET referenced_only = false WHERE platform = {} AND referenced_only "
+                        "AND platform_id IN ({}) RETURNING id, platform_id, created_at", [plat], chunk):
+                    out.append((id_, promote[(plat, pid)], created))  # created_at as stored: written back as it is
+        return out
 
     def _resolve_reference_authors(self, conn, new, ids) -> None:
         """Fill in the author of retweeted/quoted posts the source did not describe, from stored posts."""
@@ -613,9 +670,10 @@ class Store:
                             for post_id, kind, src, ref, created in found)
         return rows
 
-    def _insert_interactions(self, conn, new, ids) -> int:
+    def _insert_interactions(self, conn, new, inserted, ids) -> int:
+        """Edges of ``new`` posts (inserted or promoted), and those earlier posts owe the ``inserted`` ones."""
         self._resolve_reference_authors(conn, new, ids)
-        rows = self._backfill_edges(conn, new, ids)
+        rows = self._backfill_edges(conn, inserted, ids) if inserted else []
         for post_id, s, created in new:
             p = s.post
             src = ids[(p.platform, p.author_id)]
@@ -761,6 +819,30 @@ class Store:
             for topic, authors in conn.execute(q2):
                 out.setdefault(topic, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0})["authors"] = int(authors)
         return out
+
+
+    def rollups(self) -> dict[tuple[str, datetime], tuple[int, int, float, int, int]]:
+        """The stored rollups: (topic, bucket start) -> (posts, authors, sentiment sum, negative, positive)."""
+        r = m.rollups
+        q = select(r.c.topic, r.c.bucket, r.c.posts, r.c.authors, r.c.sentiment_sum, r.c.negative, r.c.positive)
+        with self.engine.connect() as conn:
+            return {(t, b): (n, a, round(s, 6), neg, pos) for t, b, n, a, s, neg, pos in conn.execute(q)}
+
+    def recount_rollups(self) -> dict[tuple[str, datetime], tuple[int, int, float, int, int]]:
+        """The rollups as they should be, counted afresh from the topic tags and their posts (the
+        shape of :meth:`rollups`): what every incremental write must add up to."""
+        pt, p = m.post_topics, m.posts
+        agg: dict[tuple[str, datetime], list] = defaultdict(lambda: [0, set(), 0.0, 0, 0])
+        q = select(pt.c.topic, p.c.created_at, p.c.account_id, p.c.sentiment).join(p, p.c.id == pt.c.post_id)
+        with self.engine.connect() as conn:
+            for topic, created, account, sent in conn.execute(q):
+                a = agg[(topic, m.bucket_start(created))]
+                a[0] += 1
+                a[1].add(account)
+                a[2] += sent
+                a[3] += sent <= NEGATIVE
+                a[4] += sent >= POSITIVE
+        return {k: (n, len(who), round(s, 6), neg, pos) for k, (n, who, s, neg, pos) in agg.items()}
 
 
 def _chunks(seq: Sequence, n: int):
