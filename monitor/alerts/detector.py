@@ -21,7 +21,8 @@ For every bucket the detector predicts the number of posts
   error a day; a kind of day seen for the first time (the first weekend) learns
   as a running mean.
 - ``W``, 7 *day-of-week* factors (quieter weekends), learning about half their
-  error each time that weekday comes round (a running mean the first time).
+  error each time that weekday comes round (the first time, the ratio of its posts
+  to what the level and profile expect, so its quiet night weighs little).
   Each day the factors are rescaled to a mean of 1, their mean going into the
   level, so the expectation itself never jumps.
 - Time of day and day of week are local (``timezone``, default Europe/London):
@@ -434,6 +435,7 @@ class TopicDetector:
         self.dow = [1.0] * 7
         self.profile_n = [[0.0] * 24, [0.0] * 24]  # updates seen per slot: a fast start, then EWMA
         self.dow_n = [0.0] * 7
+        self.dow_acc: list[list[float] | None] = [None] * 7  # a weekday's first time: [posts, base, prior factor]
         self.mabs = {w: 0.8 for w in params.windows}
         self.sent_mabs = 0.8
         self.neg_avg = 0.0
@@ -450,7 +452,7 @@ class TopicDetector:
         return {
             "v": 1, "key": self.key, "next_t": self.next_t, "first_t": self.first_t, "n": self.n,
             "warm": self.warm, "level": self.level, "profile": self.profile, "dow": self.dow,
-            "profile_n": self.profile_n, "dow_n": self.dow_n,
+            "profile_n": self.profile_n, "dow_n": self.dow_n, "dow_acc": self.dow_acc,
             "mabs": {str(k): v for k, v in self.mabs.items()}, "sent_mabs": self.sent_mabs,
             "neg_avg": self.neg_avg, "posts_avg": self.posts_avg, "ring": self.ring,
             "zero_run": self.zero_run, "zero_expected": self.zero_expected, "since_norm": self.since_norm,
@@ -472,6 +474,7 @@ class TopicDetector:
         det.dow = list(d["dow"])
         det.profile_n = [list(x) for x in d.get("profile_n", [[0.0] * 24, [0.0] * 24])]
         det.dow_n = list(d.get("dow_n", [0.0] * 7))
+        det.dow_acc = [list(x) if x else None for x in d.get("dow_acc") or [None] * 7]
         saved = {int(k): v for k, v in d.get("mabs", {}).items()}
         det.mabs = {w: saved.get(w, 0.8) for w in params.windows}
         det.sent_mabs = d.get("sent_mabs", 0.8)
@@ -831,9 +834,21 @@ class TopicDetector:
                         rate = max(a_p, 1.0 / (pn[i] + PRIOR_BUCKETS))
                         prof[i] = max(prof[i] + rate * wgt * g, 0.02)
                         pn[i] += wgt
-            a_w = min(0.3, p.bucket_seconds / (2 * _DAY))
-            rate = max(a_w, 1.0 / (self.dow_n[wd] + PRIOR_BUCKETS * 2))
-            self.dow[wd] = max(self.dow[wd] + rate * (yw - e) / L, 0.05)
+            if self.dow_n[wd] * p.bucket_seconds < _DAY:
+                # the first time this weekday comes round: the ratio of its posts to what the level and
+                # profile expect (a ratio of sums with a prior of 2 hours at the old factor), so its quiet
+                # night buckets weigh as little as they hold and its busy morning is learnt by mid-morning
+                acc = self.dow_acc[wd] or [0.0, 0.0, self.dow[wd]]
+                base = e / self.dow[wd] if self.dow[wd] > 0 else e
+                acc[0] += yw
+                acc[1] += base
+                prior = PRIOR_BUCKETS * 2 * L
+                self.dow[wd] = max((acc[0] + prior * acc[2]) / (acc[1] + prior), 0.05)
+                self.dow_acc[wd] = acc
+            else:
+                self.dow_acc[wd] = None
+                a_w = min(0.3, p.bucket_seconds / (2 * _DAY))
+                self.dow[wd] = max(self.dow[wd] + a_w * (yw - e) / L, 0.05)
             self.dow_n[wd] += 1
         self._update_scales(self.ring, sums)
         a_s = p.rate(SENTIMENT_DAYS)
@@ -863,6 +878,10 @@ class TopicDetector:
         if m > 0:
             self.dow = [x / m for x in self.dow]
             self.level *= m
+            for acc in self.dow_acc:  # a first-time ratio keeps its meaning: its base was at the old level
+                if acc:
+                    acc[1] *= m
+                    acc[2] /= m
 
     def peek(self, buckets: Iterable[tuple[float, int, int]], at: float) -> list[Transition]:
         """Look at buckets not settled yet (the newest may still be filling) without learning from them.

@@ -147,15 +147,20 @@ def runtime() -> tuple[Config, Settings]:
     return hit[1], settings
 
 
-def after_batch(store: Store, batch: Batch, result: WriteResult) -> None:
-    """The ``earshot.after_batch`` hook: detect on the topics that got new posts, up to the batch's newest post."""
+def after_batch(store: Store, batch: Batch, result: WriteResult, *, now: datetime | None = None) -> None:
+    """The ``earshot.after_batch`` hook: detect on the topics that got new posts, up to the batch's newest post.
+
+    ``now`` is the clock (default: the real one): posts dated more than
+    :data:`MAX_CLOCK_SKEW` after it are taken as arriving now, and alerts found more
+    than ``notify.NOTIFY_MAX_AGE`` before it are recorded but not e-mailed.
+    """
     topics = [t for t, n in result.topic_posts.items() if n]
     if not topics:
         return
     times = [p.created_at for p in batch.posts if p.created_at is not None]
     if not times:
         return
-    wall = now_utc()
+    wall = now or now_utc()
     horizon = min(max(times), wall + MAX_CLOCK_SKEW)
     config, settings = runtime()
     detect(store, config, settings, horizon=horizon, topics=topics, sources=False, now=wall)
@@ -257,7 +262,10 @@ class _Applier:
         snapshot = {k: fields.get(k) for k in ("current", "expected", "ratio", "peak", "score")}
         if row is None and tr.action in ("update", "close"):
             return  # nothing to update: its alert was deleted
-        if row is None:  # a new incident (or its alert was deleted)
+        # "open" is always a new alert, even when the incident still names the row of an earlier one:
+        # one run can hold open, close and open again of the same key (a catch-up over days of history),
+        # and the first open's row is what inc.alert_id points at by the time the second is applied
+        if row is None or tr.action == "open":
             details = details_fn(None)
             res = self.conn.execute(a.insert().values(
                 state="open", severity=tr.severity, opened_at=at, updated_at=at, created_at=self.wall,

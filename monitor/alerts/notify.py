@@ -590,11 +590,11 @@ def deliver(store: Store, ids: Sequence[int] | None, settings: Settings, *, now:
         try:
             _send_one(store, row, settings, hooks, alerts_cache)
         except DeliveryError as exc:
-            outcome = _record_failure(store, row, exc, now_utc())
+            outcome = _record_failure(store, row, exc, now)
             counts[outcome] += 1
         except Exception as exc:  # an unexpected bug must not lose the delivery either
             log.exception("delivery %s raised", row["id"])
-            counts[_record_failure(store, row, DeliveryError(f"{type(exc).__name__}: {exc}"), now_utc())] += 1
+            counts[_record_failure(store, row, DeliveryError(f"{type(exc).__name__}: {exc}"), now)] += 1
         else:
             with store.engine.begin() as conn:
                 conn.execute(update(m.alert_deliveries).where(m.alert_deliveries.c.id == row["id"]).values(

@@ -8,6 +8,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
 from monitor.items import Account, Batch, Post, Reference
 from monitor.store import Scored, Store, WriteResult
@@ -17,15 +18,25 @@ HOURLY = (0.30, 0.18, 0.11, 0.08, 0.08, 0.13, 0.32, 0.68, 1.05, 1.20, 1.15, 1.05
           1.08, 1.02, 0.96, 0.95, 1.00, 1.10, 1.22, 1.32, 1.36, 1.22, 0.92, 0.56)
 WEEKDAY = (1.00, 1.03, 1.00, 0.98, 0.93, 0.70, 0.66)
 MONDAY = datetime(2025, 11, 3, tzinfo=timezone.utc)  # a Monday, outside summer time
+#: The clock the engine tests run at: a Wednesday mid-morning, London time (= UTC in November).
+#: Tests pass it (or another fixed time) as ``now``; none reads the wall clock to build history.
+FIXED_NOW = datetime(2026, 11, 18, 10, 30, tzinfo=timezone.utc)
+LONDON = ZoneInfo("Europe/London")
 B = 300
 
 
 def rhythm(t: datetime) -> float:
-    """Daily and weekly cycle at ``t`` (UTC is London time in November)."""
-    h = t.hour + t.minute / 60
+    """Daily and weekly cycle at ``t``, in London local time (people keep to the clock on the wall)."""
+    lt = t.astimezone(LONDON) if t.tzinfo is not None else t
+    h = lt.hour + lt.minute / 60
     i = int(h)
     frac = h - i
-    return (HOURLY[i] * (1 - frac) + HOURLY[(i + 1) % 24] * frac) * WEEKDAY[t.weekday()]
+    return (HOURLY[i] * (1 - frac) + HOURLY[(i + 1) % 24] * frac) * WEEKDAY[lt.weekday()]
+
+
+def flat(t: datetime) -> float:
+    """A ``multiplier`` for :func:`fill` that divides the rhythm out: the same level at every hour and day."""
+    return 1.0 / rhythm(t)
 
 
 def poisson(rng: random.Random, lam: float) -> int:
@@ -98,22 +109,27 @@ def post(author: int | str, when: datetime, topic: str, *, sentiment: float = 0.
     return Scored(post=p, sentiment=sentiment, topics={topic: ["test"]})
 
 
-def write(store: Store, scored: list[Scored], *, hook: bool = True, source: str = "test") -> WriteResult:
-    """Store posts as the pipeline does, then run the alert hook as the pipeline would."""
+def write(store: Store, scored: list[Scored], *, now: datetime, hook: bool = True,
+          source: str = "test") -> WriteResult:
+    """Store posts as the pipeline does, then run the alert hook as the pipeline would, with the clock at ``now``."""
     from monitor.alerts import engine
 
     authors = {s.post.author_id for s in scored}
     accs = [account(a) for a in sorted(authors)]
     res = store.write_batch(scored, accs, source=source)
     if hook and res.posts_new:
-        engine.after_batch(store, Batch(source=source, posts=[s.post for s in scored]), res)
+        engine.after_batch(store, Batch(source=source, posts=[s.post for s in scored]), res, now=now)
     return res
 
 
 def fill(store: Store, topic: str, start: datetime, end: datetime, level: float, *, seed: int = 1,
          batch_minutes: int = 60, multiplier: Callable[[datetime], float] | None = None,
          hook: bool = True, authors: int = 500, negative_share: float = 0.2) -> int:
-    """Write posts on ``topic`` from ``start`` to ``end`` at ``level`` per 5 minutes (with the rhythm)."""
+    """Write posts on ``topic`` from ``start`` to ``end`` at ``level`` per 5 minutes (with the rhythm).
+
+    Posts arrive as they would live: each hour's batch is stored (and the hook run)
+    with the clock at the end of that hour. Nothing here reads the wall clock.
+    """
     rng = random.Random(seed)
     t = start
     batch: list[Scored] = []
@@ -129,11 +145,11 @@ def fill(store: Store, topic: str, start: datetime, end: datetime, level: float,
         t += timedelta(seconds=B)
         if t >= next_flush:
             if batch:
-                write(store, batch, hook=hook)
+                write(store, batch, hook=hook, now=t)
             batch = []
             next_flush = t + timedelta(minutes=batch_minutes)
     if batch:
-        write(store, batch, hook=hook)
+        write(store, batch, hook=hook, now=max(t, end))
     return n
 
 
@@ -155,4 +171,7 @@ topics:
   quiet:
     label: Quiet topic
     query: quiet
+  flat:
+    label: Flat topic
+    query: flat
 """

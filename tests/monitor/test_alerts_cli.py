@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.alerts.cli import alerts
-from tests.monitor.alerts_support import TEST_CONFIG, config_file, fill, post, write
+from tests.monitor.alerts_support import FIXED_NOW, TEST_CONFIG, config_file, fill, post, write
 from tests.monitor.test_alerts_notify import Hook, SMTPSink
 
 
@@ -68,13 +68,12 @@ def test_detect_runs_once_and_reports(env):
     import os
 
     store = Store(os.environ["EARSHOT_DATABASE_URL"])
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    now -= timedelta(minutes=now.minute % 5)
+    now = FIXED_NOW
     fill(store, "flu", now - timedelta(days=2), now - timedelta(minutes=10), 2.0, seed=31, hook=False)
-    write(store, [post(9900 + i, now - timedelta(minutes=3), "flu") for i in range(80)], hook=False)
+    write(store, [post(9900 + i, now - timedelta(minutes=3), "flu") for i in range(80)], hook=False, now=now)
     store.dispose()
     runner = CliRunner()
-    out = runner.invoke(alerts, ["detect", "--topic", "flu", "--no-sources"])
+    out = runner.invoke(alerts, ["detect", "--topic", "flu", "--no-sources", "--now", now.isoformat()])
     assert out.exit_code == 0, out.output
     assert "1 opened" in out.output and "CRITICAL Flu:" in out.output
     out = runner.invoke(alerts, ["list", "--state", "open"])

@@ -16,7 +16,7 @@ from monitor import models as m
 from monitor.alerts import notify, records
 from monitor.settings import load_settings
 from tests.services import free_port
-from tests.monitor.alerts_support import TEST_CONFIG, config_file, fill, post, write
+from tests.monitor.alerts_support import FIXED_NOW, TEST_CONFIG, config_file, fill, post, write
 
 STRANGER = '<script>alert("x")</script> & <img src=x onerror=alert(1)> [click](https://evil.example)'
 
@@ -99,19 +99,13 @@ def env(tmp_path, monkeypatch):
     notify.set_dispatcher(old)
 
 
-def now_bucket() -> datetime:
-    t = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    return t - timedelta(minutes=t.minute % 5)
-
-
-def spike(store, *, text: str = "flu is everywhere"):
-    """Two days of normal traffic on 'flu', then a burst now: returns the alert."""
-    now = now_bucket()
+def spike(store, *, text: str = "flu is everywhere", now: datetime = FIXED_NOW):
+    """Two days of normal traffic on 'flu', then a burst at ``now`` (the clock): returns the alert."""
     fill(store, "flu", now - timedelta(days=2), now - timedelta(minutes=10), 2.0, seed=11)
     src = post(88, now - timedelta(minutes=5), "flu", pid="src1", text=text)
     # 8 retweets of one post (its author stays below the emerging-voice threshold) and 72 other posts
     write(store, [src] + [post(8000 + i, now - timedelta(minutes=4) + timedelta(seconds=3 * i), "flu",
-                               retweet_of=("src1", 88) if i < 8 else None) for i in range(80)])
+                               retweet_of=("src1", 88) if i < 8 else None) for i in range(80)], now=now)
     alerts = records.list_alerts(store)
     assert [a["kind"] for a in alerts] == ["volume"]
     return alerts[0]
@@ -262,7 +256,9 @@ def test_alerts_found_in_replayed_history_are_not_emailed(sqlite_store, env, smt
     env.setenv("EARSHOT_SMTP_PORT", str(smtp.port))
     then = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     fill(sqlite_store, "flu", then - timedelta(days=2), then, 2.0, seed=12)
-    write(sqlite_store, [post(9100 + i, then + timedelta(seconds=3 * i), "flu") for i in range(80)])
+    # replayed a day later: the alert is recorded, nobody is e-mailed about yesterday
+    write(sqlite_store, [post(9100 + i, then + timedelta(seconds=3 * i), "flu") for i in range(80)],
+          now=then + timedelta(days=1))
     (a,) = records.list_alerts(sqlite_store)
     assert records.deliveries(sqlite_store, a["id"]) == [] and smtp.messages == []
 
@@ -277,10 +273,10 @@ def test_alert_events_are_pushed_on_the_redis_channel_and_stream_within_a_second
     sub = r.pubsub()
     sub.subscribe(notify.CHANNEL)
     assert sub.get_message(timeout=2)["type"] == "subscribe"
-    now = now_bucket()
+    now = FIXED_NOW
     fill(sqlite_store, "flu", now - timedelta(days=2), now - timedelta(minutes=10), 2.0, seed=13)
     t0 = time.perf_counter()
-    write(sqlite_store, [post(9300 + i, now - timedelta(minutes=4), "flu") for i in range(80)])
+    write(sqlite_store, [post(9300 + i, now - timedelta(minutes=4), "flu") for i in range(80)], now=now)
     msg = sub.get_message(timeout=5)
     latency = time.perf_counter() - t0
     assert msg is not None and msg["type"] == "message"
