@@ -1,8 +1,9 @@
 """The scheduled recompute: every topic's default 30-day ranking, stored, so lookups read it.
 
-The Celery task ``earshot.influence_recompute`` (in ``worker.py``) is a thin
-wrapper over :func:`recompute`; :func:`beat_entries` puts it on the beat
-schedule (entry point ``earshot.schedule``). Each run computes, per topic, the
+The Celery task ``earshot.influence_recompute``, defined on the worker's app by
+:func:`celery_tasks` (entry point ``earshot.tasks``), is a thin wrapper over
+:func:`recompute`; :func:`beat_entries` puts it on the beat schedule (entry
+point ``earshot.schedule``). Each run computes, per topic, the
 window ``[end - 30 days, end)`` with ``end`` the start of the current hour, in
 both variants (all interactions, and without those of flagged accounts),
 reading the interactions and detecting flags once for both. A window already
@@ -94,6 +95,18 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         summary["topics"][tid] = done
         log.info("influence %s %s..%s: %s", tid, since, until, done)
     return summary
+
+
+def celery_tasks(app: Any) -> None:
+    """``earshot.tasks`` hook: the Celery task of the recompute, a thin wrapper over :func:`recompute`."""
+
+    @app.task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=50 * 60, time_limit=55 * 60)
+    def influence_recompute(topics: list[str] | None = None) -> dict:
+        """Recompute and store every topic's 30-day influence ranking (see :func:`recompute`)."""
+        from monitor.app import context
+
+        ctx = context()
+        return recompute(ctx.store, ctx.config, topics=topics)
 
 
 def after_import(ctx, summaries) -> list[str]:

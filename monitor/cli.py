@@ -97,11 +97,16 @@ def topics_test(text: str, author: str | None, lang: str | None, query_text: str
 @click.option("--source", help="Source name to record (default: import:<file name>).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=None, help="Posts per batch (default EARSHOT_BATCH_SIZE).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when the terminal is interactive).")
-def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | None, progress: bool | None) -> None:
+@click.option("--enqueue", is_flag=True, help="Send the batches to the Celery workers instead of storing them here.")
+def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | None, progress: bool | None,
+               enqueue: bool) -> None:
     """Load recorded data: X API v2 JSONL (twarc2), RSS/Atom files, or an Earshot export."""
     from monitor.replay import import_files
 
     ctx = _context()
+    if enqueue:
+        _import_enqueue(ctx, files, source, batch_size or ctx.settings.batch_size)
+        return
     show = sys.stderr.isatty() if progress is None else progress
     failed = 0
 
@@ -129,6 +134,32 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
         sys.exit(1)
 
 
+def _import_enqueue(ctx, files, source, batch_size) -> None:
+    """`earshot import --enqueue`: keep each batch in the store and queue its id for the workers."""
+    if ctx.settings.embedded:
+        _fail("--enqueue needs a broker: set EARSHOT_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    from monitor.durable import enqueue_files
+    from worker import send_batch
+
+    def report(s):
+        if s.failed:
+            click.secho(f"{s.path}: skipped — {s.failed}", fg="yellow")
+        else:
+            click.echo(f"{s.path}: {s.format}, {s.posts} posts in {s.batches} batches queued, {len(s.errors)} problems")
+
+    try:
+        summaries = enqueue_files(list(files), ctx.store, send_batch, batch_size=batch_size, source=source,
+                                  on_file=report)
+    except Exception as exc:  # the store is away: nothing more was kept (what was kept is safe)
+        _fail(f"cannot keep batches in the store at {ctx.store.safe_url}: {exc.__class__.__name__}: {exc}")
+    failed = sum(1 for s in summaries if s.failed)
+    click.echo(f"{len(summaries)} files, {sum(s.posts for s in summaries)} posts in "
+               f"{sum(s.batches for s in summaries)} batches kept and queued for the workers; {failed} skipped. "
+               "`earshot status` shows what still waits.")
+    if failed:
+        sys.exit(1)
+
+
 @cli.command("export")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--topic")
@@ -152,7 +183,7 @@ def export_cmd(out: Path, topic: str | None, since, until) -> None:
 def collect_cmd(sources: tuple[str, ...], enqueue: bool) -> None:
     """Run one collection pass of the named sources (default: all enabled)."""
     from monitor.collect import run_source, source_specs
-    from monitor.pipeline import process_batch
+    from monitor.durable import store_or_quarantine
 
     ctx = _context()
     specs = source_specs(ctx.config, ctx.settings)
@@ -170,7 +201,7 @@ def collect_cmd(sources: tuple[str, ...], enqueue: bool) -> None:
             click.echo(f"queued {n}")
         return
     for n in names:
-        s = run_source(specs[n], ctx.store, lambda b: process_batch(b, ctx.store, ctx.matcher))
+        s = run_source(specs[n], ctx.store, lambda b: store_or_quarantine(b, ctx.store, ctx.matcher).result)
         if s.disabled:
             click.secho(f"{n}: disabled — {s.disabled}", fg="yellow")
         elif s.failed:
@@ -249,10 +280,11 @@ def run_cmd(once: bool, duration: float | None) -> None:
 @click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop after this many batches.")
 def stream_cmd(max_batches: int | None) -> None:
     """Run the X filtered stream: sync its rules with the topics, then store (or enqueue) what arrives."""
+    import time
     from dataclasses import replace
 
     from monitor.collect import run_source, source_specs
-    from monitor.pipeline import process_batch
+    from monitor.durable import store_or_quarantine
     from monitor.sources.base import SourceError
 
     ctx = _context()
@@ -273,12 +305,24 @@ def stream_cmd(max_batches: int | None) -> None:
         click.secho(f"  refused: {err}", fg="yellow")
     if ctx.settings.embedded:
         def hand_on(batch):
-            return process_batch(batch, ctx.store, ctx.matcher)
+            return store_or_quarantine(batch, ctx.store, ctx.matcher).result
     else:
-        from worker import process_batch_task
+        from monitor.durable import hand_to_workers, transient
+        from worker import send_batch
 
         def hand_on(batch):
-            process_batch_task.delay(batch.to_dict())
+            # kept in the store, then queued by id; while the database is away the batch is held here
+            wait = 1.0
+            while True:
+                try:
+                    return hand_to_workers(ctx.store, batch, send_batch)
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    click.secho(f"x-stream: the store is away ({exc.__class__.__name__}); holding "
+                                f"{len(batch.posts)} posts, trying again in {wait:.0f}s", fg="yellow", err=True)
+                    time.sleep(wait)
+                    wait = min(wait * 2, 60.0)
 
     try:
         s = run_source(replace(spec, build=lambda: source), ctx.store, hand_on)
@@ -299,7 +343,8 @@ def status_cmd(as_json: bool, days: int) -> None:
     from monitor.health import collection_status
 
     ctx = _context()
-    st = collection_status(ctx.store, source_specs(ctx.config, ctx.settings), ctx.config, days=days)
+    st = collection_status(ctx.store, source_specs(ctx.config, ctx.settings), ctx.config, days=days,
+                           resend_after=ctx.settings.resend_after)
     if as_json:
         click.echo(json.dumps(st, default=str, indent=2))
         return
@@ -325,6 +370,7 @@ def status_cmd(as_json: bool, days: int) -> None:
     for tid, c in st["topics"].items():
         click.echo(f"  {tid:<16} {c['posts']:>8} posts  {c.get('authors', 0):>6} authors  "
                    f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
+    _echo_batches(st["batches"])
     click.echo(f"\ngaps, last {days} days (what these figures did not see):")
     if not st["gaps"]:
         click.echo("  none recorded")
@@ -336,6 +382,81 @@ def status_cmd(as_json: bool, days: int) -> None:
                 click.echo(line)
         except Exception as exc:  # pragma: no cover - a plugin's problem, reported not raised
             click.secho(f"({_name}: {exc})", fg="yellow")
+
+
+def _printable(text: str) -> str:
+    """Stranger text (an error quoting a value) for the terminal: control characters shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _echo_batches(b: dict) -> None:
+    """The kept-batches part of `earshot status`: waiting, waiting too long, quarantined."""
+    click.echo("\nbatches kept for the workers:")
+    if b["waiting"]:
+        click.echo(f"  {b['waiting']} waiting to be stored ({b['waiting_posts']} posts), "
+                   f"oldest {b['oldest_waiting_s']:.0f}s ago")
+    else:
+        click.echo("  none waiting")
+    if b["waiting_too_long"]:
+        click.secho(f"  {b['waiting_too_long']} waiting too long (over {b['too_long_after_s']:.0f}s, "
+                    f"{b['waiting_too_long_posts']} posts): are the workers and the database up?", fg="red")
+    if b["quarantined"]:
+        click.secho(f"  {b['quarantined']} quarantined ({b['quarantined_posts']} posts not stored): "
+                    "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red")
+        for q in b["quarantined_batches"][:5]:
+            click.echo(f"    #{q['id']} {_printable(q['source'])} {q['posts']} posts: {_printable(q['reason'] or '')[:150]}")
+
+
+# ---------------------------------------------------------------------- quarantine
+@cli.group()
+def quarantine() -> None:
+    """Batches that could not be stored: kept with the reason, replayed once fixed."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def quarantine_list(as_json: bool) -> None:
+    """Every quarantined batch: id, source, posts, when, and why it could not be stored."""
+    from monitor.durable import quarantined
+
+    ctx = _context()
+    rows = quarantined(ctx.store)
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        click.echo("no quarantined batches")
+        return
+    for q in rows:
+        part = f" (part of batch #{q['parent_id']})" if q["parent_id"] else ""
+        click.echo(f"#{q['id']} {_printable(q['source'])} {q['posts']} posts, {q['created_at']:%Y-%m-%d %H:%M} UTC, "
+                   f"{q['attempts']} tries{part}")
+        click.echo(f"    {_printable(q['reason'] or '')}")
+
+
+@quarantine.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Every quarantined batch.")
+def quarantine_replay(ids: tuple[int, ...], all_: bool) -> None:
+    """Try quarantined batches again (after the cause is fixed); what still fails stays, with its reason."""
+    from monitor.durable import replay
+
+    if not ids and not all_:
+        _fail("name the batches to replay (see `earshot quarantine list`), or --all")
+    ctx = _context()
+    outcomes = replay(ctx.store, ctx.matcher, None if all_ else list(ids))
+    if not outcomes:
+        _fail("no such quarantined batch" + ("es" if len(ids) != 1 else ""), code=1)
+    left = 0
+    for o in outcomes:
+        if o.state == "stored":
+            click.echo(f"#{o.raw_id}: stored ({o.result.posts_in} posts, {o.result.posts_new} new)")
+        else:
+            left += 1
+            click.secho(f"#{o.raw_id}: {o.quarantined_posts} posts still quarantined "
+                        f"({o.result.posts_in} stored): {_printable(o.quarantined[0]['reason'])[:200]}", fg="yellow")
+    if left:
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------------- demo

@@ -43,7 +43,11 @@ def gaps_between(store: Store, since: datetime, until: datetime | None = None,
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def collection_status(store: Store, specs: dict, config: Config, *, days: int = 7) -> dict[str, Any]:
+def collection_status(store: Store, specs: dict, config: Config, *, days: int = 7,
+                      resend_after: float = 300.0) -> dict[str, Any]:
+    """Everything ``earshot status`` shows; ``resend_after``: seconds after which a kept batch waits too long."""
+    from monitor import durable
+
     now = datetime.now(timezone.utc)
     since = now - timedelta(days=days)
     with store.engine.connect() as conn:
@@ -71,4 +75,4 @@ def collection_status(store: Store, specs: dict, config: Config, *, days: int = 
     topics = {tid: counts.get(tid, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0, "authors": 0})
               for tid in config.topics}
     return {"now": now, "sources": sources, "topics": topics, "gaps": gaps_between(store, since),
-            "totals": store.counts()}
+            "totals": store.counts(), "batches": durable.health(store, resend_after=resend_after, at=now)}

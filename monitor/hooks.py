@@ -20,6 +20,13 @@ Entry-point groups:
     (e.g. influence rankings recomputed for the topics that got posts); returns lines to print.
 ``earshot.after_batch``
     ``fn(store, batch, result)``: registered into ``AFTER_BATCH`` on first use.
+``earshot.tasks``
+    ``fn(app)``: defines the package's Celery tasks on the worker's Celery ``app``
+    (thin wrappers over its plain functions), so ``worker.py`` names no package but the core.
+
+A worker or the beat (``worker.py``) loads every group strictly: an extension that fails to
+load stops it from starting, with a message naming the extension and the error (alerting must
+never stop silently). Interactive commands log the failure and go on without it.
 """
 
 from __future__ import annotations
@@ -30,36 +37,49 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("earshot.commands", "earshot.summary", "earshot.schedule", "earshot.after_import", "earshot.after_batch")
+GROUPS = ("earshot.commands", "earshot.summary", "earshot.schedule", "earshot.after_import", "earshot.after_batch",
+          "earshot.tasks")
 
 
-def load(group: str) -> list[tuple[str, Any]]:
-    """The objects registered under ``group``; one that fails to load is logged and skipped."""
+class PluginError(RuntimeError):
+    """An extension failed to load where every extension must (a worker, the beat)."""
+
+
+def load(group: str, *, strict: bool = False) -> list[tuple[str, Any]]:
+    """The objects registered under ``group``.
+
+    One that fails to load is logged and skipped, or, with ``strict``, raises
+    :class:`PluginError` naming every extension of the group that failed and why.
+    """
     if group not in GROUPS:
         raise ValueError(f"unknown extension point {group!r}; known: {', '.join(GROUPS)}")
     out = []
+    failed = []
     for ep in sorted(entry_points(group=group), key=lambda e: e.name):
         try:
             out.append((ep.name, ep.load()))
-        except Exception as exc:  # a broken plugin must not take the core down
-            log.error("extension %s:%s failed to load: %s", group, ep.name, exc)
+        except Exception as exc:  # a broken plugin must not take an interactive command down
+            failed.append(f"{group} extension {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}")
+            log.error("%s", failed[-1])
+    if strict and failed:
+        raise PluginError("; ".join(failed))
     return out
 
 
 _after_batch_loaded = False
 
 
-def register_after_batch() -> None:
-    """Put the ``earshot.after_import``
-    ``fn(ctx, summaries) -> list[str]``: runs after ``earshot import`` / ``earshot demo``
-    (e.g. influence rankings recomputed for the topics that got posts); returns lines to print.
-``earshot.after_batch`` hooks into the pipeline (once per process)."""
+def register_after_batch(*, strict: bool = False) -> None:
+    """Put the ``earshot.after_batch`` hooks into the pipeline's ``AFTER_BATCH`` (once per process).
+
+    With ``strict`` (a worker), a hook that fails to load raises :class:`PluginError`.
+    """
     global _after_batch_loaded
     if _after_batch_loaded:
         return
     from monitor.pipeline import AFTER_BATCH
 
-    for _name, fn in load("earshot.after_batch"):
+    for _name, fn in load("earshot.after_batch", strict=strict):
         if fn not in AFTER_BATCH:
             AFTER_BATCH.append(fn)
     _after_batch_loaded = True

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -207,6 +208,30 @@ gaps = Table(
     Index("ix_gaps_source_time", "source", "start"),
 )
 
+
+# A batch kept in the store from the moment a source (or an import) hands it over until it is
+# stored (see monitor/durable.py): the broker carries only its id, so a lost message, a killed
+# worker or a database outage never loses it. ``state``: pending -> stored, or quarantined (it
+# could not be stored: the reason is kept, and it is replayed once fixed). The payload (the
+# batch's JSON, zlib-compressed) is dropped once it is stored.
+raw_batches = Table(
+    "raw_batches",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(128), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | stored | quarantined
+    Column("posts", Integer, nullable=False, default=0),
+    Column("payload", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),  # last handed to the broker
+    Column("sends", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # tries that failed
+    Column("last_error", Text),
+    Column("stored_at", UTCDateTime),
+    Column("reason", Text),  # why it is quarantined
+    Column("parent_id", BigInteger),  # the batch a quarantined part was split from
+    Index("ix_raw_batches_state_created", "state", "created_at"),
+)
 
 # --- influence ---
 # Stored influence rankings (written by influence.tasks / influence.lookup, read by the CLI,

@@ -129,13 +129,18 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Mapping[tuple[str, str], b
     return out
 
 
-def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bool = True) -> WriteResult:
-    """Store one batch with its cursor in one transaction; then run the after-batch hooks."""
+def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bool = True,
+                  claim: Callable | None = None) -> WriteResult:
+    """Store one batch with its cursor in one transaction; then run the after-batch hooks.
+
+    ``claim`` is passed to :meth:`~monitor.store.Store.write_batch` (a kept batch's claim, see
+    :mod:`monitor.durable`).
+    """
     # posts this worker stored before (X repeats referenced posts on every page) are not scored again
     scored = score_batch(batch, matcher, skip=store.stored_post_keys())
     result = store.write_batch(
         scored, batch.accounts, source=batch.source, cursor=batch.cursor,
-        gaps=batch.gaps, errors=batch.errors, received=len(batch.posts),
+        gaps=batch.gaps, errors=batch.errors, received=len(batch.posts), claim=claim,
     )
     if run_hooks and result.posts_counted:
         for hook in AFTER_BATCH:

@@ -32,6 +32,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "EARSHOT_SMTP_PASSWORD": ("", "SMTP password."),
     "EARSHOT_SMTP_FROM": ("earshot@localhost", "From address of alert e-mails."),
     "EARSHOT_SMTP_STARTTLS": ("auto", "STARTTLS on the SMTP connection: yes (required), no, or auto (when the server offers it)."),
+    "EARSHOT_DB_RETRIES": ("8", "Tries of a batch while the database is away (full-jitter exponential backoff) before it is left waiting, kept in the store, for the sweeper to send again."),
+    "EARSHOT_DB_RETRY_MAX": ("300", "Longest wait in seconds between two tries of a batch while the database is away."),
+    "EARSHOT_RESEND_AFTER": ("300", "Seconds a kept batch may wait unstored before the sweeper sends it to the workers again (and `earshot status` says it is waiting too long)."),
+    "EARSHOT_SWEEP_INTERVAL": ("60", "Seconds between two runs of the batch sweeper on the beat."),
+    "EARSHOT_VISIBILITY_TIMEOUT": ("2100", "Seconds Redis waits for a worker to acknowledge a task before handing it to another (a worker killed outright); longer than the 30-minute task time limit, so a running task is never handed out twice."),
     "EARSHOT_WEBHOOKS": ("", "Comma-separated webhook URLs told of every alert, each optionally prefixed by its format: json: (default), teams: or slack:, e.g. teams:https://example.webhook.office.com/..."),
 }
 
@@ -60,6 +65,11 @@ class Settings:
     smtp_from: str = "earshot@localhost"
     smtp_starttls: str = "auto"  # yes | no | auto
     webhooks: list[str] = field(default_factory=list)  # "format:url" (json, teams, slack)
+    db_retries: int = 8
+    db_retry_max: float = 300.0
+    resend_after: float = 300.0
+    sweep_interval: float = 60.0
+    visibility_timeout: float = 2100.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -118,6 +128,17 @@ def load_settings() -> Settings:
     if starttls not in ("yes", "no", "auto"):
         raise ValueError(f"EARSHOT_SMTP_STARTTLS must be yes, no or auto, not {starttls!r}")
     webhooks = [w.strip() for w in _get("EARSHOT_WEBHOOKS").split(",") if w.strip()]
+    durable = {}
+    for name, key, kind in (("EARSHOT_DB_RETRIES", "db_retries", int), ("EARSHOT_DB_RETRY_MAX", "db_retry_max", float),
+                            ("EARSHOT_RESEND_AFTER", "resend_after", float),
+                            ("EARSHOT_SWEEP_INTERVAL", "sweep_interval", float),
+                            ("EARSHOT_VISIBILITY_TIMEOUT", "visibility_timeout", float)):
+        try:
+            durable[key] = kind(_get(name))
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {_get(name)!r}") from None
+        if durable[key] < 0:
+            raise ValueError(f"{name} must not be negative, not {_get(name)!r}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -137,4 +158,5 @@ def load_settings() -> Settings:
         smtp_from=_get("EARSHOT_SMTP_FROM").strip() or "earshot@localhost",
         smtp_starttls=starttls,
         webhooks=webhooks,
+        **durable,
     )

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import JSON, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -129,6 +129,7 @@ class WriteResult:
     posts_promoted: int = 0  # stored before only as a reference, collected now: tagged and counted now
     topic_posts: dict[str, int] = field(default_factory=dict)  # topic -> posts tagged (new or promoted)
     new_post_ids: list[int] = field(default_factory=list)  # ids of the posts new or promoted
+    claimed: bool = True  # False: the write's claim found the batch already stored, and nothing was written
 
     @property
     def posts_counted(self) -> int:
@@ -426,15 +427,19 @@ class Store:
         gaps: Sequence[Gap] = (),
         errors: Sequence[str] = (),
         received: int | None = None,
+        claim: Callable[[Any], bool] | None = None,
     ) -> WriteResult:
         """Store posts, accounts, edges, topic tags and rollups, plus the source's cursor, in one transaction.
 
         ``received`` is how many posts the source delivered, when the caller left out some it knows
         are stored (:meth:`stored_post_keys`); it is what the source's run counts as items.
+        ``claim(conn)`` runs first inside the transaction; when it returns False nothing is written
+        and the result says ``claimed=False`` (a kept batch another worker has stored: see
+        :mod:`monitor.durable`).
         """
         accounts = list(accounts)
         try:
-            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received)
+            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received, claim)
         except IntegrityError:
             if not (self._written.accounts or self._written.posts):
                 raise
@@ -442,7 +447,7 @@ class Store:
             # forget what was written and send everything
             log.warning("the store no longer holds rows this worker wrote; writing the batch in full")
             self._written.clear()
-            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received)
+            return self._write_batch_wrapped(scored, accounts, source, cursor, gaps, errors, received, claim)
 
     def _write_batch_wrapped(self, *args) -> WriteResult:
         """:meth:`_write_batch`, with errors of the raw cursor raised as SQLAlchemy's, like every other query's."""
@@ -458,12 +463,15 @@ class Store:
         which a later batch that collects it still promotes."""
         return self._written.posts
 
-    def _write_batch(self, scored, accounts, source, cursor, gaps, errors, received) -> WriteResult:
+    def _write_batch(self, scored, accounts, source, cursor, gaps, errors, received, claim=None) -> WriteResult:
         result = WriteResult(posts_in=len(scored) if received is None else received)
         t_now = now()
         written_accounts: list[tuple[tuple[str, str], int, tuple]] = []
         written_posts: list[tuple[tuple[str, str], bool]] = []
         with self.engine.begin() as conn:
+            if claim is not None and not claim(conn):
+                result.claimed = False
+                return result
             ids = self._upsert_accounts(conn, scored, accounts, t_now, written_accounts)
             result.accounts = len(ids)
             new, promote = self._insert_posts(conn, scored, ids, t_now, written_posts)
@@ -773,6 +781,11 @@ class Store:
             )
             conn.execute(g, [{"source": x.source or source, "start": x.start, "end": x.end,
                               "reason": x.reason, "detail": x.detail} for x in gaps])
+
+    def record_run_in(self, conn, source: str, *, cursor: dict[str, Any] | None = None, gaps: Sequence[Gap] = (),
+                      errors: Sequence[str] = ()) -> None:
+        """Record a source's run (its cursor, gaps and errors, no items) inside the caller's transaction."""
+        self._record_run(conn, source, WriteResult(), cursor, gaps, errors, now())
 
     def record_source_run(self, source: str, *, started: bool = False, error: str | None = None,
                           gaps: Sequence[Gap] = ()) -> None:
