@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from influence import bots
 from influence.communities import Community, describe, louvain
-from influence.graph import (ALL_PLATFORMS, MENTION, REPLY, Edges, TopicGraph, build_graph, read_edges)
+from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, build_graph, read_edges)
 from influence.scoring import MEASURES, SEED, Scores, score_graph
 from monitor import models as m
 from monitor.store import Store
@@ -136,6 +136,7 @@ class AccountScore:
     previous_rank: int | None = None
     flagged: bool = False
     flags: list[dict[str, Any]] = field(default_factory=list)
+    boosted: dict[str, Any] | None = None  # its amplification comes mostly from flagged accounts (bots.boosted)
     stakeholder: bool = False
     platform: str | None = None
     handle: str | None = None
@@ -213,6 +214,7 @@ class Ranking:
             "source": self.source, "run_id": self.run_id, "seconds": round(self.seconds, 3),
             "network_accounts": self.network_accounts, "interactions": self.interactions, "edges": self.edges,
             "flagged_accounts": self.flagged_accounts, "excluded_interactions": self.excluded_interactions,
+            "interactions_scored": self.interactions - self.excluded_interactions,
             "weights": self.weights, "constant": self.constant, "measures": MEASURES,
             "betweenness_sources": self.betweenness_sources,
             "previous_window": [t.isoformat() for t in self.previous_window] if self.previous_window else None,
@@ -234,7 +236,7 @@ class Analysis:
     scores: Scores
     membership: np.ndarray | None
     communities: list[Community]
-    flags: dict[int, bots.AccountFlags]
+    flags: bots.Flags
     posts: Counter
     stakeholders: frozenset[str]
     stakeholder_ids: frozenset[int]
@@ -244,6 +246,7 @@ class Analysis:
     computed_at: datetime
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    boosts: dict[int, dict[str, Any]] = field(default_factory=dict)  # account id -> bots.boosted's mark
 
     @property
     def flagged_ids(self) -> set[int]:
@@ -264,6 +267,7 @@ class Analysis:
             mentions=int(self._mentions[v]), posts=int(self.posts.get(aid, 0)),
             community=None if self.membership is None else int(self.membership[v]),
             previous_rank=(previous or {}).get(aid), flagged=bool(f and f.flagged), flags=f.to_json() if f else [],
+            boosted=self.boosts.get(aid),
             stakeholder=aid in self.stakeholder_ids or bool(handle and handle.lower() in self.stakeholders),
             platform=info.platform if info else None, handle=handle, name=info.name if info else None,
             followers=info.followers if info else None, verified=info.verified if info else None,
@@ -297,7 +301,7 @@ class Analysis:
 
 def analyse(store: Store, topic: str, since: datetime | None, until: datetime | None, *,
             platform: str | None = None, exclude_flagged: bool = False, stakeholders: Iterable[str] = (),
-            communities: bool = True, flags: dict[int, bots.AccountFlags] | None = None,
+            communities: bool = True, flags: bots.Flags | dict[int, bots.AccountFlags] | None = None,
             edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
             account_limit: int | None = 1000, seed: int = SEED) -> Analysis:
     """Compute the influence analysis of ``topic`` in ``[since, until)``.
@@ -334,7 +338,11 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     t = time.perf_counter()
     if flags is None:
         flags = bots.detect(store, topic, since, until, plat, thresholds)
+    elif not isinstance(flags, bots.Flags):
+        flags = bots.Flags(flags, thresholds=thresholds)
     timings["flags"] = time.perf_counter() - t
+    # measured on every interaction, before any are left out: who owes its amplification to flagged accounts
+    boosts = bots.boosted(edges.src, edges.dst, (edges.kind == RETWEET) | (edges.kind == QUOTE), flags)
     excluded = 0
     if exclude_flagged:
         flagged = [a for a, f in flags.items() if f.flagged]
@@ -386,4 +394,4 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
                     scores=scores, membership=membership, communities=comms, flags=flags, posts=posts,
                     stakeholders=sh, stakeholder_ids=sh_ids, accounts=accounts, interactions_read=read,
                     excluded_interactions=excluded, computed_at=utcnow(), seconds=time.perf_counter() - t0,
-                    timings=timings)
+                    timings=timings, boosts=boosts)

@@ -36,6 +36,16 @@ An account is **flagged** when it is coordinated, or when it shows at least
 :attr:`Thresholds.behaviour_signals_to_flag` of the other signals. A single
 signal is shown but does not flag: plenty of people mostly retweet, or opened
 their account last month.
+
+Each coordinated group is a **ring**, numbered 1, 2, ... by size (largest first,
+then smallest account id), so the ranking can say which ring did what. A post that
+a ring's members retweeted in bursts is a **coordinated post**
+(:class:`CoordinatedPost`). An account whose amplification comes mostly from
+flagged accounts (at least :attr:`Thresholds.boosted_share` of the retweets and
+quotes it received, and at least :attr:`Thresholds.boosted_min_amplifications` of
+them) is **boosted** (:func:`boosted`): not flagged itself (it may be a real
+person whom a ring amplifies), but marked in the ranking with which ring and what
+share.
 """
 
 from __future__ import annotations
@@ -74,6 +84,8 @@ class Thresholds:
     coordination_min_bursts: int = 2
     coordination_min_group: int = 3
     behaviour_signals_to_flag: int = 2
+    boosted_share: float = 0.5
+    boosted_min_amplifications: int = 3
 
 
 @dataclass
@@ -107,8 +119,71 @@ class AccountFlags:
         other = {k for k in self.kinds if k != "coordinated"}
         return self.coordinated or len(other) >= self.behaviour_needed
 
+    @property
+    def ring(self) -> int | None:
+        """The ring (coordinated group) it belongs to, if any."""
+        for s in self.signals:
+            if s.kind == "coordinated":
+                return s.data.get("ring")
+        return None
+
     def to_json(self) -> list[dict[str, Any]]:
         return [asdict(s) for s in sorted(self.signals, key=lambda s: SIGNALS.index(s.kind))]
+
+
+@dataclass
+class Ring:
+    """A coordinated group: accounts that retweet the same posts within seconds of each other, again and again."""
+
+    id: int
+    members: list[int]
+    bursts: int  # bursts with at least two of its members
+    posts: int  # distinct posts it burst on
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CoordinatedPost:
+    """A post that a ring's members retweeted in bursts."""
+
+    platform: str
+    platform_id: str  # the retweeted post
+    account_id: int | None  # its author
+    ring: int
+    accounts: int  # distinct ring members that retweeted it in bursts
+    bursts: int
+    first: float  # epoch seconds of the first burst's first retweet
+    last: float  # epoch seconds of the last burst's last retweet
+
+
+class Flags(dict):
+    """account id -> :class:`AccountFlags` (accounts with at least one signal), plus what was found.
+
+    Attributes
+    ----------
+    rings : list of Ring
+        The coordinated groups, numbered by size.
+    posts : list of CoordinatedPost
+        The posts the rings retweeted in bursts.
+    thresholds : Thresholds
+    """
+
+    def __init__(self, *args, rings: list[Ring] | None = None, posts: list[CoordinatedPost] | None = None,
+                 thresholds: "Thresholds | None" = None, **kw):
+        super().__init__(*args, **kw)
+        self.rings: list[Ring] = rings or []
+        self.posts: list[CoordinatedPost] = posts or []
+        self.thresholds: Thresholds = thresholds or Thresholds()
+
+    @property
+    def flagged(self) -> set[int]:
+        return {a for a, f in self.items() if f.flagged}
+
+    def ring_of(self) -> dict[int, int]:
+        """account id -> ring id, for the rings' members."""
+        return {a: r.id for r in self.rings for a in r.members}
 
 
 # ------------------------------------------------------------------------------------------ texts
@@ -308,20 +383,21 @@ def _epoch(col, dialect: str):
 
 
 def detect(store: Store, topic: str, since: datetime | None, until: datetime | None, platform: str | None = None,
-           thresholds: Thresholds | None = None) -> dict[int, AccountFlags]:
+           thresholds: Thresholds | None = None) -> Flags:
     """Signals for the accounts posting on ``topic`` in ``[since, until)``.
 
     Returns
     -------
-    dict
-        account id -> :class:`AccountFlags`, for accounts with at least one signal.
+    Flags
+        account id -> :class:`AccountFlags`, for accounts with at least one signal, with the rings
+        and the coordinated posts.
     """
     th = thresholds or Thresholds()
     pt, p, i, a = m.post_topics, m.posts, m.interactions, m.accounts
     cond = [pt.c.topic == topic, *_window(pt.c.created_at, since, until)]
     if platform and platform != "all":
         cond.append(p.c.platform == platform)
-    flags: dict[int, AccountFlags] = {}
+    flags = Flags(thresholds=th)
 
     def add(acc: int, kind: str, evidence: str, **data) -> None:
         f = flags.setdefault(acc, AccountFlags(acc, behaviour_needed=th.behaviour_signals_to_flag))
@@ -338,7 +414,7 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
             first = lo if first is None or (lo and lo < first) else first
             last = hi if last is None or (hi and hi > last) else last
         if not per:
-            return {}
+            return flags
         days = max(1.0, (last - first).total_seconds() / 86400.0) if first and last else 1.0
         info: dict[int, Any] = {}
         ids = sorted(per)
@@ -400,16 +476,28 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
                     posts=n, accounts=accounts, example=sample)
 
         # bursts and coordination
-        qi = (select(i.c.ref_platform_id, _epoch(i.c.created_at, store.dialect), i.c.src_account_id)
+        qi = (select(i.c.platform, i.c.ref_platform_id, _epoch(i.c.created_at, store.dialect), i.c.src_account_id,
+                     i.c.dst_account_id)
               .select_from(pt.join(i, i.c.post_id == pt.c.post_id))
               .where(pt.c.topic == topic, *_window(pt.c.created_at, since, until), i.c.kind == "retweet",
                      i.c.src_account_id != i.c.dst_account_id))
         if platform and platform != "all":
             qi = qi.where(i.c.platform == platform)
-        bursts = find_bursts(((r[0], float(r[1]), r[2]) for r in conn.execute(qi)), gap=th.burst_gap_seconds,
-                             min_accounts=th.burst_min_accounts, max_span=th.burst_max_span_seconds)
+        authors: dict[tuple[str, str], int] = {}
+
+        def retweets():
+            for plat_, ref, ts, src, dst in conn.execute(qi):
+                if ref is None:
+                    continue
+                authors[(plat_, ref)] = dst
+                yield (plat_, ref), float(ts), src
+
+        bursts = find_bursts(retweets(), gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
+                             max_span=th.burst_max_span_seconds)
         groups = coordinated_groups(bursts, min_bursts=th.coordination_min_bursts,
                                     min_group=th.coordination_min_group)
+        groups.sort(key=lambda g: (-len(g[0]), g[0][0]))
+        ring_id = {acc: k + 1 for k, (members, _) in enumerate(groups) for acc in members}
         in_group = {acc: (members, shared) for members, shared in groups for acc in members}
         handles: dict[int, str] = {}
         need = sorted({acc for members, _ in groups for acc in members})
@@ -426,12 +514,136 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
             names = ", ".join(f"@{handles[x]}" if handles.get(x) else f"account {x}" for x in members if x != acc)
             shown = names if len(members) <= 6 else ", ".join(names.split(", ")[:5]) + ", ..."
             add(acc, "coordinated",
-                f"retweeted the same posts within seconds of the same accounts in {len(bs)} bursts "
-                f"(a group of {len(members)} accounts: {shown})",
-                bursts=len(bs), group=members, group_size=len(members), shared_bursts=shared,
-                posts=sorted({b["post"] for b in bs})[:20])
+                f"ring {ring_id[acc]}: retweeted the same posts within seconds of the same accounts in {len(bs)} "
+                f"bursts (a group of {len(members)} accounts: {shown})",
+                ring=ring_id[acc], bursts=len(bs), group=members, group_size=len(members), shared_bursts=shared,
+                posts=sorted({b["post"][1] for b in bs})[:20])
         else:
             b = max(bs, key=lambda x: len(x["accounts"]))
-            add(acc, "burst", f"retweeted post {b['post']} together with {len(b['accounts']) - 1} other accounts "
-                f"within {b['span']:.0f} seconds", bursts=len(bs), post=b["post"], accounts=len(b["accounts"]))
+            add(acc, "burst", f"retweeted post {b['post'][1]} together with {len(b['accounts']) - 1} other accounts "
+                f"within {b['span']:.0f} seconds", bursts=len(bs), post=b["post"][1], accounts=len(b["accounts"]))
+    flags.rings, flags.posts = _rings_and_posts(groups, bursts, ring_id, authors)
     return flags
+
+
+def _rings_and_posts(groups, bursts, ring_id: dict[int, int], authors: dict) -> tuple[list[Ring], list[CoordinatedPost]]:
+    """Each ring's bursts and posts, and the posts each ring burst on (a burst belongs to the ring most of
+    whose members in it it has, when at least two)."""
+    ring_bursts: Counter = Counter()
+    ring_posts: dict[int, set] = defaultdict(set)
+    per_post: dict[tuple[tuple[str, str], int], dict[str, Any]] = {}
+    for b in bursts:
+        count = Counter(ring_id[a] for a in b["accounts"] if a in ring_id)
+        if not count:
+            continue
+        rid, k = min(count.items(), key=lambda kv: (-kv[1], kv[0]))
+        if k < 2:
+            continue
+        ring_bursts[rid] += 1
+        ring_posts[rid].add(b["post"])
+        p = per_post.setdefault((b["post"], rid), {"accounts": set(), "bursts": 0, "first": b["start"],
+                                                   "last": b["start"] + b["span"]})
+        p["accounts"].update(a for a in b["accounts"] if ring_id.get(a) == rid)
+        p["bursts"] += 1
+        p["first"] = min(p["first"], b["start"])
+        p["last"] = max(p["last"], b["start"] + b["span"])
+    rings = [Ring(k + 1, list(members), ring_bursts[k + 1], len(ring_posts[k + 1]))
+             for k, (members, _) in enumerate(groups)]
+    posts = [CoordinatedPost(platform=key[0], platform_id=key[1], account_id=authors.get(key), ring=rid,
+                             accounts=len(v["accounts"]), bursts=v["bursts"], first=v["first"], last=v["last"])
+             for (key, rid), v in sorted(per_post.items(), key=lambda kv: (kv[1]["first"], kv[0][0], kv[0][1]))]
+    return rings, posts
+
+
+def boosted(src: np.ndarray, dst: np.ndarray, amplify: np.ndarray, flags: Flags,
+            thresholds: Thresholds | None = None) -> dict[int, dict[str, Any]]:
+    """Accounts whose amplification comes mostly from flagged accounts, with which ring and what share.
+
+    Parameters
+    ----------
+    src, dst : ndarray
+        Account ids of each interaction (who acted, who was acted on), self-loops included or not.
+    amplify : ndarray of bool
+        Whether each interaction is a retweet or a quote.
+    flags : Flags
+        From :func:`detect`.
+
+    Returns
+    -------
+    dict
+        account id -> ``{"share", "amplifications", "flagged_amplifications", "flagged_amplifiers",
+        "rings": [{"ring", "size", "amplifications", "share"}, ...], "other_flagged": n}`` for the
+        accounts at least :attr:`Thresholds.boosted_share` of whose retweets and quotes received
+        (and at least :attr:`Thresholds.boosted_min_amplifications`) come from flagged accounts.
+
+    Examples
+    --------
+    >>> f = Flags({1: AccountFlags(1, [Signal("coordinated", "", {"ring": 1})]),
+    ...            2: AccountFlags(2, [Signal("coordinated", "", {"ring": 1})])},
+    ...           rings=[Ring(1, [1, 2], 3, 2)])
+    >>> src, dst = np.array([1, 1, 2, 3, 3]), np.array([9, 9, 9, 9, 8])
+    >>> b = boosted(src, dst, np.ones(5, dtype=bool), f)
+    >>> b[9]["share"], b[9]["rings"][0]["ring"], 8 in b
+    (0.75, 1, False)
+    """
+    th = thresholds or flags.thresholds
+    keep = np.asarray(amplify, dtype=bool) & (np.asarray(src) != np.asarray(dst))
+    s, d = np.asarray(src)[keep], np.asarray(dst)[keep]
+    flagged = np.fromiter(flags.flagged, dtype=np.int64)
+    if flagged.size == 0 or s.size == 0:
+        return {}
+    by_flagged = np.isin(s, flagged)
+    targets, total = np.unique(d, return_counts=True)
+    ft, fcount = np.unique(d[by_flagged], return_counts=True)
+    tot = dict(zip(targets.tolist(), total.tolist()))
+    ring_of = flags.ring_of()
+    sizes = {r.id: len(r.members) for r in flags.rings}
+    out: dict[int, dict[str, Any]] = {}
+    for t, k in zip(ft.tolist(), fcount.tolist()):
+        n = tot[t]
+        if k < th.boosted_min_amplifications or k / n < th.boosted_share:
+            continue
+        sel = by_flagged & (d == t)
+        srcs = s[sel]
+        per_ring: Counter = Counter()
+        other = 0
+        for a in srcs.tolist():
+            r = ring_of.get(a)
+            if r is None:
+                other += 1
+            else:
+                per_ring[r] += 1
+        out[t] = {"share": round(k / n, 4), "amplifications": n, "flagged_amplifications": k,
+                  "flagged_amplifiers": int(np.unique(srcs).size),
+                  "rings": [{"ring": r, "size": sizes.get(r, 0), "amplifications": c, "share": round(c / n, 4)}
+                            for r, c in sorted(per_ring.items(), key=lambda kv: (-kv[1], kv[0]))],
+                  "other_flagged": other}
+    return out
+
+
+def describe_boost(b: dict[str, Any]) -> str:
+    """One sentence: how much of an account's amplification came from flagged accounts, and from which ring.
+
+    Examples
+    --------
+    >>> describe_boost({"share": 0.93, "amplifications": 40, "flagged_amplifications": 37, "flagged_amplifiers": 20,
+    ...                 "rings": [{"ring": 1, "size": 20, "amplifications": 37, "share": 0.93}], "other_flagged": 0})
+    '93% of its 40 retweets and quotes come from flagged accounts: ring 1 (20 coordinated accounts) 37'
+    """
+    parts = [f"ring {r['ring']} ({r['size']} coordinated accounts) {r['amplifications']}" for r in b.get("rings", [])]
+    if b.get("other_flagged"):
+        parts.append(f"other flagged accounts {b['other_flagged']}")
+    return (f"{b['share']:.0%} of its {b['amplifications']} retweets and quotes come from flagged accounts: "
+            + ", ".join(parts))
+
+
+def boost_label(b: dict[str, Any]) -> str:
+    """Short form for a table cell, e.g. ``BOOSTED 93% ring 1``.
+
+    >>> boost_label({"share": 0.93, "rings": [{"ring": 1}], "other_flagged": 2})
+    'BOOSTED 93% ring 1+flagged'
+    """
+    who = ",".join(f"ring {r['ring']}" for r in b.get("rings", [])) or "flagged"
+    if b.get("rings") and b.get("other_flagged"):
+        who += "+flagged"
+    return f"BOOSTED {b['share']:.0%} {who}"

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from influence.analysis import Ranking, analyse
+from influence.bots import boost_label
 from influence.export import FORMATS, export
 from influence.graph import ALL_PLATFORMS
 from influence.lookup import (DEFAULT_WINDOW, STALE_AFTER, InfluenceError, compute_run, explain, resolve_window,
@@ -30,19 +31,29 @@ def _fmt_change(a) -> str:
     return f"{a.rank_change:+d}" if a.rank_change else "="
 
 
-def format_ranking(r: Ranking) -> list[str]:
-    """The ranking as a text table with its header and legend."""
+def format_header(r: Ranking) -> list[str]:
+    """The lines that say what a ranking is of: topic, window, network, and when it was computed."""
     plat = "all platforms" if r.platform == ALL_PLATFORMS else f"platform {r.platform}"
     name = f"{r.label} ({r.topic})" if r.label else r.topic
-    lines = [
+    if r.exclude_flagged:
+        counted = (f"{r.interactions - r.excluded_interactions:,} interactions scored ({r.excluded_interactions:,} "
+                   f"by the {r.flagged_accounts} accounts flagged as automated or coordinated left out of "
+                   f"{r.interactions:,} read)")
+    else:
+        counted = (f"{r.interactions:,} interactions; {r.flagged_accounts} accounts flagged as automated or "
+                   f"coordinated")
+    return [
         f"Influencers on {name}, {r.since:%Y-%m-%d %H:%M} \u2192 {r.until:%Y-%m-%d %H:%M} UTC, {plat}"
         + (", without flagged accounts' interactions" if r.exclude_flagged else ""),
-        f"network: {r.network_accounts:,} accounts, {r.interactions:,} interactions, {r.edges:,} links; "
-        f"{r.flagged_accounts} accounts flagged as automated or coordinated"
-        + (f" ({r.excluded_interactions:,} of their interactions left out)" if r.exclude_flagged else ""),
+        f"network: {r.network_accounts:,} accounts, {r.edges:,} links, {counted}",
         f"{'computed now' if r.source == 'fresh' else 'stored result'} (computed {r.computed_at:%Y-%m-%d %H:%M} UTC "
         f"in {r.seconds:.2f} s)",
     ]
+
+
+def format_ranking(r: Ranking) -> list[str]:
+    """The ranking as a text table with its header and legend."""
+    lines = format_header(r)
     if not r.accounts:
         lines.append("no interactions on this topic in the window: nobody to rank")
         return lines
@@ -62,6 +73,8 @@ def format_ranking(r: Ranking) -> list[str]:
         if a.partial:
             disp += " (no profile)"
         flags = ("FLAGGED: " + ",".join(f["kind"] for f in a.flags)) if a.flagged else ""
+        if a.boosted:
+            flags = (flags + "; " if flags else "") + boost_label(a.boosted)
         lines.append(
             f"{a.rank:>4} {_fmt_change(a):>5}  {disp[:26]:<26} {a.score:>6.1f} {a.pagerank:>9.5f} {a.in_degree:>7} "
             f"{a.authority:>9.5f} {a.betweenness:>8.5f} {'' if a.community is None else a.community:>4} "
@@ -69,7 +82,8 @@ def format_ranking(r: Ranking) -> list[str]:
     lines.append("")
     lines.append("* = on the topic's stakeholder list; chg = places gained since the previous window "
                  "(new = not ranked then); engaged = distinct accounts that retweeted, quoted, replied or mentioned;")
-    lines.append("FLAGGED = automated or coordinated behaviour (evidence, and single signals that do not flag: --why)")
+    lines.append("FLAGGED = automated or coordinated behaviour (evidence, and single signals that do not flag: --why);")
+    lines.append("BOOSTED = most of its retweets and quotes come from flagged accounts (which ring, what share: --why)")
     rising = r.rising(5)
     if rising:
         lines.append("rising: " + ", ".join(f"{a.display} ({_fmt_change(a)})" for a in rising))
@@ -138,17 +152,19 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
     ranking = results.load_run(store, rid, limit=limit, stakeholders=frozenset(t.stakeholders), include=tuple(include))
     ranking.source = "fresh" if computed else "stored"
     ranking.label = t.label
-    whys = []
+    whys, unknown = [], []
+    everyone = None
     for w in why:
-        if ranking.find(w) is None and not w.isdigit():  # a handle below the limit: look further down
-            more = results.load_run(store, rid, limit=None, stakeholders=frozenset(t.stakeholders))
-            hit = more.find(w)
+        if ranking.find(w) is None:  # below the limit: look at every stored account of the run
+            if everyone is None:
+                everyone = results.load_run(store, rid, limit=None, stakeholders=frozenset(t.stakeholders))
+            hit = everyone.find(w)
             if hit is not None:
                 ranking.accounts.append(hit)
         try:
             whys.append(explain(store, ranking, w))
-        except InfluenceError as exc:
-            _fail(str(exc), 1)
+        except InfluenceError:
+            unknown.append(_not_ranked(store, ranking, w, stored=len(everyone.accounts) if everyone else None))
     files: list[Path] = []
     if export_fmt:
         if analysis is None:
@@ -157,18 +173,22 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
         suffix = "csv" if export_fmt == "csv" else export_fmt
         target = out or Path(f"influencers-{topic}.{suffix}")
         try:
-            files = export(analysis, target, export_fmt, store=store)
+            files = export(analysis, target, export_fmt, store=store, label=t.label)
         except OSError as exc:
             _fail(f"cannot write {target}: {exc}")
     if as_json:
         payload: dict[str, Any] = ranking.to_dict()
-        if whys:
+        if why:
             payload["why"] = [w.to_dict() for w in whys]
+            payload["not_ranked"] = unknown
         if files:
             payload["exported"] = [str(f) for f in files]
         click.echo(json.dumps(payload, default=str, indent=2))
+        if unknown:
+            raise SystemExit(1)
         return
-    for line in format_ranking(ranking):
+    # --why asks about accounts: the context, then the accounts, not the whole table again
+    for line in (format_header(ranking) if why else format_ranking(ranking)):
         click.echo(line)
     if show_communities:
         click.echo("")
@@ -179,7 +199,33 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
         for line in w.lines():
             click.echo(line)
     for f in files:
-        click.echo(f"wrote {f}")
+        click.echo(f"wrote {f}" + (" (an empty network: the page says there is nobody to draw)"
+                                   if export_fmt == "html" and not ranking.accounts else ""))
+    if unknown:
+        for msg in unknown:
+            click.secho(msg, fg="red", err=True)
+        raise SystemExit(1)
+
+
+def _not_ranked(store, ranking: Ranking, account: str, *, stored: int | None) -> str:
+    """Why ``account`` has no explanation: not in the store, not in this network, or ranked below what is kept."""
+    from sqlalchemy import func, select
+
+    from monitor import models as m
+
+    known = True
+    if not account.isdigit():
+        with store.engine.connect() as conn:
+            known = conn.execute(select(func.count()).select_from(m.accounts).where(
+                func.lower(m.accounts.c.handle) == account.lstrip("@").lower())).scalar() > 0
+    where = f"{ranking.label or ranking.topic} from {ranking.since:%Y-%m-%d} to {ranking.until:%Y-%m-%d}"
+    if not known:
+        return f"{account}: no account with that handle in the store"
+    kept = stored if stored is not None else len(ranking.accounts)
+    if kept >= ranking.network_accounts:
+        return f"{account}: not in the network of {where} (nobody it interacted with, and nobody with it, on the topic)"
+    return (f"{account}: not among the {kept:,} best-ranked accounts stored for {where} "
+            f"(the network has {ranking.network_accounts:,}); it ranks lower, or is not in this network")
 
 
 def summary_lines(ctx) -> list[str]:

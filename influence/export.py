@@ -5,7 +5,10 @@ attributes: ``handle``, ``name``, ``platform``, ``rank``, ``score``,
 ``pagerank``, ``in_degree``, ``authority``, ``betweenness``, ``community``
 (-1: none), ``amplifiers``, ``amplifications``, ``replies``, ``mentions``,
 ``posts``, ``followers`` (-1: unknown), ``flagged``, ``flags`` (the signal
-kinds, comma separated), ``stakeholder``, ``partial`` (no user object). Edges
+kinds, comma separated), ``ring`` (its coordinated group, -1: none),
+``boosted_share`` (share of the retweets and quotes it received that came from
+flagged accounts, when that makes it boosted; 0 otherwise), ``boosted_by``
+(e.g. "ring 1" or "ring 1, flagged"), ``stakeholder``, ``partial`` (no user object). Edges
 go from the account that acted to the account acted on, with ``weight``
 (kind-weighted interactions) and the counts ``retweets``, ``quotes``,
 ``replies``, ``mentions``. GEXF and GraphML carry no empty values, hence the
@@ -28,7 +31,7 @@ FORMATS = ("gexf", "graphml", "csv", "html")
 
 NODE_FIELDS = ("id", "label", "handle", "name", "platform", "rank", "score", "pagerank", "in_degree", "authority",
                "betweenness", "community", "amplifiers", "amplifications", "replies", "mentions", "posts",
-               "followers", "flagged", "flags", "stakeholder", "partial")
+               "followers", "flagged", "flags", "ring", "boosted_share", "boosted_by", "stakeholder", "partial")
 EDGE_FIELDS = ("source", "target", "weight", "retweets", "quotes", "replies", "mentions")
 
 
@@ -60,9 +63,26 @@ def node_rows(a: Analysis) -> list[dict]:
             "community": -1 if s.community is None else s.community, "amplifiers": s.amplifiers,
             "amplifications": s.amplifications, "replies": s.replies, "mentions": s.mentions, "posts": s.posts,
             "followers": -1 if s.followers is None else s.followers, "flagged": s.flagged,
-            "flags": ",".join(f["kind"] for f in s.flags), "stakeholder": s.stakeholder, "partial": s.partial,
+            "flags": ",".join(f["kind"] for f in s.flags), "ring": _ring(a, s.account_id),
+            "boosted_share": s.boosted["share"] if s.boosted else 0.0, "boosted_by": _boosted_by(s.boosted),
+            "stakeholder": s.stakeholder, "partial": s.partial,
         })
     return rows
+
+
+def _ring(a: Analysis, account_id: int) -> int:
+    f = a.flags.get(account_id)
+    r = f.ring if f is not None else None
+    return -1 if r is None else int(r)
+
+
+def _boosted_by(b) -> str:
+    if not b:
+        return ""
+    who = [f"ring {r['ring']}" for r in b.get("rings", [])]
+    if b.get("other_flagged"):
+        who.append("flagged")
+    return ", ".join(who)
 
 
 def edge_rows(a: Analysis) -> list[dict]:
@@ -91,12 +111,13 @@ def to_networkx(a: Analysis, store: Store | None = None) -> nx.DiGraph:
     return G
 
 
-def export(a: Analysis, path: str | Path, fmt: str, *, store: Store | None = None, top: int = 50) -> list[Path]:
+def export(a: Analysis, path: str | Path, fmt: str, *, store: Store | None = None, top: int = 50,
+           label: str | None = None) -> list[Path]:
     """Write ``a`` as ``fmt`` (gexf, graphml, csv or html) and return the files written.
 
     ``csv`` writes two files beside ``path``: ``<stem>-nodes.csv`` and ``<stem>-edges.csv``.
     ``html`` writes the interactive network figure of the ``top`` accounts (plotly.js inlined: the
-    file opens offline).
+    file opens offline), titled with ``label`` (the topic's label) when given.
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -119,6 +140,6 @@ def export(a: Analysis, path: str | Path, fmt: str, *, store: Store | None = Non
         return [nodes, edges]
     from influence.figure import network_figure
 
-    fig = network_figure(a, top=top, store=store)
+    fig = network_figure(a, top=top, store=store, label=label)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return [path]

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from sqlalchemy import case, func, select
 
 from influence import bots, results
+from influence.bots import describe_boost
 from influence.analysis import AccountScore, Analysis, Ranking, account_info, analyse, utcnow
 from influence.communities import Community
 from influence.graph import ALL_PLATFORMS, Edges
@@ -222,8 +223,11 @@ class Why:
             out.append("  profile: no user object (deleted, suspended, or only seen in references)")
         out.append(f"  stakeholder for this topic: {'yes' if self.stakeholder else 'no'}")
         out.append(f"  amplified by {self.amplifiers_total} distinct accounts" +
-                   (": " + ", ".join(f"{x['display']} ({x['count']})" for x in self.top_amplifiers[:8])
+                   (": " + ", ".join(f"{x['display']} ({x['count']}{', flagged' if x.get('flagged') else ''})"
+                                     for x in self.top_amplifiers[:8])
                     if self.top_amplifiers else ""))
+        if a.boosted:
+            out.append(f"  BOOSTED: {describe_boost(a.boosted)}")
         if self.influential_amplifiers:
             out.append("  influencers among them: " + ", ".join(
                 f"{x['display']} (#{x['rank']})" for x in self.influential_amplifiers[:8]))
@@ -263,8 +267,11 @@ def explain(store: Store, ranking: Ranking, account: int | str, *, top_amplifier
     """
     a = ranking.find(account)
     if a is None:
+        if len(ranking.accounts) >= ranking.network_accounts:
+            raise InfluenceError(f"{account} is not in the network of {ranking.topic!r} in this window")
         raise InfluenceError(f"{account} is not among the {len(ranking.accounts)} ranked accounts of "
-                             f"{ranking.topic!r} shown (raise the limit, or the account is not in the network)")
+                             f"{ranking.topic!r} shown (of {ranking.network_accounts} in the network: raise the "
+                             f"limit, or the account is not in the network)")
     aid = a.account_id
     i, pt, p = m.interactions, m.post_topics, m.posts
     win = []
@@ -326,12 +333,13 @@ def explain(store: Store, ranking: Ranking, account: int | str, *, top_amplifier
     stored_ranks = _ranks_of(store, ranking.run_id, amp_ids) if ranking.run_id else {
         k: v.rank for k, v in ranks.items()}
     info = account_info(store, set(shown_ids) | {k for k, r in stored_ranks.items() if r <= INFLUENTIAL_RANK})
+    flagged = _flagged_of(store, ranking.run_id, shown_ids) if ranking.run_id else {}
 
     def ref(acc: int, count: int) -> dict[str, Any]:
         inf = info.get(acc)
         disp = f"@{inf.handle}" if inf and inf.handle else (inf.name if inf and inf.name else f"account {acc}")
         return {"account_id": acc, "display": disp, "count": count, "rank": stored_ranks.get(acc),
-                "flagged": bool(ranks[acc].flagged) if acc in ranks else None}
+                "flagged": bool(ranks[acc].flagged) if acc in ranks else flagged.get(acc)}
 
     counts = dict(amp_rows)
     influential = sorted((ref(x, counts[x]) for x in amp_ids if stored_ranks.get(x, 10**9) <= INFLUENTIAL_RANK),
@@ -349,6 +357,17 @@ def explain(store: Store, ranking: Ranking, account: int | str, *, top_amplifier
         sentiment={"posts": n_own, "mean": s_sum / n_own if n_own else 0.0, "negative": n_neg, "positive": n_pos,
                    "neutral": n_own - n_neg - n_pos},
         top_posts=tops, stakeholder=a.stakeholder, flags=a.flags)
+
+
+def _flagged_of(store: Store, run_id: int, ids: list[int]) -> dict[int, bool]:
+    """account id -> flagged, from the run's stored flags (accounts without a row are not flagged)."""
+    f = m.influence_flags.c
+    out = {a: False for a in ids}
+    with store.engine.connect() as conn:
+        for k in range(0, len(ids), 5000):
+            out.update(dict(conn.execute(select(f.account_id, f.flagged)
+                                         .where(f.run_id == run_id, f.account_id.in_(ids[k:k + 5000]))).all()))
+    return {a: bool(v) for a, v in out.items()}
 
 
 def _ranks_of(store: Store, run_id: int, ids: list[int]) -> dict[int, int]:

@@ -3,13 +3,18 @@
 Tables (``monitor/models.py``, section ``# --- influence ---``):
 ``influence_runs`` (one topic, platform, window and variant), ``influence_scores``
 (the top :data:`KEEP_ACCOUNTS` accounts of a run, plus the topic's stakeholders
-found in its network) and ``influence_communities``. Reading a stored ranking is
-two indexed queries.
+found in its network), ``influence_communities``, ``influence_flags`` (every
+account of the run with an automation or coordination signal, or boosted by
+flagged accounts: its ring, signals, evidence and boost) and
+``influence_flagged_posts`` (the posts a ring retweeted in bursts). The rings
+themselves are in the run's ``params["rings"]``. Reading a stored ranking is two
+indexed queries; the flag tables are read by alert texts without importing this
+package.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -42,6 +47,7 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
         "maxima": maxima, "betweenness_sources": s.betweenness_sources, "seed": s.seed,
         "excluded_interactions": a.excluded_interactions, "self_loops": g.self_loops,
         "timings": {k: round(v, 4) for k, v in a.timings.items()},
+        "rings": [r.to_dict() for r in getattr(a.flags, "rings", [])],
     }
     runs = m.influence_runs
     with store.engine.begin() as conn:
@@ -63,15 +69,44 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
                 "score": sc.score, "pagerank": sc.pagerank, "in_degree": sc.in_degree, "authority": sc.authority,
                 "betweenness": sc.betweenness, "amplifiers": sc.amplifiers, "amplifications": sc.amplifications,
                 "replies": sc.replies, "mentions": sc.mentions, "posts": sc.posts, "community": sc.community,
-                "flagged": sc.flagged, "flags": sc.flags or None, "parts": sc.parts,
+                "flagged": sc.flagged, "flags": sc.flags or None, "parts": sc.parts, "boosted": sc.boosted,
             })
         if rows:
             conn.execute(m.influence_scores.insert(), rows)
+        flag_rows = [{"run_id": rid, "account_id": acc, "flagged": f.flagged, "ring": f.ring, "signals": f.kinds,
+                      "evidence": f.to_json(), "boosted_share": (a.boosts.get(acc) or {}).get("share"),
+                      "boosted_by": _boosted_by(a.boosts.get(acc))}
+                     for acc, f in sorted(a.flags.items())]
+        flag_rows += [{"run_id": rid, "account_id": acc, "flagged": False, "ring": None, "signals": [],
+                       "evidence": [], "boosted_share": b["share"], "boosted_by": _boosted_by(b)}
+                      for acc, b in sorted(a.boosts.items()) if acc not in a.flags]
+        for k in range(0, len(flag_rows), 5000):
+            conn.execute(m.influence_flags.insert(), flag_rows[k:k + 5000])
+        post_rows = [{"run_id": rid, "platform": p.platform, "platform_id": p.platform_id, "ring": p.ring,
+                      "account_id": p.account_id, "accounts": p.accounts, "bursts": p.bursts,
+                      "first_at": _at(p.first), "last_at": _at(p.last)} for p in getattr(a.flags, "posts", [])]
+        for k in range(0, len(post_rows), 5000):
+            conn.execute(m.influence_flagged_posts.insert(), post_rows[k:k + 5000])
         if a.communities:
             conn.execute(m.influence_communities.insert(), [
                 {"run_id": rid, "community": c.id, "size": c.size, "label": c.label, "top_accounts": c.top_accounts,
                  "hashtags": [list(h) for h in c.hashtags], "bridges": c.bridges} for c in a.communities])
     return rid
+
+
+def _boosted_by(b: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not b:
+        return None
+    out = list(b["rings"])
+    if b.get("other_flagged"):
+        out.append({"ring": None, "amplifications": b["other_flagged"],
+                    "share": round(b["other_flagged"] / b["amplifications"], 4)})
+    return out
+
+
+def _at(epoch: float) -> datetime:
+    """Epoch seconds (from SQLite's julianday: a few microseconds off) as a UTC time to the millisecond."""
+    return datetime.fromtimestamp(round(epoch, 3), tz=timezone.utc)
 
 
 def _key(topic: str, platform: str, since: datetime | None, until: datetime | None, exclude_flagged: bool):
@@ -81,6 +116,8 @@ def _key(topic: str, platform: str, since: datetime | None, until: datetime | No
 
 
 def _delete_run(conn, rid: int) -> None:
+    conn.execute(delete(m.influence_flagged_posts).where(m.influence_flagged_posts.c.run_id == rid))
+    conn.execute(delete(m.influence_flags).where(m.influence_flags.c.run_id == rid))
     conn.execute(delete(m.influence_scores).where(m.influence_scores.c.run_id == rid))
     conn.execute(delete(m.influence_communities).where(m.influence_communities.c.run_id == rid))
     runs = m.influence_runs
@@ -164,7 +201,7 @@ def load_run(store: Store, run_id: int, *, limit: int | None = 20, stakeholders:
             in_degree=row.in_degree, authority=row.authority, betweenness=row.betweenness, parts=parts,
             amplifiers=row.amplifiers, amplifications=row.amplifications, replies=row.replies,
             mentions=row.mentions, posts=row.posts, community=row.community, previous_rank=row.previous_rank,
-            flagged=bool(row.flagged), flags=list(row.flags or []),
+            flagged=bool(row.flagged), flags=list(row.flags or []), boosted=row.boosted or None,
             stakeholder=bool(row.handle and row.handle.lower() in stakeholders), platform=row.platform,
             handle=row.handle, name=row.name, followers=row.followers, verified=row.verified,
             partial=bool(row.partial)))

@@ -282,7 +282,41 @@ influence_scores = Table(
     Column("flagged", Boolean, nullable=False),
     Column("flags", JSON),  # [{"kind": ..., "evidence": ...}, ...]
     Column("parts", JSON),  # {measure: points of the score} (influence.scoring)
+    # its amplification comes mostly from flagged accounts: {"share", "rings": [{"ring", "share", ...}], ...}
+    Column("boosted", JSON),
     Index("ix_influence_scores_rank", "run_id", "rank"),
+)
+
+# Automation and coordination found by a run (influence.bots), for every account with a signal or a
+# boost (not only the top accounts), so alert texts and pages can say "amplified by ring 2" without
+# importing influence.
+influence_flags = Table(
+    "influence_flags",
+    metadata,
+    Column("run_id", BigId, ForeignKey("influence_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("flagged", Boolean, nullable=False),  # automated or coordinated (its own behaviour)
+    Column("ring", Integer),  # the coordinated group it belongs to (1 = the largest), None: none
+    Column("signals", JSON),  # the signal kinds, e.g. ["coordinated", "new_account"]
+    Column("evidence", JSON),  # [{"kind", "evidence" (a sentence), "data"}, ...]
+    Column("boosted_share", Float),  # share of the retweets/quotes it received from flagged accounts (when boosted)
+    Column("boosted_by", JSON),  # [{"ring", "size", "amplifications", "share"}, ...] (+ "other flagged")
+    Index("ix_influence_flags_ring", "run_id", "ring"),
+)
+
+# Posts that a ring retweeted in coordinated bursts (the amplified post, by platform id).
+influence_flagged_posts = Table(
+    "influence_flagged_posts",
+    metadata,
+    Column("run_id", BigId, ForeignKey("influence_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("platform_id", String(255), primary_key=True),  # the retweeted post
+    Column("ring", Integer, primary_key=True),
+    Column("account_id", BigId),  # the post's author (accounts.id), when known
+    Column("accounts", Integer, nullable=False),  # the ring's members that retweeted it in bursts
+    Column("bursts", Integer, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),  # the first burst's first retweet
+    Column("last_at", UTCDateTime, nullable=False),  # the last burst's last retweet
 )
 
 influence_communities = Table(

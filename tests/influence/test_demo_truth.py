@@ -76,6 +76,12 @@ def test_bot_ring_is_flagged_and_can_be_left_out(demo):
             o = influencers(store, other, since=since, until=until, limit=None)
             assert o.flagged_accounts <= 2, other
     target = ids[ring["amplifies"]]
+    # the account the ring amplifies is marked in the ranking: which ring, what share
+    rings = {f["data"]["ring"] for b in members for f in by[b].flags if f["kind"] == "coordinated"}
+    assert len(rings) == 1
+    boost = by[target].boosted
+    assert boost is not None and boost["share"] >= 0.5 and boost["rings"][0]["ring"] == rings.pop()
+    assert not any(a.boosted for a in r.accounts if a.account_id != target and a.rank <= 20)
     clean = influencers(store, topic, since=since, until=until, limit=None, exclude_flagged=True)
     before, after = by[target], clean.find(target)
     assert after is not None and after.amplifiers < before.amplifiers and after.score < before.score

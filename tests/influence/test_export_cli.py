@@ -121,3 +121,79 @@ def test_cli_influencers(tmp_path):
     assert bad.returncode == 2 and "window is empty" in bad.stderr and "Traceback" not in bad.stderr
     help_ = run("influencers", "--help", env=env)
     assert "--exclude-flagged" in help_.stdout and "not from follower counts" in help_.stdout
+
+
+def test_figure_marks_flagged_and_boosted_accounts_and_places_labels_apart(analysis, sqlite_store):
+    from influence.figure import _overlap, label_box
+
+    idm = ids(sqlite_store)
+    fig = network_figure(analysis, top=100, label="Adult social care")
+    assert fig.layout.title.text.startswith("Influential accounts: Adult social care")
+    assert "every account" in fig.layout.title.text  # 100 > the network: nothing left out
+    markers = [t for t in fig.data if t.mode == "markers+text"]
+    sym = {}
+    for t in markers:
+        for h, s_ in zip(t.hovertext, t.marker.symbol):
+            sym[h.split("</b>")[0][3:]] = s_
+    assert all(sym[f"@ringr{i}"] == "x" for i in range(6)) and sym["@promo_org"] == "diamond"
+    assert sym["@new_star"] == "circle"
+    names = [t.name for t in fig.data if t.mode == "markers"]
+    assert any(n.startswith("\u2715 flagged") for n in names) and any(n.startswith("\u25c6 boosted") for n in names)
+    # a hub and thirty spokes around it: the labels that are drawn overlap neither each other nor markers
+    posts = [post("hub1", "hub", minutes=10, text="carers hub post")]
+    posts += [post(f"sp{i}", f"s{i}", "retweet", 11 + i * 0.1, ref=("retweet", "hub1", "hub")) for i in range(30)]
+    sqlite_store.write_batch(posts, [acc("hub", "the_hub_account", 10)] + [acc(f"s{i}", f"spoke_number_{i}")
+                                                                            for i in range(30)])
+    a = analyse(sqlite_store, TOPIC, CUR[0], CUR[1])
+    fig = network_figure(a, top=40)
+    assert "of " + str(a.graph.n) + " accounts" in fig.layout.title.text and "left out" in fig.layout.title.text
+    xr, yr = tuple(fig.layout.xaxis.range), tuple(fig.layout.yaxis.range)
+    boxes, naive = [], []
+    for t in (t for t in fig.data if t.mode == "markers+text"):
+        for x, y, text, p, size in zip(t.x, t.y, t.text, t.textposition, t.marker.size):
+            naive.append(label_box("@spoke_number_10", x, y, size, "top center", xr, yr))
+            if text:
+                boxes.append(label_box(text, x, y, size, p, xr, yr))
+    assert len(boxes) >= 5
+    assert not any(_overlap(b1, b2) for i, b1 in enumerate(boxes) for b2 in boxes[i + 1:])
+    assert any(_overlap(b1, b2) for i, b1 in enumerate(naive) for b2 in naive[i + 1:])  # the case is not trivial
+    assert idm  # the store is the fixture's
+
+
+def test_empty_network_figure_says_so(sqlite_store):
+    a = analyse(sqlite_store, TOPIC, CUR[0], CUR[1])
+    fig = network_figure(a, label="Adult social care")
+    assert [x.text for x in fig.layout.annotations] == [
+        "No interactions on Adult social care in this window: nobody to draw."]
+    assert "Adult social care" in fig.layout.title.text and not fig.data
+
+
+def test_cli_why_several_accounts_and_exclude_flagged_counts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    s = Store(url)
+    two_weeks(s)
+    s.write_batch([post("lone", "loner", minutes=10, text="carers: a post nobody answers")], [acc("loner", "loner")])
+    s.dispose()
+    env = {"EARSHOT_DATA_DIR": str(tmp_path / "var"), "EARSHOT_DATABASE_URL": url}
+    win = ["--since", CUR[0].isoformat(), "--until", CUR[1].isoformat()]
+    out = run("influencers", TOPIC, *win, "--why", "@nobody_here", "--why", "@new_star", "--why", "@loner",
+              "--limit", "1000", env=env)
+    assert out.returncode == 1
+    assert "amplified by 10 distinct accounts" in out.stdout  # the known account is explained
+    assert "chg  account" not in out.stdout and "Influencers on Adult social care" in out.stdout  # no table again
+    assert "@nobody_here: no account with that handle in the store" in out.stderr
+    assert "@loner: not in the network of Adult social care" in out.stderr and "raise the limit" not in out.stderr
+    out = run("influencers", TOPIC, *win, "--exclude-flagged", env=env)
+    assert out.returncode == 0, out.stderr
+    head = out.stdout.splitlines()[1]
+    n = json.loads(run("influencers", TOPIC, *win, "--json", env=env).stdout)["interactions"]
+    assert f"{n - 18} interactions scored (18 by the 6 accounts flagged as automated or coordinated left out of " \
+           f"{n} read)" in head
+    out = run("influencers", TOPIC, *win, "--export", "html", "--out", tmp_path / "f.html", env=env)
+    page = (tmp_path / "f.html").read_text()
+    assert out.returncode == 0 and "Influential accounts: Adult social care" in page
+    assert "the top 22 of 22 accounts by influence score (every account)" in page
+    empty = ["--since", "2020-01-01", "--until", "2020-01-08"]
+    out = run("influencers", TOPIC, *empty, "--export", "html", "--out", tmp_path / "e.html", env=env)
+    assert out.returncode == 0 and "nobody to draw" in out.stdout
+    assert "nobody to draw" in (tmp_path / "e.html").read_text()

@@ -189,3 +189,50 @@ def test_analysis_on_postgres_matches_sqlite(store, tmp_path):
     top = a.ranking(5)
     assert top.accounts[0].handle == "new_star" and top.accounts[0].amplifiers == 10
     assert len(a.flagged_ids) == 6 and a.membership is not None
+
+
+def test_an_account_amplified_by_a_ring_is_marked_and_the_flags_are_stored(store_url):
+    from monitor.store import Store
+
+    store = Store(store_url)
+    try:
+        idm = two_weeks(store)
+        r = influencers(store, TOPIC, since=CUR[0], until=CUR[1], limit=None)
+        promo = r.find(idm["promo"])
+        assert not promo.flagged  # promo's own behaviour is ordinary: it is marked, not flagged
+        b = promo.boosted
+        assert b["share"] == 1.0 and b["amplifications"] == 18 and b["flagged_amplifiers"] == 6
+        assert b["rings"] == [{"ring": 1, "size": 6, "amplifications": 18, "share": 1.0}]
+        # an account amplified by real people is not marked
+        assert r.find(idm["new_star"]).boosted is None and r.find(idm["h1"]).boosted is None
+        text = "\n".join(explain(store, r, idm["promo"]).lines())
+        assert "BOOSTED: 100% of its 18 retweets and quotes come from flagged accounts: ring 1 (6 coordinated " \
+               "accounts) 18" in text
+        assert "@ringr0 (3, flagged)" in text
+        # the mark survives leaving the ring's interactions out (it says why promo fell)
+        clean = influencers(store, TOPIC, since=CUR[0], until=CUR[1], limit=None, exclude_flagged=True)
+        assert clean.find(idm["promo"]) is None or clean.find(idm["promo"]).boosted["share"] == 1.0
+        # stored for other readers (alert texts) without importing influence
+        f, fp = m.influence_flags.c, m.influence_flagged_posts.c
+        with store.engine.connect() as conn:
+            rows = {x.account_id: x for x in conn.execute(select(m.influence_flags).where(f.run_id == r.run_id))}
+            posts = conn.execute(select(m.influence_flagged_posts).where(fp.run_id == r.run_id)
+                                 .order_by(fp.first_at)).all()
+        ring = {idm[f"r{i}"] for i in range(6)}
+        assert {a for a, x in rows.items() if x.flagged} == ring
+        assert all(rows[a].ring == 1 and "coordinated" in rows[a].signals for a in ring)
+        assert rows[idm["promo"]].boosted_share == 1.0 and not rows[idm["promo"]].flagged
+        assert rows[idm["promo"]].boosted_by[0]["ring"] == 1
+        assert rows[idm["h2"]].signals == ["mostly_reposts"] and not rows[idm["h2"]].flagged
+        assert [(p.platform, p.platform_id, p.ring, p.account_id, p.accounts, p.bursts) for p in posts] == [
+            ("x", f"p{k}", 1, idm["promo"], 6, 1) for k in range(3)]
+        assert posts[0].first_at == T0 + timedelta(minutes=1) and posts[0].last_at > posts[0].first_at
+        with store.engine.connect() as conn:
+            params = conn.execute(select(m.influence_runs.c.params).where(m.influence_runs.c.id == r.run_id)).scalar()
+        assert params["rings"] == [{"id": 1, "members": sorted(ring), "bursts": 3, "posts": 3}]
+        results.prune(store, TOPIC, "all", False, keep=0)
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(m.influence_flags)
+                                .where(f.run_id == r.run_id)).scalar() == 0
+    finally:
+        store.dispose()
