@@ -1,7 +1,7 @@
 """influence: automation and coordination per run (flagged accounts, rings, boosted accounts, coordinated posts)
 
 Revision ID: 0011_influence
-Revises: 0010_influence
+Revises: 0010_durable
 Create Date: 2026-12-01 09:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import monitor.models
 
 
 revision = "0011_influence"
-down_revision = "0010_influence"
+down_revision = "0010_durable"
 branch_labels = None
 depends_on = None
 
