@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from monitor import hooks
+from monitor.clean import display
 from monitor.cliutil import WHEN, _context, _fail
 from monitor.config import ConfigError, load_config
 from monitor.query import QueryError
@@ -114,23 +115,26 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
         nonlocal failed
         if s.failed:
             failed += 1
-            click.secho(f"{s.path}: skipped — {s.failed}", fg="yellow")
+            click.secho(f"{s.path}: skipped — {display(s.failed)}", fg="yellow")
             return
         click.echo(f"{s.path}: {s.format}, {s.posts} posts ({s.new} new, {s.duplicates} already stored), "
                    f"{s.interactions} new interactions, {len(s.errors)} problems, {s.seconds:.1f}s")
         for e in s.errors[:5]:
-            click.echo(f"    {e}")
+            click.echo(f"    {display(e)}")
         if len(s.errors) > 5:
             click.echo(f"    ... and {len(s.errors) - 5} more")
+        if s.not_stored:
+            failed += 1
+            click.secho(f"    {s.not_stored} posts not stored: the store refused their batch (see above)", fg="red")
 
     summaries = import_files(list(files), ctx.store, ctx.matcher, batch_size=batch_size or ctx.settings.batch_size,
                              source=source, progress=show, on_file=report)
     total = sum(s.posts for s in summaries)
     new = sum(s.new for s in summaries)
-    click.echo(f"{len(summaries)} files, {total} posts read, {new} new; {failed} skipped")
+    click.echo(f"{len(summaries)} files, {total} posts read, {new} new; {failed} skipped or failed")
     if new:
         _after_import(ctx, summaries)
-    if failed and failed == len(summaries):
+    if failed:
         sys.exit(1)
 
 

@@ -1,4 +1,4 @@
-"""The processing stage: normalise, match topics, score sentiment, store, roll up.
+"""The processing stage: clean, match topics, score sentiment, store, roll up.
 
 ``process_batch`` is the one function every source's batches go through, in
 process (embedded mode, ``earshot import``) or in a Celery task. It is a plain
@@ -11,14 +11,13 @@ batch.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import unicodedata
 import weakref
 from typing import Callable, Mapping
 
 from monitor import sentiment
-from monitor.items import RETWEET, Batch, Post
+from monitor.clean import clean_batch
+from monitor.items import RETWEET, Batch
 from monitor.store import Scored, Store, WriteResult, forget_oldest
 from monitor.topics import Matcher
 
@@ -26,26 +25,6 @@ log = logging.getLogger(__name__)
 
 # Called as hook(store, batch, result) after each committed batch with new (or promoted) posts.
 AFTER_BATCH: list[Callable[[Store, Batch, WriteResult], None]] = []
-
-MAX_TEXT = 20_000  # characters kept of one post (a pasted novel is not a post)
-# C0/C1 control characters but newline and tab, and unpaired surrogates. Format characters
-# (zero-width joiners in emoji, bidi marks in Arabic and Hebrew text) are kept: they are text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def normalise(post: Post) -> Post:
-    """Tidy what strangers sent: NFC unicode, no NULs or control characters, bounded length."""
-    text = post.text or ""
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub("", text)
-    post.text = text[:MAX_TEXT]
-    if post.title:
-        post.title = unicodedata.normalize("NFC", post.title).replace("\x00", "")[:2000]
-    post.hashtags = sorted({h.lower().lstrip("#") for h in post.hashtags if h})
-    post.mention_handles = [h.lower().lstrip("@") for h in post.mention_handles if h]
-    return post
 
 
 class _Memo:
@@ -82,7 +61,8 @@ def _memo(matcher: Matcher) -> _Memo:
 
 
 def score_batch(batch: Batch, matcher: Matcher, skip: Mapping[tuple[str, str], bool] | None = None) -> list[Scored]:
-    """Normalise, match topics and score sentiment for the posts of ``batch`` (but those in ``skip``).
+    """Match topics and score sentiment for the posts of ``batch`` (cleaned: :func:`monitor.clean.clean_batch`),
+    but those in ``skip``.
 
     A retweet carries the retweeted post's words, and X truncates them ("RT @a: ...");
     when the original is in the batch, the retweet is matched and scored on the
@@ -105,7 +85,6 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Mapping[tuple[str, str], b
             done = skip.get(key)
             if done or (done is not None and post.extra.get("referenced_only")):
                 continue
-        normalise(post)
         # A post a source saw only as the target of a retweet, quote or reply (X's includes.tweets)
         # is stored for its author and edges, but was not collected by any topic's query in this
         # window: it is not tagged, so it does not count in the topic's volume.
@@ -116,8 +95,6 @@ def score_batch(batch: Batch, matcher: Matcher, skip: Mapping[tuple[str, str], b
         tagged = not post.extra.get("referenced_only")
         entry = entries.get(key)
         if entry is None or (tagged and entry[0] is None):
-            if content is not post:  # normalising twice changes nothing
-                normalise(content)
             if entry is None:
                 entry = entries[key] = [None, sentiment.score(content.full_text())]
             if tagged:
@@ -133,9 +110,12 @@ def process_batch(batch: Batch, store: Store, matcher: Matcher, *, run_hooks: bo
                   claim: Callable | None = None) -> WriteResult:
     """Store one batch with its cursor in one transaction; then run the after-batch hooks.
 
+    The batch is cleaned first (:func:`monitor.clean.clean_batch`): no field a stranger sent
+    reaches the store with a NUL, a control character or more than its column holds.
     ``claim`` is passed to :meth:`~monitor.store.Store.write_batch` (a kept batch's claim, see
     :mod:`monitor.durable`).
     """
+    clean_batch(batch)
     # posts this worker stored before (X repeats referenced posts on every page) are not scored again
     scored = score_batch(batch, matcher, skip=store.stored_post_keys())
     result = store.write_batch(

@@ -45,6 +45,7 @@ class FileSummary:
     batches: int = 0
     errors: list[str] = field(default_factory=list)
     failed: str | None = None  # why the file was skipped, if it was
+    not_stored: int = 0  # posts of batches the store refused (each named in ``errors``)
     seconds: float = 0.0
     topic_posts: dict[str, int] = field(default_factory=dict)
 
@@ -119,9 +120,20 @@ def import_files(
     source: str | None = None,
     progress: bool = True,
     on_file: Callable[[FileSummary], None] | None = None,
+    store_batch: Callable[[Batch], WriteResult] | None = None,
 ) -> list[FileSummary]:
-    """Import each file through the pipeline; one summary per file, failures included."""
+    """Import each file through the pipeline; one summary per file, failures included.
+
+    ``store_batch`` stores one batch (default: :func:`~monitor.pipeline.process_batch` into
+    ``store``). A batch it raises for is reported in the file's ``errors`` with the reason and its
+    posts counted in ``not_stored``; the import goes on with the file's next batch and the next
+    files.
+    """
     from tqdm import tqdm
+
+    if store_batch is None:
+        def store_batch(batch: Batch) -> WriteResult:
+            return process_batch(batch, store, matcher)
 
     summaries = []
     for path in paths:
@@ -138,8 +150,16 @@ def import_files(
             bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name[:30], disable=not progress, leave=False)
             with bar:
                 for batch in iter_file_batches(path, summary.format, batch_size, source):
-                    result: WriteResult = process_batch(batch, store, matcher)
                     summary.batches += 1
+                    try:
+                        result: WriteResult = store_batch(batch)
+                    except Exception as exc:  # one batch the store refuses must not cost the rest
+                        summary.not_stored += len(batch.posts)
+                        summary.errors.extend(batch.errors)
+                        summary.errors.append(f"batch {summary.batches} ({len(batch.posts)} posts) not stored: "
+                                              f"{error_reason(exc)}")
+                        _advance(bar, batch)
+                        continue
                     summary.posts += result.posts_in
                     summary.new += result.posts_new
                     summary.accounts += result.accounts
@@ -156,6 +176,14 @@ def import_files(
         if on_file:
             on_file(summary)
     return summaries
+
+
+def error_reason(exc: BaseException) -> str:
+    """Why a write failed, in one line: the driver's own message, without the SQL or its parameters
+    (they hold stranger text, and a URL could hold a password)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:500]
 
 
 def _advance(bar, batch: Batch) -> None:

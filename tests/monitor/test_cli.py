@@ -92,14 +92,15 @@ def test_import_reports_and_skips_unreadable_files(tmp_path, env):
     notx.write_text('{"hello": "world"}\n')
     good = ROOT / "tests" / "fixtures" / "feeds" / "health_rss.xml"
     out = run("import", tmp_path / "missing.jsonl", tmp_path, garbage, html, notx, good, env=env)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # any file failed: the exit code says so, the good one is stored
     assert "Traceback" not in out.stderr + out.stdout
     assert f"{tmp_path / 'missing.jsonl'}: skipped — no such file" in out.stdout
     assert "is a folder" in out.stdout
     assert f"{garbage}: skipped" in out.stdout and f"{html}: skipped" in out.stdout
     assert f"{notx}: skipped — JSON, but neither X API v2" in out.stdout
     assert f"{good}: feed" in out.stdout
-    assert "5 skipped" in out.stdout
+    assert "5 skipped or failed" in out.stdout
+    assert Store(env["EARSHOT_DATABASE_URL"]).counts()["posts"] > 0
     only_bad = run("import", garbage, env=env)
     assert only_bad.returncode == 1
 

@@ -1,0 +1,133 @@
+"""Hostile and broken input, imported as a user imports it: one bad field, one bad batch, one bad line
+never costs the rest."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select, text
+
+from monitor import models as m
+from monitor.store import Store
+from tests.monitor.test_cli import run
+
+FEED = """<?xml version="1.0"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>Health &#1;News&#27;[31m</title><link>http://news.example.org/</link>
+<description>Desk&#0; of the day</description>
+<item><title>NHS waiting list hits a record</title><link>http://news.example.org/a</link>
+<guid>http://news.example.org/a</guid><dc:creator>Jo&#0;Reporter</dc:creator>
+<description>Waiting lists grew again.</description><pubDate>Mon, 16 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><title>Second&#0; story</title><link>http://news.example.org/b</link>
+<guid>http://news.example.org/b&#0;</guid><description>More&#0;.</description>
+<pubDate>Mon, 16 Nov 2026 10:00:00 GMT</pubDate></item>
+</channel></rss>
+"""
+
+
+def env_for(tmp_path, url):
+    return {"EARSHOT_DATABASE_URL": url, "EARSHOT_DATA_DIR": str(tmp_path / "var")}
+
+
+def no_control_chars(store: Store) -> None:
+    """No text column of any stored row holds a NUL or another control character (but newline and tab)."""
+    with store.engine.connect() as conn:
+        for table in (m.posts, m.accounts, m.source_state, m.gaps):
+            for row in conn.execute(select(table)).mappings():
+                for col, value in row.items():
+                    if isinstance(value, str):
+                        assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in value), \
+                            (table.name, col, value)
+
+
+def test_a_feed_with_a_nul_in_its_author_is_stored_on_postgresql(tmp_path, pg_url):
+    feed = tmp_path / "feed.xml"
+    feed.write_text(FEED)
+    out = run("import", "--no-progress", feed, env=env_for(tmp_path, pg_url))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 posts (2 new" in out.stdout
+    store = Store(pg_url)
+    with store.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(select(m.accounts.c.name))}
+        ids = {r[0] for r in conn.execute(select(m.posts.c.platform_id))}
+    assert "JoReporter" in names
+    assert ids == {"http://news.example.org/a", "http://news.example.org/b"}
+    no_control_chars(store)
+    store.dispose()
+
+
+def x_page() -> dict:
+    long_id = "9" * 300
+    return {
+        "data": [
+            {"id": "1500000000000000001", "author_id": "77", "text": "NHS\u0000 waiting list \u001b[2J@bad\u0000guy",
+             "created_at": "2026-11-16T09:00:00.000Z", "lang": "en\u0000",
+             "entities": {"mentions": [{"start": 25, "end": 33, "username": "bad\u0000guy", "id": "78\u0000"}],
+                          "hashtags": [{"tag": "NHS\u0000"}],
+                          "urls": [{"expanded_url": "https://example.org/\u0000x", "url": "https://t.co/x"}]},
+             "public_metrics": {"retweet_count": 10**20, "like_count": -5}},
+            {"id": long_id, "author_id": "77", "text": "an id longer than any column",
+             "created_at": "2026-11-16T09:01:00.000Z"},
+        ],
+        "includes": {"users": [
+            {"id": "77", "username": "nul\u0000handle", "name": "Evil\u0000 \u001b]0;pwned\u0007Name",
+             "description": "bio\u0000 with \ud800 a lone surrogate\nand a second line", "location": "Lon\u0000don",
+             "url": "https://example.org/\u0000", "public_metrics": {"followers_count": 10**19}},
+        ]},
+    }
+
+
+def test_an_x_account_with_nul_everywhere_is_stored_on_postgresql(tmp_path, pg_url):
+    f = tmp_path / "page.jsonl"
+    f.write_text(json.dumps(x_page()) + "\n")
+    out = run("import", "--no-progress", f, env=env_for(tmp_path, pg_url))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 posts (2 new" in out.stdout
+    store = Store(pg_url)
+    a = m.accounts
+    with store.engine.connect() as conn:
+        acct = conn.execute(select(a).where(a.c.platform_id == "77")).mappings().one()
+        mentioned = conn.execute(select(a.c.platform_id, a.c.handle).where(a.c.platform_id == "78")).one()
+        post = conn.execute(select(m.posts).where(m.posts.c.platform_id == "1500000000000000001")).mappings().one()
+        long_ids = [r[0] for r in conn.execute(select(m.posts.c.platform_id).where(m.posts.c.platform_id.like("999%")))]
+    assert acct["handle"] == "nulhandle" and acct["name"] == "Evil ]0;pwnedName"
+    assert acct["description"] == "bio with  a lone surrogate\nand a second line"  # free text keeps its lines
+    assert acct["location"] == "London" and acct["followers"] is None  # out of the column's range: unknown
+    assert mentioned == ("78", "badguy")
+    assert post["text"] == "NHS waiting list [2J@badguy" and post["lang"] == "en" and post["hashtags"] == ["nhs"]
+    assert post["retweets"] is None and post["likes"] == -5
+    assert len(long_ids) == 1 and len(long_ids[0]) <= 255 and long_ids[0].startswith("999")
+    no_control_chars(store)
+    # imported again: the same ids (a long id always maps the same), nothing twice
+    again = run("import", "--no-progress", f, env=env_for(tmp_path, pg_url))
+    assert again.returncode == 0 and "0 new, 2 already stored" in again.stdout, again.stdout
+    store.dispose()
+
+
+def test_a_batch_the_store_refuses_is_reported_and_the_import_goes_on(tmp_path, pg_url, x_fixtures):
+    """PostgreSQL refuses one batch (a trigger stands for any refusal cleaning cannot prevent): that batch is
+    reported with the reason, the file's other batches and the later files are stored, the exit code says so."""
+    store = Store(pg_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("""
+            CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+              IF NEW.text LIKE '%REFUSE-ME%' THEN RAISE EXCEPTION 'refused by policy: %', NEW.platform_id; END IF;
+              RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION refuse();"""))
+    pages = [{"data": [{"id": f"16000000000000000{i:02}", "author_id": "5", "created_at": f"2026-11-16T09:{i:02}:00.000Z",
+                        "text": "REFUSE-ME" if i == 1 else f"post {i}"}], "includes": {"users": [{"id": "5", "username": "u"}]}}
+             for i in range(3)]
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(p) + "\n" for p in pages))
+    later = x_fixtures / "two_tweets.jsonl"
+    out = run("import", "--no-progress", "--batch-size", "1", first, later, env=env_for(tmp_path, pg_url))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "batch 2 (1 posts) not stored: RaiseException: refused by policy: 1600000000000000001" in out.stdout
+    assert "1 posts not stored" in out.stdout
+    assert f"{later}: x-v2, 2 posts (2 new" in out.stdout
+    with store.engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(select(m.posts.c.platform_id))}
+    assert {"1600000000000000000", "1600000000000000002"} <= ids and "1600000000000000001" not in ids
+    assert len(ids) == 4
+    store.dispose()
