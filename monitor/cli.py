@@ -123,9 +123,13 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
             click.echo(f"    {display(e)}")
         if len(s.errors) > 5:
             click.echo(f"    ... and {len(s.errors) - 5} more")
+        if s.quarantined:
+            click.secho(f"    {s.quarantined} posts quarantined, the store refused them (see above): "
+                        "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red")
         if s.not_stored:
+            click.secho(f"    {s.not_stored} posts not stored: their batch could not be written (see above)", fg="red")
+        if s.quarantined or s.not_stored:
             failed += 1
-            click.secho(f"    {s.not_stored} posts not stored: the store refused their batch (see above)", fg="red")
 
     summaries = import_files(list(files), ctx.store, ctx.matcher, batch_size=batch_size or ctx.settings.batch_size,
                              source=source, progress=show, on_file=report)

@@ -25,7 +25,6 @@ from sqlalchemy import select
 
 from monitor import models as m
 from monitor.items import Account, Batch, Post, Reference
-from monitor.pipeline import process_batch
 from monitor.store import Store, WriteResult
 from monitor.topics import Matcher
 
@@ -45,7 +44,8 @@ class FileSummary:
     batches: int = 0
     errors: list[str] = field(default_factory=list)
     failed: str | None = None  # why the file was skipped, if it was
-    not_stored: int = 0  # posts of batches the store refused (each named in ``errors``)
+    not_stored: int = 0  # posts of batches that could not be stored nor kept (each named in ``errors``)
+    quarantined: int = 0  # posts the store refused, kept in quarantine (``earshot quarantine list``)
     seconds: float = 0.0
     topic_posts: dict[str, int] = field(default_factory=dict)
 
@@ -124,16 +124,24 @@ def import_files(
 ) -> list[FileSummary]:
     """Import each file through the pipeline; one summary per file, failures included.
 
-    ``store_batch`` stores one batch (default: :func:`~monitor.pipeline.process_batch` into
-    ``store``). A batch it raises for is reported in the file's ``errors`` with the reason and its
-    posts counted in ``not_stored``; the import goes on with the file's next batch and the next
-    files.
+    ``store_batch`` stores one batch (default: :func:`monitor.durable.store_or_quarantine` into
+    ``store``: posts the store refuses are quarantined with the reason, counted in ``quarantined``,
+    the rest stored). A batch it raises for (the database away) is reported in the file's
+    ``errors`` with the reason and its posts counted in ``not_stored``; the import goes on with
+    the file's next batch and the next files.
     """
     from tqdm import tqdm
 
     if store_batch is None:
+        from monitor.durable import store_or_quarantine
+
         def store_batch(batch: Batch) -> WriteResult:
-            return process_batch(batch, store, matcher)
+            outcome = store_or_quarantine(batch, store, matcher)
+            for q in outcome.quarantined:
+                summary.quarantined += q["posts"]
+                summary.errors.append(f"batch {summary.batches}: {q['posts']} posts quarantined "
+                                      f"(batch {q['id']}): {q['reason']}")
+            return outcome.result
 
     summaries = []
     for path in paths:

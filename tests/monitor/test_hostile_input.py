@@ -106,7 +106,8 @@ def test_an_x_account_with_nul_everywhere_is_stored_on_postgresql(tmp_path, pg_u
 
 def test_a_batch_the_store_refuses_is_reported_and_the_import_goes_on(tmp_path, pg_url, x_fixtures):
     """PostgreSQL refuses one batch (a trigger stands for any refusal cleaning cannot prevent): that batch is
-    reported with the reason, the file's other batches and the later files are stored, the exit code says so."""
+    quarantined and reported with the reason, the file's other batches and the later files are stored, the exit
+    code says so."""
     store = Store(pg_url)
     with store.engine.begin() as conn:
         conn.execute(text("""
@@ -123,11 +124,13 @@ def test_a_batch_the_store_refuses_is_reported_and_the_import_goes_on(tmp_path, 
     out = run("import", "--no-progress", "--batch-size", "1", first, later, env=env_for(tmp_path, pg_url))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
-    assert "batch 2 (1 posts) not stored: RaiseException: refused by policy: 1600000000000000001" in out.stdout
-    assert "1 posts not stored" in out.stdout
+    assert "batch 2: 1 posts quarantined" in out.stdout and "refused by policy: 1600000000000000001" in out.stdout
+    assert "1 posts quarantined" in out.stdout and "earshot quarantine list" in out.stdout
     assert f"{later}: x-v2, 2 posts (2 new" in out.stdout
     with store.engine.connect() as conn:
         ids = {r[0] for r in conn.execute(select(m.posts.c.platform_id))}
     assert {"1600000000000000000", "1600000000000000002"} <= ids and "1600000000000000001" not in ids
     assert len(ids) == 4
+    listed = run("quarantine", "list", env=env_for(tmp_path, pg_url))
+    assert listed.returncode == 0 and "refused by policy" in listed.stdout, listed.stdout + listed.stderr
     store.dispose()
