@@ -235,7 +235,10 @@ def _seconds(schedule) -> float:
 @cli.command("run")
 @click.option("--once", is_flag=True, help="Run every scheduled job once, then stop.")
 @click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
-def run_cmd(once: bool, duration: float | None) -> None:
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the dashboard beside collection.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Dashboard address (with --serve).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Dashboard port.")
+def run_cmd(once: bool, duration: float | None, serve: bool, host: str, port: int) -> None:
     """Run the service in-process (embedded mode): every source at its poll interval, and the scheduled jobs.
 
     This is what `celery -A worker beat` plus workers do in production; with a broker
@@ -259,6 +262,7 @@ def run_cmd(once: bool, duration: float | None) -> None:
             click.secho(f"{name}: disabled — {spec.disabled}", fg="yellow")
         elif spec.interval is None:
             click.echo(f"{name}: a long-running stream; run `earshot stream` beside this")
+    stop_server = _serve(ctx, host, port, background=True) if serve and not once else None
     click.echo(f"running {len(schedule)} scheduled jobs in-process; Ctrl-C stops")
     due = {name: 0.0 for name in schedule}
     started = time.monotonic()
@@ -282,6 +286,9 @@ def run_cmd(once: bool, duration: float | None) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         click.echo("stopped")
+    finally:
+        if stop_server is not None:
+            stop_server()
 
 
 @cli.command("stream")
@@ -474,8 +481,12 @@ def quarantine_replay(ids: tuple[int, ...], all_: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the scenario (default: $EARSHOT_DATA_DIR/demo).")
 @click.option("--progress/--no-progress", default=None)
-def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None) -> None:
-    """Generate the demo week and run it through the whole pipeline, then show what it found."""
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="End by serving the dashboard on the demo week (until Ctrl-C); --no-serve for scripts.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Dashboard address (with --serve).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Dashboard port.")
+def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None, serve: bool, host: str, port: int) -> None:
+    """Generate the demo week and run it through the whole pipeline, show what it found, then serve the dashboard."""
     from monitor.demo.generator import ScenarioSpec, generate
     from monitor.replay import import_files
 
@@ -513,6 +524,20 @@ def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None) -> N
     for name, _cmd in hooks.load("earshot.commands"):
         click.echo(f"  earshot {name} --help")
     click.echo(f"  ground truth of the scenario: {out / 'ground_truth.json'}")
+    if serve:
+        _serve(ctx, host, port, demo=True)
+
+
+def _serve(ctx, host: str, port: int, *, demo: bool = False, background: bool = False):
+    """Serve the dashboard through the ``earshot.serve`` hook (None when no dashboard is installed)."""
+    servers = hooks.load("earshot.serve")
+    if not servers:
+        click.secho("(no dashboard installed: nothing to serve)", fg="yellow")
+        return None
+    try:
+        return servers[0][1](ctx, host, port, demo=demo, background=background)
+    except OSError as exc:
+        _fail(f"cannot serve the dashboard on {host}:{port}: {exc}")
 
 
 # ---------------------------------------------------------------------- db

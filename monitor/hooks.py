@@ -23,6 +23,11 @@ Entry-point groups:
 ``earshot.tasks``
     ``fn(app)``: defines the package's Celery tasks on the worker's Celery ``app``
     (thin wrappers over its plain functions), so ``worker.py`` names no package but the core.
+``earshot.serve``
+    ``fn(ctx, host, port, *, demo=False, background=False)``: serve the web dashboard over the
+    context's store -- until Ctrl-C, or in a thread (returning a function that stops it) for
+    ``earshot run``; ``demo`` also prints the demo sign-in. ``earshot demo`` and ``earshot run``
+    call the first one registered.
 
 A worker or the beat (``worker.py``) loads every group strictly: an extension that fails to
 load stops it from starting, with a message naming the extension and the error (alerting must
@@ -38,7 +43,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 GROUPS = ("earshot.commands", "earshot.summary", "earshot.schedule", "earshot.after_import", "earshot.after_batch",
-          "earshot.tasks")
+          "earshot.tasks", "earshot.serve")
 
 
 class PluginError(RuntimeError):

@@ -412,3 +412,99 @@ alert_state = Table(
     Column("version", Integer, nullable=False),  # optimistic lock: concurrent runs never both apply
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+
+# --- people: dashboard accounts, sessions, the audit log, and people's checks of the machine's work ---
+# Written by the dashboard (dashboard/), read by it and the briefing. Post marks change what every
+# figure counts (see monitor/marks.py), so they live in the core.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),  # the sign-in name, stored lower case
+    Column("password_hash", Text, nullable=False),  # argon2id (PHC string)
+    Column("role", String(16), nullable=False),  # viewer | press | admin
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+    Column("last_login_at", UTCDateTime),
+    UniqueConstraint("name", name="uq_users_name"),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False),  # SHA-256 of the cookie's random token (never the token)
+    Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # absolute lifetime
+    Column("last_seen_at", UTCDateTime, nullable=False),  # idle timeout counts from here
+    Column("revoked_at", UTCDateTime),
+    Column("ip", String(64)),
+    Column("user_agent", String(255)),
+    UniqueConstraint("token_hash", name="uq_user_sessions_token_hash"),
+    Index("ix_user_sessions_user", "user_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),  # the name tried (lower case), known or not
+    Column("ip", String(64)),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_name", "name", "at"),
+    Index("ix_login_failures_ip", "ip", "at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_name", String(64)),  # None: someone not signed in (a failed sign-in)
+    Column("action", String(32), nullable=False),  # sign-in | sign-in-failed | sign-out | ack | resolve | mark | unmark | export | user-...
+    Column("target", String(255)),
+    Column("detail", JSON),
+    Column("ip", String(64)),
+    Index("ix_audit_log_at", "at"),
+)
+
+post_marks = Table(
+    "post_marks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("post_id", BigId, ForeignKey("posts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # irrelevant | sentiment
+    Column("topic", String(64)),  # irrelevant: the topic it was removed from
+    Column("terms", JSON),  # irrelevant: the matched terms, put back if undone
+    Column("label", String(16)),  # sentiment: negative | neutral | positive, what the person said
+    Column("machine_sentiment", Float),  # sentiment: the automatic score when the person looked
+    Column("sentiment", Float),  # sentiment: the score now counted for the post
+    Column("by", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("undone_by", String(128)),
+    Column("undone_at", UTCDateTime),
+    Index("ix_post_marks_post", "post_id", "kind"),
+    Index("ix_post_marks_topic", "topic", "kind"),
+)
+
+search_state = Table(
+    "search_state",
+    metadata,
+    Column("name", String(32), primary_key=True),  # "posts"
+    Column("last_id", BigInteger, nullable=False),  # SQLite: the highest post id in the full-text index
+)
+
+# Full-text search objects that are not SQLAlchemy tables: SQLite's FTS5 table ``posts_fts`` (and
+# its shadow tables), PostgreSQL's generated column ``posts.search`` and its GIN index. Built by
+# migration 0010_dash; the schema comparison leaves them out (see :func:`include_name`).
+SEARCH_OBJECTS = frozenset({"posts_fts", "posts_fts_data", "posts_fts_idx", "posts_fts_docsize",
+                            "posts_fts_config", "posts_fts_content", "search", "ix_posts_search"})
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """For Alembic's schema comparison: everything but the full-text search objects."""
+    return name not in SEARCH_OBJECTS

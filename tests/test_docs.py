@@ -8,6 +8,7 @@ import click
 
 from monitor import hooks
 from monitor.cli import _add_plugins, cli
+from dashboard.settings import VARIABLES as WEB_VARIABLES
 from monitor.settings import VARIABLES
 from tests.conftest import ROOT
 
@@ -16,7 +17,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_every_setting_is_documented():
     sample = (ROOT / ".env.example").read_text()
-    for name in VARIABLES:
+    for name in [*VARIABLES, *WEB_VARIABLES]:
         assert f"`{name}`" in README, f"{name} is missing from the README's settings table"
         assert f"\n{name}=" in sample, f"{name} is missing from .env.example"
 

@@ -185,7 +185,7 @@ sources:
 
 
 def test_demo_runs_the_whole_pipeline_and_shows_what_it_found(env):
-    out = run("demo", "--size", "2000", "--no-progress", env=env)
+    out = run("demo", "--size", "2000", "--no-progress", "--no-serve", env=env)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     text = out.stdout

@@ -160,7 +160,7 @@ def test_migrations_match_the_models(store_url):
 
     s = Store(store_url)
     with s.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), m.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": m.include_name}), m.metadata)
     s.dispose()
     assert diff == []
 

@@ -1,0 +1,170 @@
+"""The application factory.
+
+::
+
+    from dashboard.app import create_app
+    app = create_app()                                  # settings, configuration and store from the environment
+    app = create_app(store=store, config=config)        # tests: a given store (and configuration)
+
+``create_app`` returns a FastAPI app serving the pages (Jinja2 templates, GOV.UK Frontend), one
+JSON API router per resource (``/api/...``, described by the OpenAPI document at ``/openapi.json``, for a signed-in
+user), the live alert stream and every static asset (``/static/...``:
+the app's own CSS and JS, the vendored GOV.UK Frontend and htmx under ``/static/vendor/``, and
+plotly.js from the plotly package at ``/static/plotly.min.js``), so it runs on an air-gapped
+network. The live hub (:mod:`dashboard.live`) starts and stops with the app (its lifespan).
+
+Every response carries a Content Security Policy: scripts only from this origin or with the
+request's nonce, no inline event handlers, no plugins, no framing, forms posting only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import plotly
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dashboard import live
+from dashboard.settings import WebSettings
+from dashboard.web import HERE, NotSignedIn, State, new_nonce, render, require
+from monitor.config import Config
+from monitor.settings import Settings
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def csp(nonce: str) -> str:
+    return ("default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}'; "
+            f"style-src 'self' 'nonce-{nonce}'; "
+            "style-src-attr 'unsafe-inline'; "  # plotly and GOV.UK set element styles; style elements need the nonce
+            "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None, config: Config | None = None,
+               web: WebSettings | None = None, hub: bool = True, poll_seconds: float | None = None) -> FastAPI:
+    """The dashboard app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Where the store and Redis are (default: :func:`monitor.settings.load_settings`).
+    store : Store, optional
+        The store to read (default: one opened from ``settings``; the process context's when it
+        has one for the same URL).
+    config : Config, optional
+        The topic configuration (default: read from ``settings.config_path``).
+    web : WebSettings, optional
+        Session lifetimes, throttling and cookies (default: from the environment).
+    hub : bool
+        Start the live alert hub with the app (tests of plain pages may leave it off).
+    poll_seconds : float, optional
+        The hub's safety-net poll (default 1 s without Redis, 5 s with it).
+    """
+    from monitor.config import load_config
+    from monitor.settings import load_settings
+
+    settings = settings or load_settings()
+    config = config or load_config(settings.config_path)
+    store = store or Store(settings.database_url)
+    web = web or WebSettings.from_env()
+    state = State(store=store, config=config, settings=settings, web=web)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if hub:
+            from dashboard.routers.alerts import card_html
+
+            state.hub = live.Hub(store, settings.redis_url, render=lambda row: card_html(state, row),
+                                 poll_seconds=poll_seconds)
+            await state.hub.start()
+        try:
+            yield
+        finally:
+            if state.hub is not None:
+                await state.hub.stop()
+                state.hub = None
+
+    app = FastAPI(title="Earshot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  description="The Earshot dashboard's JSON API: alerts, topics, influencers, accounts, posts, "
+                              "marks, collection status, audit. Every route but `GET /health` and sign-in needs a "
+                              "signed-in session (cookie `earshot_session`); state-changing requests need the "
+                              "session's CSRF token as the `csrf_token` form field or the `X-CSRF-Token` header.")
+    app.state.earshot = state
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        nonce = new_nonce()
+        request.state.csp_nonce = nonce
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", csp(nonce))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn):
+        if _wants_json(request):
+            return JSONResponse({"detail": "sign in first"}, status_code=401,
+                                headers={"WWW-Authenticate": 'Cookie realm="earshot"'})
+        from urllib.parse import quote
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if _wants_json(request) or exc.status_code < 400:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return render(request, "error.html", status_code=exc.status_code, status=exc.status_code, detail=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        if _wants_json(request):
+            return JSONResponse({"detail": _plain_errors(exc)}, status_code=422)
+        return render(request, "error.html", status_code=422, status=422,
+                      detail="; ".join(f"{e['loc']}: {e['msg']}" for e in _plain_errors(exc)))
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require("viewer"))])
+    def openapi_document():
+        return JSONResponse(app.openapi())
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js():
+        return FileResponse(PLOTLY_JS, media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from dashboard.routers import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path in ("/health", "/openapi.json") or path.endswith("/stream") \
+        or "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for e in exc.errors():
+        out.append({"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")})
+    return out

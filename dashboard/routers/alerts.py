@@ -1,0 +1,296 @@
+"""Live alerts: the press office's page, the alert API, acknowledge and resolve, and the event stream.
+
+- ``GET /alerts``: unresolved alerts by severity (cards), the last 24 hours of each alerting topic
+  against its expected band, and a live feed (``aria-live``, with a pause control).
+- ``GET /alerts/stream``: server-sent events, one per alert event; its id is the alert event's id,
+  and a reconnecting page's ``Last-Event-ID`` replays what it missed from the database.
+- ``GET /api/alerts``, ``GET /api/alerts/{id}``: the alerts and one alert with its history.
+- ``POST /api/alerts/{id}/ack`` and ``/resolve`` (press role; the page's forms post to
+  ``/alerts/{id}/ack`` and ``/resolve``): recorded with the signed-in person's name and the note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from dashboard import audit, charts, live
+from dashboard.links import post_url
+from dashboard.web import AppState, Press, PressWrite, State, Viewer, client_ip, render, render_fragment
+from monitor import models as m
+from monitor.alerts import records
+from monitor.alerts.notify import alert_json
+
+router = APIRouter(tags=["alerts"])
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+# ----------------------------------------------------------------------------- what a card shows
+_coord_cache: "OrderedDict[tuple, float | None]" = OrderedDict()
+
+
+def coordinated_share(state: State, alert: dict[str, Any]) -> float | None:
+    """Share of the retweets and quotes on the alert's topic, in its window, made by accounts that
+    ``influence.bots`` flags as coordinated or in bursts (None: not a topic alert, or no amplification).
+
+    The window is the alert's, from where the unusual level began to its last update (at most 6 hours).
+    Cached per alert and update.
+    """
+    topic = alert.get("topic")
+    if not topic or alert.get("kind") not in ("volume", "sentiment", "voice"):
+        return None
+    key = (alert["id"], alert.get("updated_at"))
+    if key in _coord_cache:
+        return _coord_cache[key]
+    from influence import bots
+
+    end = (alert.get("closed_at") or alert.get("updated_at")) + timedelta(minutes=5)
+    start = max(alert.get("started_at") or alert["opened_at"], end - timedelta(hours=6))
+    flags = bots.detect(state.store, topic, start, end)
+    marked = {acc for acc, f in flags.items() if f.flagged or "burst" in f.kinds}
+    i, pt = m.interactions, m.post_topics
+    with state.store.engine.connect() as conn:
+        rows = conn.execute(select(i.c.src_account_id, func.count())
+                            .select_from(pt.join(i, i.c.post_id == pt.c.post_id))
+                            .where(pt.c.topic == topic, pt.c.created_at >= start, pt.c.created_at < end,
+                                   i.c.kind.in_(("retweet", "quote")))
+                            .group_by(i.c.src_account_id)).all()
+    total = sum(n for _, n in rows)
+    share = sum(n for acc, n in rows if acc in marked) / total if total else None
+    _coord_cache[key] = share
+    while len(_coord_cache) > 500:
+        _coord_cache.popitem(last=False)
+    return share
+
+
+def _post_platforms(state: State, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with state.store.engine.connect() as conn:
+        return dict(conn.execute(select(m.posts.c.id, m.posts.c.platform).where(m.posts.c.id.in_(ids))).all())
+
+
+def card(state: State, row: dict[str, Any]) -> dict[str, Any]:
+    """What an alert card shows, from an alert row."""
+    d = row.get("details") or {}
+    topic = state.config.topics.get(row.get("topic") or "")
+    posts = list(d.get("top_posts") or [])
+    platforms = _post_platforms(state, [p["id"] for p in posts if p.get("id")])
+    for p in posts:
+        plat = platforms.get(p.get("id")) or ("x" if p.get("platform_id") and str(p["platform_id"]).isdigit() else None)
+        p["link"] = post_url(plat, p.get("url"), p.get("platform_id"))
+    try:
+        coord = coordinated_share(state, row)
+    except Exception:  # the flags are a help, not a requirement for the card
+        coord = None
+    return {
+        **row,
+        "topic_label": topic.label if topic else (row.get("topic") or row.get("source") or ""),
+        "sentiment": d.get("sentiment") or {},
+        "top_posts": posts[:5],
+        "top_amplifiers": list(d.get("top_amplifiers") or [])[:5],
+        "top_accounts": list(d.get("top_accounts") or [])[:5],
+        "coordinated_share": coord,
+        "signals": d.get("signals") or [],
+    }
+
+
+def card_html(state: State, row: dict[str, Any]) -> str:
+    """The HTML of one alert card for the live feed: rendered once for every page, so its forms carry no
+    CSRF token (the page's script fills in its own from the page, and removes the forms for viewers)."""
+    return render_fragment("partials/alert_card.html", a=card(state, row), csrf_token="", can_act=True,
+                           csrf_field="csrf_token")
+
+
+def _sorted_unresolved(state: State) -> list[dict[str, Any]]:
+    rows = records.list_alerts(state.store, state="unresolved", limit=200)
+    rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r["updated_at"].timestamp())))
+    return rows
+
+
+# ----------------------------------------------------------------------------- the page
+@router.get("/alerts", response_class=HTMLResponse, summary="Live alerts page")
+def alerts_page(request: Request, user: Viewer, state: AppState,
+                at: Annotated[datetime | None, Query(description="Draw the charts as at this time (default: now)")] = None,
+                done: Annotated[Literal["ack", "resolve"] | None, Query()] = None,
+                alert: Annotated[int | None, Query(ge=1)] = None):
+    rows = _sorted_unresolved(state)
+    cards = [card(state, r) for r in rows]
+    now = charts.data_now(state.store, at)
+    topics = [t for t in dict.fromkeys(r["topic"] for r in rows if r.get("topic")) if t in state.config.topics]
+    figures = []
+    for tid in topics[:8]:
+        t = state.config.topics[tid]
+        pts = charts.volume(state.store, tid, now - timedelta(hours=24), now, 3600)
+        charts.expected_band(charts.detector_for(state.store, t), pts, 3600)
+        rows = [{"t_label": p["t"].strftime("%a %d %b %H:%M"), "posts": p["posts"], "expected": p["expected"],
+                 "low": p["low"], "high": p["high"], "expected_digits": 1, "low_digits": 1, "high_digits": 1}
+                for p in pts]
+        figures.append({"id": f"vol-{tid}", "topic": t, "points": pts, "points_rows": rows,
+                        "figure": charts.figure_json(charts.volume_figure(pts, f"{t.label}: posts per hour, last 24 hours"))})
+    recent = records.list_alerts(state.store, state="resolved", limit=10)
+    return render(request, "alerts.html", cards=cards, figures=figures, recent=[card(state, r) for r in recent],
+                  can_act=user.can("press"), now=now, last_event_id=live.latest_event_id(state.store),
+                  flash=(f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else ""))
+
+
+@router.get("/alerts/stream", response_class=EventSourceResponse, summary="Live alert events (server-sent events)",
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: alert`, `id:` the alert event id, `data:` JSON with the card's HTML"}})
+async def alert_stream(request: Request, user: Viewer, state: AppState,
+                       last_event_id: Annotated[str | None, Header()] = None,
+                       after: Annotated[int | None, Query(ge=0, description="Replay events after this id (as Last-Event-ID)")] = None):
+    hub: live.Hub | None = state.hub
+    if hub is None:
+        raise HTTPException(503, "live alerts are not running in this process")
+    start = after
+    if last_event_id and last_event_id.strip().isdigit():
+        start = int(last_event_id.strip())
+    q = hub.subscribe()  # subscribed before the replay is read: nothing falls between the two
+    try:
+        sent = start if start is not None else hub.last_id
+        yield ServerSentEvent(comment="connected", retry=2000)
+        if start is not None:
+            missed = await asyncio.to_thread(live.replay, state.store, start, hub.render)
+            for ev in missed:
+                sent = max(sent, ev.id or 0)
+                yield ServerSentEvent(raw_data=ev.data(), event="alert", id=str(ev.id))
+        while True:
+            ev = await q.get()
+            if ev is None:  # the hub stopped, or dropped this stalled page
+                return
+            if ev.id is not None and ev.id <= sent:
+                continue  # already sent by the replay
+            if ev.id is not None:
+                sent = ev.id
+                yield ServerSentEvent(raw_data=ev.data(), event="alert", id=str(ev.id))
+            else:
+                yield ServerSentEvent(raw_data=ev.data(), event="alert")
+    finally:
+        hub.unsubscribe(q)
+
+
+# ----------------------------------------------------------------------------- API
+class AlertOut(BaseModel):
+    id: int
+    topic: str | None
+    source: str | None
+    kind: str
+    state: str
+    severity: str
+    title: str
+    started_at: datetime | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    current: float | None
+    expected: float | None
+    ratio: float | None
+    peak: float | None
+    details: dict[str, Any] | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+class AlertEventOut(BaseModel):
+    id: int
+    kind: str
+    at: datetime
+    by: str | None
+    note: str | None
+    severity: str | None
+
+
+class AlertDetail(AlertOut):
+    events: list[AlertEventOut]
+    coordinated_share: float | None
+
+
+def _out(row: dict[str, Any]) -> dict[str, Any]:
+    j = alert_json(row)
+    for k in ("ratio", "current", "expected", "peak"):
+        v = row.get(k)
+        j[k] = v if isinstance(v, (int, float)) and v == v and abs(v) != float("inf") else None
+    for k in ("started_at", "opened_at", "updated_at", "closed_at", "acknowledged_at", "resolved_at"):
+        j[k] = row.get(k)
+    return j
+
+
+@router.get("/api/alerts", response_model=list[AlertOut], summary="Alerts, newest first")
+def list_alerts(user: Viewer, state: AppState,
+                alert_state: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
+                                       Query(alias="state")] = None,
+                topic: Annotated[str | None, Query(max_length=64)] = None,
+                kind: Annotated[Literal["volume", "sentiment", "voice", "silence", "stakeholder", "source"] | None,
+                                Query()] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100):
+    return [_out(r) for r in records.list_alerts(state.store, state=alert_state, topic=topic, kind=kind, limit=limit)]
+
+
+@router.get("/api/alerts/{alert_id}", response_model=AlertDetail, summary="One alert and its history",
+            responses={404: {"description": "No such alert"}})
+def get_alert(alert_id: int, user: Viewer, state: AppState):
+    row = records.get_alert(state.store, alert_id)
+    if row is None:
+        raise HTTPException(404, f"no alert #{alert_id}")
+    try:
+        coord = coordinated_share(state, row)
+    except Exception:
+        coord = None
+    return {**_out(row), "events": records.events(state.store, alert_id), "coordinated_share": coord}
+
+
+def _act(request: Request, state: State, user, alert_id: int, action: str, note: str | None) -> dict[str, Any]:
+    note = (note or "").strip()[:2000] or None
+    fn = records.acknowledge if action == "ack" else records.resolve
+    try:
+        row = fn(state.store, alert_id, user.name, note, settings=state.settings)
+    except records.AlertError as exc:
+        code = 404 if "no alert" in str(exc) else 409
+        raise HTTPException(code, str(exc)) from None
+    audit.record(state.store, action, user=user.name, target=f"alert:{alert_id}", detail={"note": note} if note else None,
+                 ip=client_ip(request))
+    if state.hub is not None:
+        state.hub.wake()
+    return row
+
+
+@router.post("/api/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert (press)",
+             responses={404: {"description": "No such alert"}, 409: {"description": "Already resolved"}})
+def api_ack(request: Request, alert_id: int, user: PressWrite, state: AppState,
+            note: Annotated[str | None, Form(max_length=2000)] = None):
+    return _out(_act(request, state, user, alert_id, "ack", note))
+
+
+@router.post("/api/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert (press)",
+             responses={404: {"description": "No such alert"}, 409: {"description": "Already resolved"}})
+def api_resolve(request: Request, alert_id: int, user: PressWrite, state: AppState,
+                note: Annotated[str | None, Form(max_length=2000)] = None):
+    return _out(_act(request, state, user, alert_id, "resolve", note))
+
+
+@router.post("/alerts/{alert_id}/ack", response_class=RedirectResponse, status_code=303,
+             summary="Acknowledge from the page (form)")
+def form_ack(request: Request, alert_id: int, user: PressWrite, state: AppState,
+             note: Annotated[str | None, Form(max_length=2000)] = None):
+    _act(request, state, user, alert_id, "ack", note)
+    return RedirectResponse(f"/alerts?done=ack&alert={alert_id}#alert-{alert_id}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_class=RedirectResponse, status_code=303,
+             summary="Resolve from the page (form)")
+def form_resolve(request: Request, alert_id: int, user: PressWrite, state: AppState,
+                 note: Annotated[str | None, Form(max_length=2000)] = None):
+    _act(request, state, user, alert_id, "resolve", note)
+    return RedirectResponse(f"/alerts?done=resolve&alert={alert_id}", status_code=303)

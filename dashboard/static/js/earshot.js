@@ -1,0 +1,204 @@
+// Earshot's own script: GOV.UK Frontend components, charts with their tables, sortable tables
+// with CSV download, and the live alert feed. Loaded as a module from this origin (the page's
+// Content Security Policy allows no inline script but the nonce'd class switch in base.html).
+// Text from strangers is only ever put into the page as text (textContent) or as HTML the
+// server rendered with escaping.
+
+import('/static/vendor/govuk/govuk-frontend.min.js')
+  .then(function (govuk) { govuk.initAll(); })
+  .catch(function () { /* styling only: the pages work without it */ });
+
+function csrfToken() {
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute('content') : '';
+}
+
+// ------------------------------------------------------------------ charts
+function drawCharts(root) {
+  if (!window.Plotly) { return; }
+  root.querySelectorAll('[data-plotly]').forEach(function (el) {
+    if (el.dataset.drawn) { return; }
+    var src = document.getElementById(el.dataset.plotly);
+    if (!src) { return; }
+    var fig = JSON.parse(src.textContent);
+    el.dataset.drawn = '1';
+    window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false });
+    if (el.dataset.postsUrl) {
+      el.on('plotly_click', function (ev) {
+        if (!ev.points || !ev.points.length) { return; }
+        var pt = ev.points[0];
+        var url = new URL(el.dataset.postsUrl, window.location.href);
+        url.searchParams.set('point', String(pt.customdata !== undefined ? pt.customdata : pt.x));
+        var target = document.getElementById(el.dataset.postsTarget);
+        target.textContent = 'Loading the posts behind this point…';
+        fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+          .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+          .then(function (html) {
+            var t = document.createElement('template');
+            t.innerHTML = html; // rendered and escaped by the server
+            target.replaceChildren(t.content);
+            var h = target.querySelector('h3, h4');
+            if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
+          })
+          .catch(function () { target.textContent = 'The posts could not be loaded.'; });
+      });
+    }
+  });
+}
+
+// ------------------------------------------------------------------ tables
+function cellValue(td, numeric) {
+  if (numeric) {
+    var v = td.getAttribute('data-sort');
+    return v === null ? -Infinity : parseFloat(v);
+  }
+  return td.textContent.trim().toLowerCase();
+}
+
+function makeSortable(wrap) {
+  var table = wrap.querySelector('table');
+  if (!table || table.dataset.sortable) { return; }
+  table.dataset.sortable = '1';
+  var headers = table.querySelectorAll('thead th');
+  headers.forEach(function (th, col) {
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'earshot-sort-button';
+    button.textContent = th.textContent;
+    th.textContent = '';
+    th.appendChild(button);
+    button.addEventListener('click', function () {
+      var numeric = th.dataset.numeric === '1';
+      var dir = th.getAttribute('aria-sort') === 'ascending' ? 'descending' : 'ascending';
+      headers.forEach(function (h) { h.setAttribute('aria-sort', 'none'); });
+      th.setAttribute('aria-sort', dir);
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        if (!a.cells[col] || !b.cells[col]) { return 0; }
+        var x = cellValue(a.cells[col], numeric), y = cellValue(b.cells[col], numeric);
+        var c = x < y ? -1 : x > y ? 1 : 0;
+        return dir === 'ascending' ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+  var dl = wrap.querySelector('[data-csv-download]');
+  if (dl) {
+    dl.hidden = false;
+    dl.addEventListener('click', function () { downloadCsv(table); });
+  }
+}
+
+function csvCell(text) {
+  var t = text.replace(/\s+/g, ' ').trim();
+  if (/^[=+\-@\t\r]/.test(t)) { t = "'" + t; } // never a spreadsheet formula
+  return '"' + t.replace(/"/g, '""') + '"';
+}
+
+function downloadCsv(table) {
+  var lines = [];
+  table.querySelectorAll('tr').forEach(function (tr) {
+    var cells = [];
+    tr.querySelectorAll('th, td').forEach(function (c) { cells.push(csvCell(c.textContent)); });
+    lines.push(cells.join(','));
+  });
+  var blob = new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' });
+  var a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = (table.id || 'table') + '.csv';
+  document.body.appendChild(a);
+  a.click();
+  setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 0);
+}
+
+// ------------------------------------------------------------------ live alerts
+function beep() {
+  try {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    var ctx = new Ctx();
+    var o = ctx.createOscillator(), g = ctx.createGain();
+    o.frequency.value = 880; g.gain.value = 0.15;
+    o.connect(g); g.connect(ctx.destination);
+    o.start(); o.stop(ctx.currentTime + 0.4);
+  } catch (e) { /* no audio: the visible cue stays */ }
+}
+
+function liveAlerts(box) {
+  var status = document.getElementById('live-status');
+  var feed = document.getElementById('live-feed');
+  var cards = document.getElementById('alert-cards');
+  var pauseButton = document.getElementById('live-pause');
+  var sound = document.getElementById('live-sound');
+  var banner = document.getElementById('critical-banner');
+  var canAct = box.dataset.canAct === '1';
+  var paused = false, held = [];
+  var url = new URL(box.dataset.stream, window.location.href);
+  url.searchParams.set('after', box.dataset.lastEventId || '0');
+
+  function setStatus(text) { status.textContent = text; }
+
+  function placeCard(msg) {
+    var old = document.getElementById('alert-' + msg.alert_id);
+    if (msg.state === 'resolved') {
+      if (old) { old.remove(); }
+    } else if (msg.html) {
+      var t = document.createElement('template');
+      t.innerHTML = msg.html; // rendered and escaped by the server
+      var el = t.content.firstElementChild;
+      el.querySelectorAll('input[name="csrf_token"]').forEach(function (i) { i.value = csrfToken(); });
+      if (!canAct) { el.querySelectorAll('[data-press-only]').forEach(function (f) { f.remove(); }); }
+      if (old) { old.replaceWith(el); } else { cards.prepend(el); }
+      var none = document.getElementById('no-alerts');
+      if (none) { none.remove(); }
+    }
+    var n = cards.querySelectorAll('.earshot-alert').length;
+    document.getElementById('open-count').textContent = n + ' unresolved';
+  }
+
+  function show(msg) {
+    placeCard(msg);
+    var li = document.createElement('li');
+    li.className = 'earshot-feed__item earshot-feed__item--' + msg.severity;
+    var when = new Date().toISOString().substring(11, 19);
+    li.textContent = when + ' UTC — alert ' + msg.alert_id + ' ' + msg.event + ' (' + msg.severity + '): ' + msg.title;
+    li.dataset.eventId = msg.id === null ? '' : String(msg.id);
+    feed.prepend(li);
+    while (feed.children.length > 50) { feed.lastElementChild.remove(); }
+    if (msg.severity === 'critical' && ['opened', 'reopened', 'escalated'].indexOf(msg.event) >= 0) {
+      banner.hidden = false;
+      document.getElementById('critical-text').textContent = msg.title;
+      if (sound && sound.checked) { beep(); }
+    }
+  }
+
+  pauseButton.addEventListener('click', function () {
+    paused = !paused;
+    pauseButton.setAttribute('aria-pressed', paused ? 'true' : 'false');
+    pauseButton.textContent = paused ? 'Resume live updates' : 'Pause live updates';
+    feed.setAttribute('aria-live', paused ? 'off' : 'polite');
+    if (!paused) {
+      held.forEach(show);
+      setStatus('Live: connected. ' + held.length + ' held changes shown.');
+      held = [];
+    } else {
+      setStatus('Live updates paused; changes are kept and shown when you resume.');
+    }
+  });
+
+  var source = new EventSource(url.toString());
+  source.addEventListener('open', function () { if (!paused) { setStatus('Live: connected.'); } });
+  source.addEventListener('error', function () { setStatus('Live: connection lost, reconnecting…'); });
+  source.addEventListener('alert', function (e) {
+    var msg = JSON.parse(e.data);
+    if (paused) { held.push(msg); setStatus('Live updates paused; ' + held.length + ' changes held.'); return; }
+    show(msg);
+  });
+  window.earshotLive = source;
+}
+
+document.querySelectorAll('[data-sortable-table]').forEach(makeSortable);
+drawCharts(document);
+window.addEventListener('load', function () { drawCharts(document); });
+var liveBox = document.getElementById('live-controls');
+if (liveBox) { liveAlerts(liveBox); }
