@@ -1,7 +1,7 @@
 """dashboard: users, sessions, sign-in failures, the audit log, post marks, full-text search of posts
 
 Revision ID: 0010_dash
-Revises: 0010_durable
+Revises: 0011_influence
 Create Date: 2026-12-01 09:10:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import monitor.models
 
 
 revision = "0010_dash"
-down_revision = "0010_durable"
+down_revision = "0011_influence"
 branch_labels = None
 depends_on = None
 
