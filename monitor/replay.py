@@ -54,8 +54,16 @@ class FileSummary:
         return self.posts - self.new
 
 
+SNIFF_LINES = 20  # non-blank lines looked at to tell a JSON lines file's format
+
+
 def sniff(path: Path) -> str:
-    """``x-v2``, ``earshot``, ``feed``, ``empty``; raises ValueError when it is none of them."""
+    """``x-v2``, ``earshot``, ``feed``, ``empty``; raises ValueError when it is none of them.
+
+    A JSON lines file is known by its first line that reads as a JSON object or array: a first
+    line that is not UTF-8, not JSON or nested too deeply to read does not hide the lines after it
+    (the reader reports it by its number and imports the rest).
+    """
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if not head.strip():
@@ -66,31 +74,47 @@ def sniff(path: Path) -> str:
         if b"<rss" in low or b"<feed" in low or b"<rdf" in low or b"<?xml" in low:
             return "feed"
         raise ValueError("looks like HTML or XML but not an RSS/Atom feed")
-    if stripped.startswith(b"{") or stripped.startswith(b"["):
-        with open(path, "rb") as fh:
-            first = b""
-            while not first.strip():  # the first non-blank line, however long (X pages run to megabytes)
-                first = fh.readline(MAX_LINE)
-                if not first:
-                    break
-        try:
-            obj = json.loads(first)
-        except json.JSONDecodeError:
+    obj, looked = _first_json_line(path)
+    if obj is None:
+        if stripped.startswith((b"{", b"[")):
             # one big JSON document (not JSONL), e.g. a single API response saved with indentation
             try:
                 obj = json.loads(path.read_bytes())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ValueError(f"not JSON lines: first line does not parse ({exc.__class__.__name__})") from None
-        if isinstance(obj, dict) and EXPORT_MARK in obj:
-            return "earshot"
-        from monitor.sources.xv2 import is_x_v2_line
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"not JSON lines: none of the first {looked} lines reads as JSON "
+                                 f"({exc.__class__.__name__})") from None
+        else:
+            raise ValueError("not a format Earshot reads (X API v2 JSONL, RSS/Atom, or an Earshot export)")
+    if isinstance(obj, dict) and EXPORT_MARK in obj:
+        return "earshot"
+    from monitor.sources.xv2 import is_x_v2_line
 
-        if isinstance(obj, dict) and is_x_v2_line(obj):
-            return "x-v2"
-        if isinstance(obj, list) and obj and isinstance(obj[0], dict) and is_x_v2_line({"data": obj}):
-            return "x-v2"
-        raise ValueError("JSON, but neither X API v2 responses nor an Earshot export")
-    raise ValueError("not a format Earshot reads (X API v2 JSONL, RSS/Atom, or an Earshot export)")
+    if isinstance(obj, dict) and is_x_v2_line(obj):
+        return "x-v2"
+    if isinstance(obj, list) and obj and isinstance(obj[0], dict) and is_x_v2_line({"data": obj}):
+        return "x-v2"
+    raise ValueError("JSON, but neither X API v2 responses nor an Earshot export")
+
+
+def _first_json_line(path: Path) -> tuple[object, int]:
+    """The first of the first :data:`SNIFF_LINES` non-blank lines that reads as a JSON object or array
+    (None if none does), and how many lines were looked at."""
+    looked = 0
+    with open(path, "rb") as fh:
+        while looked < SNIFF_LINES:
+            line = fh.readline(MAX_LINE)  # however long (X pages run to megabytes)
+            if not line:
+                break
+            if not line.strip():
+                continue
+            looked += 1
+            try:
+                obj = json.loads(line.decode("utf-8-sig" if looked == 1 else "utf-8"))
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply
+                continue
+            if isinstance(obj, (dict, list)):
+                return obj, looked
+    return None, looked
 
 
 def iter_file_batches(path: Path, fmt: str, batch_size: int, source: str | None = None) -> Iterator[Batch]:
@@ -177,7 +201,7 @@ def import_files(
                     summary.errors.extend(batch.errors)
                     _advance(bar, batch)
                 bar.update(size - bar.n)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             summary.failed = str(exc) or exc.__class__.__name__
         summary.seconds = time.perf_counter() - t0
         summaries.append(summary)
@@ -279,21 +303,33 @@ def _write_chunk(conn, fh, rows) -> int:
 
 
 def read_export(path: Path, source: str) -> Iterator[Batch]:
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline()
+    """The batches of an Earshot export; a line that cannot be read (not UTF-8, not JSON, nested too
+    deeply, not a batch) is reported by its number in an empty batch's errors, and reading goes on."""
+    from monitor.sources.xv2 import TOO_DEEP
+
+    with open(path, "rb") as fh:
+        header = fh.readline(MAX_LINE)
         try:
-            head = json.loads(header)
-        except json.JSONDecodeError:
+            head = json.loads(header.decode("utf-8-sig"))
+        except (ValueError, RecursionError):
             raise ValueError("line 1: not an Earshot export header") from None
-        if head.get(EXPORT_MARK) != EXPORT_VERSION:
-            raise ValueError(f"line 1: export version {head.get(EXPORT_MARK)!r}, this Earshot reads {EXPORT_VERSION}")
-        for lineno, line in enumerate(fh, start=2):
-            if not line.strip():
+        if not isinstance(head, dict) or head.get(EXPORT_MARK) != EXPORT_VERSION:
+            version = head.get(EXPORT_MARK) if isinstance(head, dict) else None
+            raise ValueError(f"line 1: export version {version!r}, this Earshot reads {EXPORT_VERSION}")
+        for lineno, raw in enumerate(fh, start=2):
+            if not raw.strip():
                 continue
+            where = f"{path.name} line {lineno}"
             try:
-                batch = Batch.from_dict(json.loads(line)["batch"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                yield Batch(source=source, errors=[f"{path.name} line {lineno}: not an export batch ({exc.__class__.__name__})"])
+                batch = Batch.from_dict(json.loads(raw.decode("utf-8"))["batch"])
+            except RecursionError:
+                yield Batch(source=source, errors=[f"{where}: {TOO_DEEP}"])
+                continue
+            except UnicodeDecodeError as exc:
+                yield Batch(source=source, errors=[f"{where}: not UTF-8 ({exc.reason} at byte {exc.start})"])
+                continue
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                yield Batch(source=source, errors=[f"{where}: not an export batch ({exc.__class__.__name__})"])
                 continue
             batch.source = source
             yield batch

@@ -46,7 +46,7 @@ from requests.utils import should_bypass_proxies
 
 from monitor.items import Batch, Gap, parse_time
 from monitor.sources.base import AuthError, SourceError
-from monitor.sources.xv2 import BatchAccumulator, page_to_batch, snowflake_time
+from monitor.sources.xv2 import TOO_DEEP, BatchAccumulator, line_to_batch, page_to_batch, snowflake_time
 
 log = logging.getLogger(__name__)
 
@@ -709,10 +709,13 @@ class _Pending(BatchAccumulator):
             self.since = time.monotonic()
         try:
             obj = json.loads(raw)
-        except ValueError as exc:
+        except RecursionError:
+            self.errors.append(f"{self.source}: a stream line was {TOO_DEEP}: {raw[:80]!r}")
+            return
+        except ValueError as exc:  # not JSON, or not UTF-8
             self.errors.append(f"{self.source}: a stream line is not JSON ({exc}): {raw[:80]!r}")
             return
-        batch = page_to_batch(obj, self.source) if isinstance(obj, dict) else Batch(
+        batch = line_to_batch(obj, self.source, None) if isinstance(obj, dict) else Batch(
             source=self.source, errors=[f"a stream line is not a JSON object: {raw[:80]!r}"])
         gaps, batch.gaps = batch.gaps, []
         self.add(batch)

@@ -74,6 +74,9 @@ from monitor.items import (
 
 PLATFORM = "x"
 
+#: What a line whose JSON nests too deeply to read is reported as (Python's parser recurses per level).
+TOO_DEEP = "not read: the JSON nests too deeply (a hostile or broken line)"
+
 _REF_KINDS = {"retweeted": RETWEET, "quoted": QUOTE, "replied_to": REPLY}
 _KIND_ORDER = (RETWEET, QUOTE, REPLY)
 
@@ -307,12 +310,15 @@ def iter_jsonl_batches(path: str | PathLike[str], source: str, batch_size: int =
                 continue
             try:
                 obj = json.loads(text)
+            except RecursionError:
+                acc.add_error(f"{where}: {TOO_DEEP}")
+                continue
             except ValueError as exc:
                 if first_line and text.lstrip().startswith(("{", "[")):
                     whole = _whole_document(path)
                     if whole is not None:  # one JSON document over many lines (a saved, indented response)
                         for item in whole if isinstance(whole, list) else [whole]:
-                            acc.add(_safe_line_to_batch(item, source, None), name)
+                            acc.add(line_to_batch(item, source, None), name)
                             if acc.post_count >= batch_size:
                                 yield acc.flush({"file": str(path), "line": None})
                         if not acc.empty:
@@ -328,7 +334,7 @@ def iter_jsonl_batches(path: str | PathLike[str], source: str, batch_size: int =
                     acc.add_error(f"{where}: not JSON ({exc.msg} at column {exc.colno})")
                 continue
             for item in obj if isinstance(obj, list) else [obj]:
-                batch = _safe_line_to_batch(item, source, last_time)
+                batch = line_to_batch(item, source, last_time)
                 if isinstance(item, dict):
                     if isinstance(item.get("data"), dict) and "matching_rules" in item:
                         stream_lines += 1
@@ -347,11 +353,13 @@ def _whole_document(path: Path) -> Any:
     """The file parsed as one JSON document, or None when it is not one."""
     try:
         return json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
 
 
-def _safe_line_to_batch(item: Any, source: str, when: datetime | None) -> Batch:
+def line_to_batch(item: Any, source: str, when: datetime | None = None) -> Batch:
+    """One decoded line of X output (a page, a stream line, a flattened tweet) as a :class:`Batch`;
+    never raises for its content: what cannot be read is reported in ``errors``."""
     try:
         return _line_to_batch(item, source, when=when)
     except Exception as exc:  # never raise on content

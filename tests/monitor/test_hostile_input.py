@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from monitor import models as m
 from monitor.store import Store
 from tests.monitor.test_cli import run
+from tests.monitor.test_x_source import fake_x  # noqa: F401 (a fixture)
 
 FEED = """<?xml version="1.0"?>
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
@@ -134,3 +135,72 @@ def test_a_batch_the_store_refuses_is_reported_and_the_import_goes_on(tmp_path, 
     listed = run("quarantine", "list", env=env_for(tmp_path, pg_url))
     assert listed.returncode == 0 and "refused by policy" in listed.stdout, listed.stdout + listed.stderr
     store.dispose()
+
+
+# ---------------------------------------------------------------------- item 5: lines that stop a reader
+DEEP = "[" * 10_000 + "]" * 10_000  # Python's JSON parser recurses once per level
+DEEP_OBJECT = '{"a": ' * 10_000 + "1" + "}" * 10_000
+
+
+def test_deeply_nested_and_non_utf8_lines_are_reported_and_the_rest_imported(tmp_path, x_fixtures, sqlite_store):
+    good = (x_fixtures / "two_tweets.jsonl").read_bytes().splitlines()
+    assert len(good) == 1
+    brexit = (x_fixtures / "brexit.jsonl").read_bytes().splitlines()
+    nested_first = tmp_path / "nested_first.jsonl"
+    nested_first.write_bytes(b"\n".join([DEEP.encode(), good[0], DEEP_OBJECT.encode()]) + b"\n")
+    bad_utf8_first = tmp_path / "bad_utf8_first.jsonl"
+    bad_utf8_first.write_bytes(b"\n".join([b'{"data": [{"id": "1", "text": "caf\xe9 \xff"}]}', *brexit[:2]]) + b"\n")
+    env = env_for(tmp_path, sqlite_store.url)
+    out = run("import", "--no-progress", nested_first, bad_utf8_first, x_fixtures / "kpop.jsonl", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr and "RecursionError" not in out.stdout + out.stderr
+    assert "nested_first.jsonl line 1: not read: the JSON nests too deeply" in out.stdout
+    assert "nested_first.jsonl line 3: not read: the JSON nests too deeply" in out.stdout
+    assert "bad_utf8_first.jsonl line 1: not UTF-8 (invalid continuation byte at byte" in out.stdout
+    assert f"{nested_first}: x-v2, 2 posts (2 new" in out.stdout
+    assert f"{bad_utf8_first}: x-v2" in out.stdout and f"{x_fixtures / 'kpop.jsonl'}: x-v2" in out.stdout
+    one_by_one = Store(f"sqlite:///{tmp_path / 'ref.db'}")
+    ref = run("import", "--no-progress", x_fixtures / "two_tweets.jsonl", x_fixtures / "kpop.jsonl",
+              env=env_for(tmp_path, one_by_one.url))
+    assert ref.returncode == 0
+    brexit_ids = {t["id"] for line in brexit[:2] for t in json.loads(line)["data"]}
+    with sqlite_store.engine.connect() as conn:
+        got = {r[0] for r in conn.execute(select(m.posts.c.platform_id).where(m.posts.c.referenced_only.is_(False)))}
+    with one_by_one.engine.connect() as conn:
+        want = {r[0] for r in conn.execute(select(m.posts.c.platform_id).where(m.posts.c.referenced_only.is_(False)))}
+    assert got == want | brexit_ids
+    one_by_one.dispose()
+
+
+def test_an_export_with_hostile_lines_keeps_the_rest(tmp_path, x_fixtures, sqlite_store):
+    env = env_for(tmp_path, sqlite_store.url)
+    assert run("import", "--no-progress", x_fixtures / "two_tweets.jsonl", env=env).returncode == 0
+    exported = tmp_path / "export.jsonl"
+    assert run("export", exported, env=env).returncode == 0
+    header, *batches = exported.read_bytes().splitlines()
+    hostile = tmp_path / "hostile_export.jsonl"
+    hostile.write_bytes(b"\n".join([header, DEEP.encode(), b'{"batch": "\xff\xfe"}', *batches]) + b"\n")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    out = run("import", "--no-progress", hostile, env=env_for(tmp_path, fresh))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "hostile_export.jsonl line 2: not read: the JSON nests too deeply" in out.stdout
+    assert "hostile_export.jsonl line 3: not UTF-8" in out.stdout
+    assert Store(fresh).counts() == sqlite_store.counts()
+
+
+def test_the_x_stream_reports_a_deeply_nested_line_and_reads_on(fake_x):
+    from tests.monitor.test_x_source import Sleeps, primary_ids, stream_lines, stream_source
+
+    x, base = fake_x
+    lines = stream_lines()
+    x.streams.append([lines[0], DEEP.encode(), b'{"data": "\xff"}', DEEP_OBJECT.encode(), lines[1], lines[2]])
+    want = [json.loads(line)["data"]["id"] for line in lines[:3]]
+    got = []
+    for batch in stream_source(base, Sleeps(), batch_size=3).collect(None):
+        got.append(batch)
+        if set(want) <= set(primary_ids(got)):
+            break
+    assert sorted(primary_ids(got)) == sorted(want)
+    errors = [e for b in got for e in b.errors]
+    assert sum("nests too deeply" in e for e in errors) == 2
+    assert sum("is not JSON" in e for e in errors) == 1
