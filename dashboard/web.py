@@ -27,6 +27,7 @@ from typing import Annotated, Any, Iterable, Sequence
 from urllib.parse import quote, urlparse
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -118,6 +119,10 @@ Admin = Annotated[auth.Session, Depends(require("admin"))]
 ViewerWrite = Annotated[auth.Session, Depends(require("viewer", csrf=True))]
 PressWrite = Annotated[auth.Session, Depends(require("press", csrf=True))]
 AdminWrite = Annotated[auth.Session, Depends(require("admin", csrf=True))]
+
+#: The id of a stored row in a path (``/api/alerts/{alert_id}``): a number no database integer can
+#: hold is refused (422) before it reaches the database, which would fail on it.
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
 def safe_next(target: str | None, default: str = "/alerts") -> str:

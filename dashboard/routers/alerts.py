@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from dashboard import audit, charts, live
 from dashboard.links import post_url
-from dashboard.web import AppState, Press, PressWrite, State, Viewer, client_ip, render, render_fragment
+from dashboard.web import AppState, Press, PressWrite, RowId, State, Viewer, client_ip, render, render_fragment
 from monitor import models as m
 from monitor.alerts import records
 from monitor.alerts.notify import alert_json
@@ -240,7 +240,7 @@ def list_alerts(user: Viewer, state: AppState,
 
 @router.get("/api/alerts/{alert_id}", response_model=AlertDetail, summary="One alert and its history",
             responses={404: {"description": "No such alert"}})
-def get_alert(alert_id: int, user: Viewer, state: AppState):
+def get_alert(alert_id: RowId, user: Viewer, state: AppState):
     row = records.get_alert(state.store, alert_id)
     if row is None:
         raise HTTPException(404, f"no alert #{alert_id}")
@@ -268,21 +268,21 @@ def _act(request: Request, state: State, user, alert_id: int, action: str, note:
 
 @router.post("/api/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert (press)",
              responses={404: {"description": "No such alert"}, 409: {"description": "Already resolved"}})
-def api_ack(request: Request, alert_id: int, user: PressWrite, state: AppState,
+def api_ack(request: Request, alert_id: RowId, user: PressWrite, state: AppState,
             note: Annotated[str | None, Form(max_length=2000)] = None):
     return _out(_act(request, state, user, alert_id, "ack", note))
 
 
 @router.post("/api/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert (press)",
              responses={404: {"description": "No such alert"}, 409: {"description": "Already resolved"}})
-def api_resolve(request: Request, alert_id: int, user: PressWrite, state: AppState,
+def api_resolve(request: Request, alert_id: RowId, user: PressWrite, state: AppState,
                 note: Annotated[str | None, Form(max_length=2000)] = None):
     return _out(_act(request, state, user, alert_id, "resolve", note))
 
 
 @router.post("/alerts/{alert_id}/ack", response_class=RedirectResponse, status_code=303,
              summary="Acknowledge from the page (form)")
-def form_ack(request: Request, alert_id: int, user: PressWrite, state: AppState,
+def form_ack(request: Request, alert_id: RowId, user: PressWrite, state: AppState,
              note: Annotated[str | None, Form(max_length=2000)] = None):
     _act(request, state, user, alert_id, "ack", note)
     return RedirectResponse(f"/alerts?done=ack&alert={alert_id}#alert-{alert_id}", status_code=303)
@@ -290,7 +290,7 @@ def form_ack(request: Request, alert_id: int, user: PressWrite, state: AppState,
 
 @router.post("/alerts/{alert_id}/resolve", response_class=RedirectResponse, status_code=303,
              summary="Resolve from the page (form)")
-def form_resolve(request: Request, alert_id: int, user: PressWrite, state: AppState,
+def form_resolve(request: Request, alert_id: RowId, user: PressWrite, state: AppState,
                  note: Annotated[str | None, Form(max_length=2000)] = None):
     _act(request, state, user, alert_id, "resolve", note)
     return RedirectResponse(f"/alerts?done=resolve&alert={alert_id}", status_code=303)
