@@ -140,3 +140,103 @@ def axe_check():
         return violations
 
     return check
+
+
+# ----------------------------------------------------------------------------- the dashboard
+@pytest.fixture(scope="session")
+def dashboard_base(tmp_path_factory):
+    """A store built once a session (see dashboard_data): (path of the SQLite file, what is in it)."""
+    from tests.browser.dashboard_data import build_store
+
+    folder = tmp_path_factory.mktemp("dashboard-base")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EARSHOT_DATA_DIR", str(folder / "var"))
+        for name in ("EARSHOT_DATABASE_URL", "EARSHOT_BROKER_URL", "EARSHOT_REDIS_URL", "EARSHOT_CONFIG"):
+            mp.delenv(name, raising=False)
+        info = build_store(folder / "store.db", folder, ROOT / "config" / "keywords.yaml")
+    return folder / "store.db", info
+
+
+class Dashboard:
+    """The dashboard app served on loopback over a copy of the session's store."""
+
+    def __init__(self, url: str, app, store, info: dict):
+        self.url = url
+        self.app = app
+        self.store = store
+        self.info = info
+        self._values: dict[str, str] | None = None
+
+    def path_values(self) -> dict[str, str]:
+        """A real value for each path parameter the app's routes use: the hostile account and post,
+        the alert raised by the hostile stakeholder post, the hostile topic, the spare account."""
+        if self._values is None:
+            from sqlalchemy import select
+
+            from monitor import models as m
+            from tests.browser.dashboard_data import HOSTILE_TOPIC, SPARE_USER
+
+            with self.store.engine.connect() as conn:
+                alert_id = conn.execute(select(m.alerts.c.id).where(m.alerts.c.kind == "stakeholder")
+                                        .order_by(m.alerts.c.id)).scalar()
+                account_id = conn.execute(select(m.accounts.c.id).where(m.accounts.c.handle == "evil_handle")).scalar()
+                post_id = conn.execute(select(m.posts.c.id).where(m.posts.c.platform_id == "990000101")).scalar()
+            values = {"alert_id": alert_id, "topic": HOSTILE_TOPIC, "topic_id": HOSTILE_TOPIC,
+                      "account_id": account_id, "post_id": post_id, "name": SPARE_USER[0],
+                      "user": SPARE_USER[0], "username": SPARE_USER[0], "platform": "x", "fmt": "csv",
+                      "format": "csv"}
+            missing = [k for k in ("alert_id", "account_id", "post_id") if values[k] is None]
+            assert not missing, f"the test store lacks the hostile {missing}"
+            self._values = {k: str(v) for k, v in values.items()}
+        return self._values
+
+    def fill(self, template: str) -> str:
+        """``template`` (``/accounts/{account_id}``) with real values (see :meth:`path_values`)."""
+        values = self.path_values()
+        missing = [p for p in re.findall(r"{(\w+)(?::\w+)?}", template) if p not in values]
+        if missing:
+            pytest.fail(f"{template}: no value for path parameter(s) {missing}: add one to Dashboard.path_values")
+        return re.sub(r"{(\w+)(?::\w+)?}", lambda mt: values[mt.group(1)], template)
+
+    def session(self, role: str) -> tuple[str, str]:
+        """A new session of the user with ``role``: (cookie value, CSRF token)."""
+        from dashboard import auth
+
+        name = self.info["users"][role][0]
+        token, sess = auth.start_session(self.store, auth.get_user(self.store, name))
+        return token, sess.csrf_token
+
+    def cookies(self, role: str | None) -> dict[str, str]:
+        from dashboard.web import SESSION_COOKIE
+
+        return {} if role is None else {SESSION_COOKIE: self.session(role)[0]}
+
+    def sign_in(self, context, role: str) -> str:
+        """Put a session cookie of ``role`` into a browser context; returns its CSRF token."""
+        from dashboard.web import SESSION_COOKIE
+
+        token, csrf = self.session(role)
+        context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": self.url}])
+        return csrf
+
+
+@pytest.fixture
+def dashboard(dashboard_base, live_server, tmp_path, monkeypatch):
+    """The dashboard (``dashboard.app.create_app``) over a fresh copy of the session's store."""
+    import shutil
+
+    from dashboard.app import create_app
+    from monitor.config import load_config
+    from monitor.settings import load_settings
+    from monitor.store import Store
+
+    base, info = dashboard_base
+    copy = tmp_path / "store.db"
+    shutil.copyfile(base, copy)
+    monkeypatch.setenv("EARSHOT_DATABASE_URL", f"sqlite:///{copy}")
+    settings = load_settings()
+    store = Store(settings.database_url)
+    app = create_app(settings, store=store, config=load_config(ROOT / "config" / "keywords.yaml"))
+    url = live_server(lambda: app)
+    yield Dashboard(url, app, store, info)
+    store.dispose()
