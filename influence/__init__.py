@@ -17,7 +17,7 @@ Modules
 :mod:`influence.scoring`
     the documented combined influence score;
 :mod:`influence.communities`
-    Louvain communities, labelled by top accounts and hashtags, and their bridges;
+    Leiden communities (igraph), labelled by top accounts and what sets each apart, and their bridges;
 :mod:`influence.bots`
     automation and coordination flags, with evidence;
 :mod:`influence.analysis`, :mod:`influence.lookup`, :mod:`influence.results`
@@ -55,8 +55,7 @@ see the figures below. Options considered:
   HITS is the same fixed point by power iteration; betweenness is Brandes
   from seeded sampled sources, each a C breadth-first search
   (``scipy.sparse.csgraph``) plus vectorised level sweeps. Graphs are turned
-  into networkx objects only where networkx has no matrix form (Louvain) or
-  for exports.
+  into networkx objects only for exports; communities are igraph's Leiden.
 
 Measured on this machine (2 CPUs, shared), ``python bench/influence.py``:
 1,000,000 interactions (650,132 retweets and quotes) among 184,867 accounts

@@ -15,12 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import func, select
 
 from influence import bots
-from influence.communities import Community, describe, louvain
+from influence.communities import Community, describe, leiden, make_label
 from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, build_graph, read_edges)
 from influence.scoring import MEASURES, SEED, Scores, score_graph
 from monitor import models as m
@@ -97,21 +98,61 @@ def topic_posts_per_account(store: Store, topic: str, since, until, platform=Non
         return Counter({acc: n for acc, n in conn.execute(q)})
 
 
-def hashtags_per_account(store: Store, topic: str, since, until, platform=None) -> dict[int, Counter]:
-    """Hashtags each account used in its posts on the topic in the window (lower case, no '#')."""
+#: Words that say nothing about a camp (besides, log-odds against the whole topic already discounts them).
+STOPWORDS = frozenset("""a about after again all also am an and any are as at be been before being but by can
+could did do does doing for from had has have having he her here hers him his how i if in into is it its just me
+more most my no nor not now of off on once only or other our ours out over own same she should so some such than
+that the their theirs them then there these they this those through to too under until up very was we were what
+when where which while who whom why will with would you your yours rt amp via new get got one two like
+don doesn didn isn aren wasn weren won wouldn shouldn couldn can hasn haven hadn""".split())
+#: Links to posts of the platforms themselves are not web sites a camp shares.
+PLATFORM_DOMAINS = frozenset({"twitter.com", "x.com", "t.co", "mobile.twitter.com", "bsky.app"})
+
+
+def _domain(url: str) -> str | None:
+    try:
+        host = urlsplit(str(url)).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host[4:] if host.startswith("www.") else host
+    return None if host in PLATFORM_DOMAINS else host
+
+
+def features_per_account(store: Store, topic: str, since, until, platform=None) -> dict[int, dict[str, Counter]]:
+    """What each account's posts on the topic in the window carry: ``{"hashtags", "words", "domains"}`` counters.
+
+    Hashtags (lower case, no '#') and link domains (``www.`` dropped; links to the platforms' own posts
+    left out) of every post, retweets included (what
+    a camp passes on says what it is); words (:func:`influence.bots.normalise_text`, at least three letters,
+    no stop words, no hashtag words) of what the account wrote itself (retweets left out).
+    """
     pt, p = m.post_topics, m.posts
-    q = (select(pt.c.account_id, p.c.hashtags).select_from(pt.join(p, p.c.id == pt.c.post_id))
-         .where(*_topic_cond(topic, since, until, platform), p.c.hashtags.is_not(None)))
-    out: dict[int, Counter] = {}
+    q = (select(pt.c.account_id, p.c.kind, p.c.text, p.c.hashtags, p.c.links)
+         .select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*_topic_cond(topic, since, until, platform)))
+    out: dict[int, dict[str, Counter]] = {}
+
+    def as_list(v):
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                return []
+        return v or []
+
     with store.engine.connect() as conn:
-        for acc, tags in conn.execute(q):
-            if isinstance(tags, str):
-                try:
-                    tags = json.loads(tags)
-                except ValueError:
-                    continue
-            if tags:
-                out.setdefault(acc, Counter()).update(str(t).lower() for t in tags)
+        for acc, kind, text, tags, links in conn.execute(q):
+            f = out.get(acc)
+            if f is None:
+                f = out[acc] = {"hashtags": Counter(), "words": Counter(), "domains": Counter()}
+            tags = [str(t).lower() for t in as_list(tags)]
+            f["hashtags"].update(tags)
+            f["domains"].update(d for d in (_domain(u) for u in as_list(links)) if d)
+            if kind != "retweet" and text:
+                skip = set(tags)
+                f["words"].update({w for w in bots.normalise_text(text).split()
+                                   if len(w) >= 3 and w not in STOPWORDS and w not in skip})
     return out
 
 
@@ -319,13 +360,13 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     stakeholders : iterable of str
         The topic's stakeholder handles (lower case), marked in the ranking.
     communities : bool
-        Run Louvain and label the communities.
+        Find the communities (Leiden) and label them.
     flags, edges : optional
         Already computed flags and already read edges (to share them between variants).
     account_limit : int or None
         Look up account details (handles, followers) for this many top accounts (None: all).
     seed : int
-        Seed of the sampled betweenness and of Louvain.
+        Seed of the sampled betweenness and of the community search.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -364,8 +405,8 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     comms: list[Community] = []
     if communities and g.n:
         tc = time.perf_counter()
-        membership = louvain(g, seed=seed)
-        timings["louvain"] = time.perf_counter() - tc
+        membership = leiden(g, seed=seed)
+        timings["communities"] = time.perf_counter() - tc
         n_comm = int(membership.max()) + 1
         # the labels name each community's top accounts
         firsts: dict[int, int] = {}
@@ -378,17 +419,22 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
                 break
     accounts = account_info(store, want)
     if membership is not None:
-        tags = hashtags_per_account(store, topic, since, until, plat)
+        tl = time.perf_counter()
+        feats = features_per_account(store, topic, since, until, plat)
         comms = describe(g, membership, scores.order, scores.betweenness,
-                         {a: i.handle for a, i in accounts.items()}, tags)
-        bridge_ids = {b["account_id"] for c in comms for b in c.bridges} - set(accounts)
-        if bridge_ids:
-            accounts.update(account_info(store, bridge_ids))
+                         {a: i.handle for a, i in accounts.items()}, feats)
+        named = {b["account_id"] for c in comms for b in c.bridges}
+        named |= {int(x[0]) for c in comms for x in c.features.get("accounts", [])}
+        if named - set(accounts):
+            accounts.update(account_info(store, named - set(accounts)))
+        handles = {a: i.handle for a, i in accounts.items()}
         for c in comms:
+            c.label = make_label(c, handles)
             for b in c.bridges:
                 inf = accounts.get(b["account_id"])
                 b["display"] = (f"@{inf.handle}" if inf and inf.handle else
                                 (inf.name if inf and inf.name else f"account {b['account_id']}"))
+        timings["community_labels"] = time.perf_counter() - tl
     timings["details"] = time.perf_counter() - t
     return Analysis(topic=topic, platform=plat, since=since, until=until, exclude_flagged=exclude_flagged, graph=g,
                     scores=scores, membership=membership, communities=comms, flags=flags, posts=posts,

@@ -91,9 +91,15 @@ def format_ranking(r: Ranking) -> list[str]:
 
 
 def format_communities(r: Ranking) -> list[str]:
-    lines = [f"communities ({len(r.communities)} shown, largest first):"]
+    lines = [f"communities ({len(r.communities)} shown, largest first; labelled by their top accounts and what "
+             f"sets them apart from the topic as a whole):"]
     for c in r.communities:
         lines.append(f"  {c.id:>3}  {c.size:>6} accounts  {c.label}")
+        apart = []
+        for kind, shown in (("hashtags", "#{}"), ("words", "{}"), ("domains", "{}")):
+            apart += [shown.format(f) + f" ({n})" for f, n, *_ in c.features.get(kind, [])[:4]]
+        if apart:
+            lines.append("        stands out for: " + ", ".join(apart))
         if c.bridges:
             lines.append("        bridges: " + ", ".join(
                 f"{b.get('display') or 'account ' + str(b['account_id'])} \u2192 communities "

@@ -90,7 +90,8 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
         if a.communities:
             conn.execute(m.influence_communities.insert(), [
                 {"run_id": rid, "community": c.id, "size": c.size, "label": c.label, "top_accounts": c.top_accounts,
-                 "hashtags": [list(h) for h in c.hashtags], "bridges": c.bridges} for c in a.communities])
+                 "hashtags": [list(h) for h in c.hashtags], "bridges": c.bridges, "features": c.features}
+                for c in a.communities])
     return rid
 
 
@@ -180,7 +181,8 @@ def load_run(store: Store, run_id: int, *, limit: int | None = 20, stakeholders:
                     rows.append(row)
                     have.add(row.account_id)
         comms = [Community(id=x.community, size=x.size, label=x.label, top_accounts=list(x.top_accounts or []),
-                           hashtags=[tuple(h) for h in (x.hashtags or [])], bridges=list(x.bridges or []))
+                           hashtags=[tuple(h) for h in (x.hashtags or [])], bridges=list(x.bridges or []),
+                           features=dict(x.features or {}))
                  for x in conn.execute(select(c).where(c.c.run_id == run_id).order_by(c.c.community))]
         prev_window = None
         if run.previous_run_id is not None:

@@ -329,6 +329,7 @@ influence_communities = Table(
     Column("top_accounts", JSON),  # account ids, highest score first
     Column("hashtags", JSON),  # [[tag, posts], ...]
     Column("bridges", JSON),  # [{"account_id": ..., "communities": [...]}, ...]
+    Column("features", JSON),  # what sets it apart: {"hashtags"|"words"|"domains"|"accounts": [[f, n, z], ...]}
 )
 
 

@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 
 from influence import bots
-from influence.communities import describe, louvain, undirected
+from influence.communities import describe, distinctive, leiden, undirected
 from influence.graph import Edges, build_graph
 from influence.scoring import score_graph
 from tests.influence.network import T0, TOPIC, acc, post
@@ -119,17 +119,17 @@ def two_camps():
     return build_graph(Edges.from_rows(rows))
 
 
-def test_louvain_finds_the_camps_and_is_stable():
+def test_leiden_finds_the_camps_and_is_stable():
     g = two_camps()
-    mem = louvain(g)
+    mem = leiden(g)
     idx = {int(a): i for i, a in enumerate(g.account_ids)}
     camp_a = {mem[idx[a]] for a in range(1, 9)}
     camp_b = {mem[idx[a]] for a in range(11, 19)}
     assert len(camp_a) == 1 and len(camp_b) == 1 and camp_a != camp_b
     assert mem[idx[40]] == mem[idx[1]] and mem[idx[41]] == mem[idx[11]]
-    assert np.array_equal(mem, louvain(g))
+    assert np.array_equal(mem, leiden(g))
     assert set(np.bincount(mem)) and np.bincount(mem)[0] >= np.bincount(mem)[-1]  # 0 = the largest
-    # folding leaves keeps modularity as good as Louvain on the whole graph
+    # folding leaves keeps modularity as good as networkx's Louvain on the whole graph
     W = undirected(g)
     G = nx.from_scipy_sparse_array(W)
     ours = nx.community.modularity(G, [set(np.flatnonzero(mem == c)) for c in range(mem.max() + 1)])
@@ -140,10 +140,10 @@ def test_louvain_finds_the_camps_and_is_stable():
 def test_communities_are_labelled_by_top_accounts_hashtags_and_bridges():
     g = two_camps()
     s = score_graph(g)
-    mem = louvain(g)
+    mem = leiden(g)
     handles = {int(a): f"user{int(a)}" for a in g.account_ids}
-    tags = {a: Counter({"nhs": 1, "careworkers": 3}) for a in range(1, 9)}
-    tags.update({a: Counter({"nhs": 1, "unpaidcarers": 2}) for a in range(11, 19)})
+    tags = {a: {"hashtags": Counter({"nhs": 1, "careworkers": 3})} for a in range(1, 9)}
+    tags.update({a: {"hashtags": Counter({"nhs": 1, "unpaidcarers": 2})} for a in range(11, 19)})
     comms = describe(g, mem, s.order, s.betweenness, handles, tags)
     assert len(comms) == 2
     for c in comms:
@@ -154,3 +154,89 @@ def test_communities_are_labelled_by_top_accounts_hashtags_and_bridges():
         assert c.bridges and all(b["communities"] for b in c.bridges)
     bridge_ids = {b["account_id"] for c in comms for b in c.bridges}
     assert 30 in bridge_ids
+
+
+def nmi(a, b) -> float:
+    import igraph as ig
+
+    codes = {x: i for i, x in enumerate(sorted(set(b), key=str))}
+    return ig.compare_communities([int(x) for x in a], [codes[x] for x in b], method="nmi")
+
+
+def graph_of(G: nx.Graph):
+    """An undirected networkx graph as a TopicGraph (each edge a mention both ways, ids = node index + 1)."""
+    nodes = sorted(G)
+    idx = {v: i + 1 for i, v in enumerate(nodes)}
+    rows = [(idx[a], idx[b], "mention") for a, b in G.edges()] + [(idx[b], idx[a], "mention") for a, b in G.edges()]
+    return build_graph(Edges.from_rows(rows)), nodes
+
+
+def test_communities_agree_with_known_groups_at_least_as_well_as_networkx_louvain():
+    # Zachary's karate club (the two clubs after the split) and LFR benchmark graphs (planted communities)
+    K = nx.karate_club_graph()
+    cases = [(K, [K.nodes[v]["club"] for v in sorted(K)])]
+    for seed in (10, 11):
+        L = nx.LFR_benchmark_graph(600, 3, 1.5, 0.4, average_degree=10, max_degree=40, min_community=20,
+                                   max_community=80, seed=seed)
+        L = nx.Graph(L)
+        L.remove_edges_from(nx.selfloop_edges(L))
+        cases.append((L, [min(L.nodes[v]["community"]) for v in sorted(L)]))
+    ours_all, theirs_all = [], []
+    for G, truth in cases:
+        g, nodes = graph_of(G)
+        mem = leiden(g)
+        theirs = nx.community.louvain_communities(G, seed=42)
+        t_mem = {v: c for c, part in enumerate(theirs) for v in part}
+        ours_all.append(nmi(mem, truth))
+        theirs_all.append(nmi([t_mem[v] for v in nodes], truth))
+    assert ours_all[0] >= 0.55  # the karate club's two factions, as Louvain finds them (about 0.59)
+    assert sum(ours_all) >= sum(theirs_all) - 0.01, (ours_all, theirs_all)
+    # and every community is connected (Leiden's guarantee)
+    for G, _ in cases:
+        g, nodes = graph_of(G)
+        mem = leiden(g)
+        for c in range(mem.max() + 1):
+            assert nx.is_connected(G.subgraph([nodes[i] for i in np.flatnonzero(mem == c)]))
+
+
+def test_distinctive_features_leave_out_what_every_camp_uses():
+    topic = Counter({"vaccineswork": 1000, "mmr": 120, "bigpharma": 100, "jabs": 60})
+    pro = Counter({"vaccineswork": 600, "mmr": 110, "jabs": 30})
+    anti = Counter({"vaccineswork": 400, "bigpharma": 100, "mmr": 10, "jabs": 30})
+    assert [f for f, *_ in distinctive(pro, topic)] == ["mmr"]
+    assert [f for f, *_ in distinctive(anti, topic)] == ["bigpharma"]
+    assert distinctive(topic, topic) == []  # one camp is the whole topic: nothing sets it apart
+
+
+def test_camps_sharing_the_topic_hashtag_are_labelled_apart(sqlite_store):
+    """Two camps both tag #vaccineswork; each label names what the camp alone says, links to and engages."""
+    from influence.analysis import analyse
+
+    posts, accounts = [], []
+    camps = {"pro": ("mmr", "clinic appointments", "https://www.nhs.example/mmr"),
+             "anti": ("bigpharma", "freedom choice", "https://truth.example/a")}
+    k = 0
+    for camp, (tag, words, link) in camps.items():
+        members = [f"{camp}{i}" for i in range(8)]
+        accounts += [acc(x, x) for x in members]
+        for i, a in enumerate(members):
+            k += 1
+            posts.append(post(f"{camp}o{i}", a, minutes=k, hashtags=["vaccineswork", tag],
+                              text=f"carers {words} matter #vaccineswork #{tag} {link}"))
+            posts[-1].post.links.append(link)
+            for j in (1, 2, 3):
+                b = members[(i + j) % 8]
+                k += 1
+                posts.append(post(f"{camp}r{i}{j}", b, "retweet", k, ref=("retweet", f"{camp}o{i}", a),
+                                  hashtags=["vaccineswork", tag]))
+    posts.append(post("x1", "pro0", minutes=k + 1, mentions=["anti0"], text="carers @anti0 is wrong"))
+    sqlite_store.write_batch(posts, accounts)
+    a = analyse(sqlite_store, TOPIC, SINCE, UNTIL)
+    assert len(a.communities) == 2
+    labels = {c.label for c in a.communities}
+    assert not any("#vaccineswork" in lab for lab in labels)
+    pro = next(c for c in a.communities if "#mmr" in c.label)
+    anti = next(c for c in a.communities if "#bigpharma" in c.label)
+    assert "nhs.example" in pro.label and "clinic" in pro.label and "truth.example" in anti.label
+    assert [f for f, *_ in pro.features["hashtags"]] == ["mmr"]
+    assert "freedom" in [w for w, *_ in anti.features["words"]]
