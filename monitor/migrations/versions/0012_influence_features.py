@@ -1,7 +1,7 @@
 """influence: what sets each stored community apart (distinctive hashtags, words, domains, accounts)
 
 Revision ID: 0012_influence
-Revises: 0011_influence
+Revises: 0010_dash
 Create Date: 2026-12-01 09:40:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = "0012_influence"
-down_revision = "0011_influence"
+down_revision = "0010_dash"
 branch_labels = None
 depends_on = None
 
