@@ -21,7 +21,7 @@ from influence.lookup import (DEFAULT_WINDOW, STALE_AFTER, InfluenceError, compu
                               stored)
 from influence import results
 from influence.scoring import MEASURES
-from monitor.cliutil import WHEN, _fail
+from monitor.cliutil import WHEN, _fail, _topic_id
 from monitor.cliutil import _context as _ctx
 
 
@@ -131,10 +131,9 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
                 as_json: bool) -> None:
     """Rank the influential voices on TOPIC from the network of who amplifies, quotes, replies to and
     mentions whom (not from follower counts)."""
-    ctx = _ctx()
-    if topic not in ctx.config.topics:
-        _fail(f"no topic {topic!r}; topics: {', '.join(ctx.config.topics)}")
-    t = ctx.config.topics[topic]
+    ctx = _ctx(need_posts=True)
+    t = ctx.config.topics[_topic_id(ctx, topic)]
+    topic = t.id
     try:
         s, u = resolve_window(since, until)
     except InfluenceError as exc:
@@ -234,8 +233,12 @@ def _not_ranked(store, ranking: Ranking, account: str, *, stored: int | None) ->
             f"(the network has {ranking.network_accounts:,}); it ranks lower, or is not in this network")
 
 
-def summary_lines(ctx) -> list[str]:
-    """Lines for ``earshot demo`` / ``earshot status``: the top 5 stored influencers of each topic."""
+def summary_lines(ctx, since=None, until=None) -> list[str]:
+    """Lines for ``earshot demo`` / ``earshot status``: the top 5 stored influencers of each topic.
+
+    A ranking covers a window of its own (30 days by default, or an import's span), which each
+    line states; ``since`` and ``until`` (the window of the screen) are not used.
+    """
     lines = ["", "top influencers per topic (stored rankings; `earshot influencers TOPIC` for more):"]
     any_stored = False
     for tid, t in ctx.config.topics.items():

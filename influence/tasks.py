@@ -49,7 +49,8 @@ def window_end(now: datetime | None = None, every: float = RECOMPUTE_EVERY) -> d
 
 
 def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None, now: datetime | None = None,
-              platform: str | None = None, window: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
+              platform: str | None = None, window: timedelta = DEFAULT_WINDOW,
+              until: datetime | None = None) -> dict[str, Any]:
     """Compute and store the scheduled rankings; returns a summary per topic.
 
     Parameters
@@ -65,8 +66,10 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         One platform, or all (default).
     window : timedelta
         Window length (default 30 days).
+    until : datetime, optional
+        End of the window (default: :func:`window_end` of ``now``), e.g. the end of imported past data.
     """
-    until = window_end(now)
+    until = until or window_end(now)
     since = until - window
     plat = platform or ALL_PLATFORMS
     wanted = list(topics) if topics is not None else list(config.topics)
@@ -93,7 +96,8 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
                                                                 "interactions": a.interactions_read}
         done["seconds"] = round(time.perf_counter() - t0, 3)
         summary["topics"][tid] = done
-        log.info("influence %s %s..%s: %s", tid, since, until, done)
+        log.info("influence rankings of %s, %s to %s, computed in %.1f s", tid, f"{since:%Y-%m-%d %H:%M}",
+                 f"{until:%Y-%m-%d %H:%M}", done["seconds"])
     return summary
 
 
@@ -109,11 +113,31 @@ def celery_tasks(app: Any) -> None:
         return recompute(ctx.store, ctx.config, topics=topics)
 
 
-def after_import(ctx, summaries) -> list[str]:
-    """``earshot.after_import`` hook: recompute the rankings of the topics an import added posts to."""
+def after_import(ctx, summaries, *, now: datetime | None = None) -> list[str]:
+    """``earshot.after_import`` hook: recompute the rankings of the topics an import added posts to.
+
+    The default window (the last 30 days, what a lookup without dates reads) is recomputed when
+    the import holds posts in it; when it holds older posts (real data from the past), the
+    rankings over the imported span (whole days: :func:`monitor.replay.import_window`) are computed
+    and stored too, and the lines say how to look them up.
+    """
+    from monitor.replay import import_window
+
     topics = sorted({t for s in summaries for t, n in (s.topic_posts or {}).items() if n and t in ctx.config.topics})
     if not topics:
         return []
-    done = recompute(ctx.store, ctx.config, topics=topics)
-    return [f"influence rankings recomputed for {len(done['topics'])} topics "
-            f"({done['since'][:10]} to {done['until'][:10]})"]
+    span = import_window(summaries)
+    default_end = window_end(now)
+    default_start = default_end - DEFAULT_WINDOW
+    lines = []
+    if span is None or span[1] >= default_start:
+        done = recompute(ctx.store, ctx.config, topics=topics, now=now)
+        lines.append(f"influence rankings recomputed for {len(done['topics'])} topics "
+                     f"({done['since'][:10]} to {done['until'][:10]}, the default window)")
+    if span is not None and span[0] < default_start:
+        start, end = span
+        recompute(ctx.store, ctx.config, topics=topics, until=end, window=end - start)
+        lines.append(f"influence rankings computed for {len(topics)} topics over the imported span, "
+                     f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: see them with "
+                     f"`earshot influencers {topics[0]} --since {start:%Y-%m-%d} --until {end:%Y-%m-%d}`")
+    return lines

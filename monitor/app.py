@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from monitor.config import Config, load_config
+from monitor.config import Config, ConfigError, load_config
 from monitor.settings import Settings, load_settings
 from monitor.store import Store
 from monitor.topics import Matcher
@@ -25,21 +25,39 @@ class Context:
     config: Config
     store: Store
     matcher: Matcher
+    #: why the configuration could not be read, when the context was built without it
+    #: (``allow_broken_config``: no topics, for commands that only read the store)
+    config_problem: ConfigError | None = None
 
 
-def context(reload: bool = False) -> Context:
-    """The shared context, built on first use (raises ConfigError / StoreError with clear messages)."""
+def context(reload: bool = False, *, allow_broken_config: bool = False) -> Context:
+    """The shared context, built on first use (raises ConfigError / StoreError with clear messages).
+
+    With ``allow_broken_config`` a configuration that does not load gives a context without
+    topics (``config_problem`` says why) instead of raising: for commands that only read the
+    store. A context built that way is rebuilt (and raises) when a caller needs the configuration.
+    """
     global _context
     with _lock:
+        if _context is not None and _context.config_problem is not None and not allow_broken_config:
+            reload = True
         if _context is None or reload:
             if _context is not None:
                 _context.store.dispose()
+                _context = None
             settings = load_settings()
             logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
-            config = load_config(settings.config_path)
+            problem = None
+            try:
+                config = load_config(settings.config_path)
+            except ConfigError as exc:
+                if not allow_broken_config:
+                    raise
+                config, problem = Config(path=settings.config_path, topics={}), exc
             store = Store(settings.database_url)
-            _context = Context(settings=settings, config=config, store=store, matcher=Matcher(config.topics))
+            _context = Context(settings=settings, config=config, store=store, matcher=Matcher(config.topics),
+                               config_problem=problem)
             from monitor.hooks import register_after_batch
 
             register_after_batch()

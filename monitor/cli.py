@@ -8,6 +8,8 @@ Run ``earshot --help`` for the list. Commands that other packages add (such as
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +18,7 @@ import click
 
 from monitor import hooks
 from monitor.clean import display
-from monitor.cliutil import WHEN, _context, _fail
+from monitor.cliutil import WHEN, _context, _fail, _topic_id
 from monitor.config import ConfigError, load_config
 from monitor.query import QueryError
 from monitor.settings import load_settings
@@ -25,8 +27,43 @@ from monitor.store import StoreError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="earshot")
-def cli() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="What to watch, for this command (default: EARSHOT_CONFIG, else config/keywords.yaml).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Earshot: social media monitoring and influencer mapping for the health department."""
+    _quiet_logging()
+    if config_path is not None:
+        _use_config(ctx, config_path)
+
+
+def _quiet_logging() -> None:
+    """On the command line, log warnings and errors only, unless EARSHOT_LOG_LEVEL asks for more.
+
+    What a command has to say it prints; the INFO lines workers log (tasks and their results)
+    would only repeat it as raw records.
+    """
+    from monitor.settings import read_env_file
+
+    if "EARSHOT_LOG_LEVEL" not in os.environ and "EARSHOT_LOG_LEVEL" not in read_env_file():
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _use_config(ctx: click.Context, path: Path) -> None:
+    """``--config``: the command (and tasks it runs in-process) read this file; restored afterwards."""
+    from monitor import app
+
+    before = os.environ.get("EARSHOT_CONFIG")
+    os.environ["EARSHOT_CONFIG"] = str(path.expanduser().absolute())
+    app.reset()
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("EARSHOT_CONFIG", None)
+        else:
+            os.environ["EARSHOT_CONFIG"] = before
+        app.reset()
+    ctx.call_on_close(restore)
 
 
 # ---------------------------------------------------------------------- topics
@@ -177,9 +214,9 @@ def export_cmd(out: Path, topic: str | None, since, until) -> None:
     """Write stored posts as an Earshot export (JSONL) that `earshot import` reads back."""
     from monitor.replay import export
 
-    ctx = _context()
-    if topic and topic not in ctx.config.topics:
-        _fail(f"no topic {topic!r}; topics: {', '.join(ctx.config.topics)}")
+    ctx = _context(read_only=True, need_posts=True)
+    if topic:
+        topic = _topic_id(ctx, topic)
     n = export(ctx.store, out, topic=topic, since=since, until=until)
     click.echo(f"wrote {n} posts to {out}")
 
@@ -232,6 +269,28 @@ def _seconds(schedule) -> float:
     return 60.0
 
 
+def _result_text(result) -> str:
+    """What a scheduled job returned, in words: ``posts 120, new 40, topics vaccination 12, smoking 3``."""
+    if not isinstance(result, dict):
+        return "done" if result is None else str(result)
+    parts = []
+    for key, value in result.items():
+        if value is None or value == {} or value == [] or key in ("since", "until") and not value:
+            continue
+        if isinstance(value, dict):
+            flat = all(not isinstance(v, (dict, list)) for v in value.values())
+            parts.append(f"{key} " + (", ".join(f"{k} {v}" for k, v in value.items()) if flat else str(len(value))))
+        elif isinstance(value, (list, tuple)):
+            parts.append(f"{key} {len(value)}")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:g}")
+        elif isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
+            parts.append(f"{key} {value[:16].replace('T', ' ')}")  # an ISO time, to the minute
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts) or "done"
+
+
 @cli.command("run")
 @click.option("--once", is_flag=True, help="Run every scheduled job once, then stop.")
 @click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
@@ -275,7 +334,7 @@ def run_cmd(once: bool, duration: float | None, serve: bool, host: str, port: in
                 task = worker.app.tasks[entry["task"]]
                 try:
                     result = task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {})).get()
-                    click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} {name}: {json.dumps(result, default=str)[:200]}")
+                    click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} {name}: {_result_text(result)}"[:300])
                 except Exception as exc:  # one job failing never stops the others
                     click.secho(f"{datetime.now(timezone.utc):%H:%M:%S} {name}: failed — {exc}", fg="red")
                 due[name] = (float("inf") if once else time.monotonic() + _seconds(entry["schedule"]))
@@ -351,52 +410,99 @@ def stream_cmd(max_batches: int | None) -> None:
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--days", type=click.IntRange(1, 365), default=7, help="Window for counts and gaps.")
-def status_cmd(as_json: bool, days: int) -> None:
-    """Health of collection: each source's last run, items, errors, waits, cursor; counts; gaps."""
-    from monitor.collect import source_specs
-    from monitor.health import collection_status
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Length of the window of the counts, gaps and alerts (ending at --until).")
+@click.option("--since", type=WHEN, help="Start of the window (2020-01-01, 2026-11-16T09:00 or 30d); "
+                                         "default: --days before its end.")
+@click.option("--until", type=WHEN, help="End of the window; default: now, or the end of the newest data "
+                                         "when that is older (an import of past data).")
+def status_cmd(as_json: bool, days: int, since, until) -> None:
+    """Health of collection: each source's last run, items, errors, waits, cursor; counts; gaps.
 
-    ctx = _context()
-    st = collection_status(ctx.store, source_specs(ctx.config, ctx.settings), ctx.config, days=days,
-                           resend_after=ctx.settings.resend_after)
+    Every count on the screen covers the one window it states.
+    """
+    from monitor.health import status_report
+
+    ctx = _context(read_only=True)
+    try:
+        st = status_report(ctx, days=days, since=since, until=until)
+    except ValueError as exc:
+        _fail(str(exc))
     if as_json:
         click.echo(json.dumps(st, default=str, indent=2))
         return
-    click.echo(f"store: {ctx.store.safe_url}  ({st['totals']['posts']} posts, {st['totals']['accounts']} accounts, "
-               f"{st['totals']['interactions']} interactions)")
-    click.echo(f"mode: {'embedded (tasks in-process)' if ctx.settings.embedded else 'Celery via ' + ctx.settings.broker_url}")
-    click.echo("\nsources:")
+    for line in status_lines(st, ctx.settings):
+        click.echo(line)
+    for line in summary_lines(ctx, st["window"]["since"], st["window"]["until"]):
+        click.echo(line)
+
+
+def _when(dt) -> str:
+    return f"{dt:%Y-%m-%d %H:%M} UTC" if isinstance(dt, datetime) else "never"
+
+
+def _span(since: datetime, until: datetime) -> str:
+    return f"{since:%a %d %b %Y %H:%M} \u2013 {until:%a %d %b %Y %H:%M} UTC"
+
+
+_STATE_COLOURS = {"ok": None, "failing": "red", "disabled": "yellow", "stale": "yellow"}
+
+
+def status_lines(st: dict, settings) -> list[str]:
+    """The status screen as lines of text (:func:`monitor.health.status_report` is its data)."""
+    t, store, w = st["totals"], st["store"], st["window"]
+    lines = [f"store: {store['url']}  ({t['posts']} posts, {t['accounts']} accounts, {t['interactions']} interactions)",
+             f"data folder: {store['data_dir']}  ({store['data_dir_origin']})"]
+    if store["empty"]:
+        lines.append("  the store holds no posts yet: `earshot demo` makes a demo week, `earshot import FILE` "
+                     "loads recorded data")
+    lines.append(f"configuration: {st['config']['path']}" + ("  (NOT LOADED: see the warning above)"
+                                                           if st["config"]["problem"] else ""))
+    lines.append(f"mode: {'embedded (tasks in-process)' if settings.embedded else 'Celery via ' + settings.broker_url}")
+    how = {"now": "to now", "newest data": "to the end of the newest data (older than now)",
+           "given": "as asked"}[w["basis"]]
+    lines.append(f"window: {_span(w['since'], w['until'])}, {how}; counts, gaps and alerts below cover it "
+                 f"(--days, --since, --until change it)")
+    lines.append("")
+    lines.append("sources:")
     if not st["sources"]:
-        click.echo("  none configured or seen")
+        lines.append("  none configured or seen")
     for s in st["sources"]:
-        state = s["state"]
-        line = (f"  {s['name']:<24} {state:<9} last run {s['last_run_at'] or 'never':<25} "
-                f"items {s['items']:<7} errors {s['errors']:<4} rate-limit waits {s['rate_limit_waits']} "
-                f"({s['rate_limit_seconds']:.0f}s)")
-        click.secho(line, fg={"ok": None, "failing": "red", "disabled": "yellow", "stale": "yellow"}.get(state))
+        lines.append(click.style(
+            f"  {s['name']:<24} {s['state']:<9} last run {_when(s['last_run_at']):<20} "
+            f"items {s['items']:<7} errors {s['errors']:<4} rate-limit waits {s['rate_limit_waits']} "
+            f"({s['rate_limit_seconds']:.0f}s)", fg=_STATE_COLOURS.get(s["state"])))
         if s.get("last_error"):
-            click.echo(f"      last error: {s['last_error'][:200]}")
+            lines.append(f"      last error: {_printable(s['last_error'])[:200]}")
         if s.get("disabled"):
-            click.echo(f"      {s['disabled']}")
+            lines.append(f"      {s['disabled']}")
         if s.get("cursor"):
-            click.echo(f"      cursor: {json.dumps(s['cursor'], default=str)[:160]}")
-    click.echo(f"\nposts per topic, last {days} days:")
+            lines.append(f"      cursor: {json.dumps(s['cursor'], default=str)[:160]}")
+    lines.append("")
+    lines.append("posts per topic in the window:")
     for tid, c in st["topics"].items():
-        click.echo(f"  {tid:<16} {c['posts']:>8} posts  {c.get('authors', 0):>6} authors  "
-                   f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
-    _echo_batches(st["batches"])
-    click.echo(f"\ngaps, last {days} days (what these figures did not see):")
+        lines.append(f"  {c['label'][:36]:<36} {c['posts']:>8} posts  {c.get('authors', 0):>6} authors  "
+                     f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
+    lines.extend(_batch_lines(st["batches"]))
+    lines.append("")
+    lines.append("gaps in the window (what these figures did not see):")
     if not st["gaps"]:
-        click.echo("  none recorded")
+        lines.append("  none recorded")
     for g in st["gaps"]:
-        click.echo(f"  {g['source']:<24} {g['reason']:<13} {g['start']} → {g['end'] or 'ongoing'}  {g['detail'] or ''}"[:200])
+        lines.append(f"  {g['source']:<24} {g['reason']:<13} {_when(g['start'])} \u2192 "
+                     f"{_when(g['end']) if g['end'] else 'ongoing'}  {g['detail'] or ''}"[:200])
+    return lines
+
+
+def summary_lines(ctx, since: datetime | None, until: datetime | None) -> list[str]:
+    """The lines the ``earshot.summary`` plugins add for the window ``[since, until)``."""
+    lines: list[str] = []
     for _name, fn in hooks.load("earshot.summary"):
         try:
-            for line in fn(ctx):
-                click.echo(line)
-        except Exception as exc:  # pragma: no cover - a plugin's problem, reported not raised
-            click.secho(f"({_name}: {exc})", fg="yellow")
+            lines.extend(fn(ctx, since, until))
+        except Exception as exc:  # a plugin's problem, reported not raised
+            lines.append(click.style(f"({_name}: {exc})", fg="yellow"))
+    return lines
 
 
 def _printable(text: str) -> str:
@@ -404,22 +510,25 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def _echo_batches(b: dict) -> None:
+def _batch_lines(b: dict) -> list[str]:
     """The kept-batches part of `earshot status`: waiting, waiting too long, quarantined."""
-    click.echo("\nbatches kept for the workers:")
+    lines = ["", "batches kept for the workers:"]
     if b["waiting"]:
-        click.echo(f"  {b['waiting']} waiting to be stored ({b['waiting_posts']} posts), "
-                   f"oldest {b['oldest_waiting_s']:.0f}s ago")
+        lines.append(f"  {b['waiting']} waiting to be stored ({b['waiting_posts']} posts), "
+                     f"oldest {b['oldest_waiting_s']:.0f}s ago")
     else:
-        click.echo("  none waiting")
+        lines.append("  none waiting")
     if b["waiting_too_long"]:
-        click.secho(f"  {b['waiting_too_long']} waiting too long (over {b['too_long_after_s']:.0f}s, "
-                    f"{b['waiting_too_long_posts']} posts): are the workers and the database up?", fg="red")
+        lines.append(click.style(f"  {b['waiting_too_long']} waiting too long (over {b['too_long_after_s']:.0f}s, "
+                                 f"{b['waiting_too_long_posts']} posts): are the workers and the database up?",
+                                 fg="red"))
     if b["quarantined"]:
-        click.secho(f"  {b['quarantined']} quarantined ({b['quarantined_posts']} posts not stored): "
-                    "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red")
+        lines.append(click.style(f"  {b['quarantined']} quarantined ({b['quarantined_posts']} posts not stored): "
+                                 "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red"))
         for q in b["quarantined_batches"][:5]:
-            click.echo(f"    #{q['id']} {_printable(q['source'])} {q['posts']} posts: {_printable(q['reason'] or '')[:150]}")
+            lines.append(f"    #{q['id']} {_printable(q['source'])} {q['posts']} posts: "
+                         f"{_printable(q['reason'] or '')[:150]}")
+    return lines
 
 
 # ---------------------------------------------------------------------- quarantine
@@ -502,7 +611,7 @@ def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None, serv
     new = sum(s.new for s in summaries)
     bad = [s for s in summaries if s.failed]
     click.echo(f"{posts} posts read, {new} new" + (f"; {len(bad)} files skipped" if bad else ""))
-    _after_import(ctx, summaries)
+    _after_import(ctx, summaries, hints=False)  # the demo says what to run next itself
     start = datetime.fromisoformat(truth["start"])
     end = datetime.fromisoformat(truth["end"])
     counts = ctx.store.topic_counts(start, end)
@@ -511,12 +620,8 @@ def demo_cmd(size: int, seed: int, out: Path | None, progress: bool | None, serv
         c = counts.get(tid, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0})
         click.echo(f"  {t.label:<36} {c['posts']:>7} posts  {c.get('authors', 0):>6} authors  "
                    f"sentiment {c['sentiment']:+.2f}  negative {c['negative_share']:.0%}")
-    for _name, fn in hooks.load("earshot.summary"):
-        try:
-            for line in fn(ctx):
-                click.echo(line)
-        except Exception as exc:  # pragma: no cover
-            click.secho(f"({_name}: {exc})", fg="yellow")
+    for line in summary_lines(ctx, start, end):
+        click.echo(line)
     click.echo("\nnext:")
     click.echo("  earshot status                       collection health, counts, gaps")
     click.echo('  earshot topics test "some post text"  which topics a text matches, and why')
@@ -564,13 +669,28 @@ from monitor.alerts.cli import alerts as _alerts  # noqa: E402  (alerts live in 
 cli.add_command(_alerts, "alerts")
 
 
-def _after_import(ctx, summaries) -> None:
+def _after_import(ctx, summaries, *, hints: bool = True) -> None:
+    """Run the ``earshot.after_import`` plugins; then, for data from the past, say how to see its span."""
+    from monitor.health import LIVE_LAG
+    from monitor.replay import import_window
+
     for name, fn in hooks.load("earshot.after_import"):
         try:
             for line in fn(ctx, summaries) or []:
                 click.echo(line)
         except Exception as exc:  # a plugin's failure is reported; the import itself is stored
             click.secho(f"({name} after import: {exc})", fg="yellow")
+    span = import_window(summaries)
+    if not hints or span is None or span[1] >= datetime.now(timezone.utc) - LIVE_LAG:
+        return
+    since, until = f"{span[0]:%Y-%m-%d}", f"{span[1]:%Y-%m-%d}"
+    click.echo(f"the imported posts are from {since} to {span[1] - timedelta(days=1):%Y-%m-%d}, before now; "
+               "to see that span:")
+    click.echo(f"  earshot status --since {since} --until {until}")
+    click.echo(f"  earshot alerts list --since {since} --until {until}")
+    for name, _cmd in hooks.load("earshot.commands"):
+        if name == "influencers":
+            click.echo(f"  earshot influencers TOPIC --since {since} --until {until}")
 
 
 def _add_plugins() -> None:

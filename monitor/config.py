@@ -41,6 +41,15 @@ ALERT_DEFAULTS: dict[str, Any] = {
 ALERT_SEVERITIES = ("info", "warning", "critical")
 
 
+class UnknownTopic(ValueError):
+    """A topic named by neither the id nor the label of a configured topic (or by two topics' names)."""
+
+
+def _topic_key(name: str) -> str:
+    """How topic names compare: any case, ``_`` and ``-`` as spaces, runs of spaces as one."""
+    return " ".join(name.casefold().replace("_", " ").replace("-", " ").split())
+
+
 class ConfigError(Exception):
     """The configuration file is broken; ``problems`` holds (line, message) pairs."""
 
@@ -91,6 +100,36 @@ class Config:
     x_stream: XStreamConfig = field(default_factory=XStreamConfig)
     alert_defaults: dict[str, Any] = field(default_factory=lambda: dict(ALERT_DEFAULTS))  # defaults.alerts (source alerts use it)
 
+    def topic(self, name: str) -> Topic:
+        """The topic called ``name``: its id or its label, in any case (``Vaccination``, ``"NHS waiting times"``,
+        ``waiting_times``, ``Waiting Times``); the one resolver every command uses.
+
+        Raises
+        ------
+        UnknownTopic
+            Naming the topics there are, when ``name`` is none of them (or is two of them).
+
+        Examples
+        --------
+        >>> config = parse_config("topics:\\n  waiting_times: {label: NHS waiting times, query: nhs}\\n")
+        >>> config.topic("NHS Waiting Times").id, config.topic("WAITING_TIMES").id
+        ('waiting_times', 'waiting_times')
+        >>> config.topic("flu")
+        Traceback (most recent call last):
+        ...
+        monitor.config.UnknownTopic: no topic 'flu'; topics: waiting_times (NHS waiting times)
+        """
+        if name in self.topics:
+            return self.topics[name]
+        key = _topic_key(name)
+        hits = {t.id: t for t in self.topics.values() if key in (_topic_key(t.id), _topic_key(t.label))}
+        if len(hits) == 1:
+            return next(iter(hits.values()))
+        if hits:
+            raise UnknownTopic(f"{name!r} names more than one topic: {', '.join(hits)}; use the id")
+        known = "; ".join(f"{t.id} ({t.label})" for t in self.topics.values()) or "none configured"
+        raise UnknownTopic(f"no topic {name!r}; topics: {known}")
+
 
 def parse_duration(value: Any) -> int:
     """Seconds in ``"15m"``, ``"1h"``, ``"90s"``, ``"2d"`` or a plain number of seconds."""
@@ -131,6 +170,41 @@ class _Reader:
         return items
 
 
+# What PyYAML's "while scanning/parsing ..." contexts open: an error inside one is reported where it
+# starts (an unclosed quote is found only at the end of the file, but the mistake is the quote).
+_OPENED = {"a quoted scalar": ("quoted text", 'is not closed: add the closing quote'),
+           "a flow sequence": ("the [ list", "is not closed: add the ] (or put quotes around text holding [ or ,)"),
+           "a flow mapping": ("the { mapping", "is not closed: add the } (or put quotes around text holding { or ,)"),
+           "a block scalar": ("the | or > text block", "is not valid")}
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """(line, message) of a YAML syntax error, naming where the problem starts.
+
+    Examples
+    --------
+    >>> try:
+    ...     yaml.compose('topics:\\n  flu:\\n    label: Flu\\n    query: "flu OR\\n      influenza\\n')
+    ... except yaml.YAMLError as exc:
+    ...     yaml_problem(exc)
+    (4, 'not valid YAML: quoted text starting at column 12 is not closed: add the closing quote (the file ends first)')
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, cmark = getattr(exc, "context", None) or "", getattr(exc, "context_mark", None)
+    opened = next((v for k, v in _OPENED.items() if context.endswith(k)), None)
+    if opened and cmark is not None:
+        what, verdict = opened
+        if "end of stream" in problem or "<stream end>" in problem:
+            found = "the file ends first"
+        else:
+            found = problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
+        return cmark.line + 1, f"not valid YAML: {what} starting at column {cmark.column + 1} {verdict} ({found})"
+    if mark is None:
+        return None, f"not valid YAML: {problem}"
+    return mark.line + 1, f"not valid YAML: {problem} (column {mark.column + 1})"
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate the configuration file at ``path``."""
     path = Path(path)
@@ -149,10 +223,7 @@ def parse_config(text: str, path: str | Path = "<config>") -> Config:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [(line, f"not valid YAML: {problem}" + (f" (column {mark.column + 1})" if mark else ""))]) from None
+        raise ConfigError(path, [yaml_problem(exc)]) from None
     if root is None:
         raise ConfigError(path, [(None, "the file is empty: it needs at least a 'topics:' section")])
     top = r.check_keys(root, {"defaults", "topics", "sources"}, "top level")

@@ -11,8 +11,9 @@ Entry-point groups:
 ``earshot.commands``
     click commands or groups added to the ``earshot`` CLI.
 ``earshot.summary``
-    ``fn(ctx) -> list[str]``: lines added to the summary ``earshot demo`` and
-    ``earshot status`` print (top influencers, open alerts...).
+    ``fn(ctx, since, until) -> list[str]``: lines added to the summary ``earshot demo`` and
+    ``earshot status`` print (top influencers, open alerts...); ``[since, until)`` is the one
+    window the screen's other figures cover (a line about another window says which).
 ``earshot.schedule``
     ``fn(settings, config) -> dict``: Celery beat entries added to the schedule.
 ``earshot.after_import``

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -48,10 +48,35 @@ class FileSummary:
     quarantined: int = 0  # posts the store refused, kept in quarantine (``earshot quarantine list``)
     seconds: float = 0.0
     topic_posts: dict[str, int] = field(default_factory=dict)
+    first: datetime | None = None  # the time of the earliest post read
+    last: datetime | None = None  # and of the latest
 
     @property
     def duplicates(self) -> int:
         return self.posts - self.new
+
+    def add_span(self, posts) -> None:
+        """Widen ``first``/``last`` to the times of ``posts``."""
+        times = [p.created_at for p in posts if p.created_at is not None]
+        if times:
+            lo, hi = min(times), max(times)
+            self.first = lo if self.first is None else min(self.first, lo)
+            self.last = hi if self.last is None else max(self.last, hi)
+
+
+def import_window(summaries) -> tuple[datetime, datetime] | None:
+    """The whole UTC days an import's posts fall in: ``[first's midnight, the midnight after last)``.
+
+    The window the commands after an import are told to look at (None when no post was read).
+    """
+    firsts = [s.first for s in summaries if s.first is not None]
+    lasts = [s.last for s in summaries if s.last is not None]
+    if not firsts:
+        return None
+    first, last = (t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
+                   for t in (min(firsts), max(lasts)))
+    start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    return start, datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1)
 
 
 SNIFF_LINES = 20  # non-blank lines looked at to tell a JSON lines file's format
@@ -199,6 +224,7 @@ def import_files(
                     for k, v in result.topic_posts.items():
                         summary.topic_posts[k] = summary.topic_posts.get(k, 0) + v
                     summary.errors.extend(batch.errors)
+                    summary.add_span(batch.posts)
                     _advance(bar, batch)
                 bar.update(size - bar.n)
         except (OSError, ValueError, RecursionError) as exc:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "earshot"
 
 # name -> (default, help). The single list of environment variables.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "EARSHOT_DATA_DIR": ("var", "Folder for the embedded SQLite store, demo data and exports (relative to the working directory)."),
+    "EARSHOT_DATA_DIR": ("", "Folder for the embedded SQLite store, demo data and exports. Empty: var/ in the project checkout when Earshot runs from one (scripts/setup), else the per-user data folder (~/.local/share/earshot on Linux). The same folder wherever a command runs; a relative path is taken from the working directory."),
     "EARSHOT_DATABASE_URL": ("", "SQLAlchemy URL of the store. Empty: sqlite:///$EARSHOT_DATA_DIR/earshot.db. Production: postgresql+psycopg://user@host/db."),
     "EARSHOT_BROKER_URL": ("", "Celery broker, e.g. redis://127.0.0.1:6379/0. Empty: tasks run in-process (embedded mode)."),
     "EARSHOT_RESULT_BACKEND": ("", "Celery result backend. Empty: the broker URL (or none in embedded mode)."),
@@ -100,6 +101,30 @@ def read_env_file(path: Path = Path(".env")) -> dict[str, str]:
     return values
 
 
+def default_data_dir() -> Path:
+    """Where the store and demo data live when ``EARSHOT_DATA_DIR`` is not set.
+
+    ``var/`` in the project checkout when Earshot runs from one (an editable install, as
+    ``scripts/setup`` makes), so that every command finds the same store wherever it runs;
+    otherwise (an installed package) the per-user data folder of the platform
+    (``~/.local/share/earshot`` on Linux, by :mod:`platformdirs`).
+    """
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "monitor").is_dir():
+        return PROJECT_ROOT / "var"
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def data_dir_origin() -> str:
+    """Where the data folder comes from, in words (for ``earshot status``)."""
+    if _get("EARSHOT_DATA_DIR").strip():
+        return "EARSHOT_DATA_DIR"
+    if default_data_dir() == PROJECT_ROOT / "var":
+        return "default: the project checkout's var/"
+    return "default: the per-user data folder"
+
+
 def load_settings() -> Settings:
     """Read settings from the environment (call again after changing it).
 
@@ -108,7 +133,8 @@ def load_settings() -> Settings:
     for key, value in read_env_file().items():
         if key in VARIABLES and key not in os.environ:
             os.environ[key] = value
-    data_dir = Path(_get("EARSHOT_DATA_DIR"))
+    given = _get("EARSHOT_DATA_DIR").strip()
+    data_dir = Path(given).expanduser().resolve() if given else default_data_dir()
     database_url = _get("EARSHOT_DATABASE_URL") or f"sqlite:///{data_dir / 'earshot.db'}"
     broker = _get("EARSHOT_BROKER_URL")
     redis_url = _get("EARSHOT_REDIS_URL") or (broker if broker.startswith("redis") else "")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from monitor.cliutil import WHEN, _fail
+from monitor.cliutil import WHEN, _fail, _topic_id
 from monitor.cliutil import _context as _ctx
 from monitor.config import parse_duration
 
@@ -76,7 +76,9 @@ def list_cmd(state: str, topic: str | None, kind: str | None, since, until, limi
     """Alerts, newest first."""
     from monitor.alerts.records import list_alerts
 
-    ctx = _ctx()
+    ctx = _ctx(read_only=True)
+    if topic:
+        topic = _topic_id(ctx, topic)
     rows = list_alerts(ctx.store, state=None if state == "all" else state, topic=topic, kind=kind, since=since,
                        until=until, limit=limit)
     if as_json:
@@ -100,7 +102,7 @@ def show_cmd(alert_id: int, as_json: bool) -> None:
     """One alert: figures, why (top posts, accounts, sentiment), history and deliveries."""
     from monitor.alerts.records import deliveries, events, get_alert
 
-    ctx = _ctx()
+    ctx = _ctx(read_only=True)
     a = get_alert(ctx.store, alert_id)
     if a is None:
         _fail(f"no alert #{alert_id}", 1)
@@ -242,9 +244,8 @@ def backtest_cmd(topic: str, since, until, warmup: int, as_json: bool, **tuning)
     from monitor.alerts.backtest import backtest_topic
 
     ctx = _ctx()
-    t = ctx.config.topics.get(topic)
-    if t is None:
-        _fail(f"no topic {topic!r}; topics: {', '.join(ctx.config.topics)}")
+    t = ctx.config.topics[_topic_id(ctx, topic)]
+    topic = t.id
     result = backtest_topic(ctx.store, t, since, until, warmup=timedelta(seconds=warmup), **_overrides(**tuning))
     _print_backtest(result, f"backtest of {topic}", as_json)
 
@@ -280,9 +281,7 @@ def detect_cmd(now, topics: tuple[str, ...], sources: bool) -> None:
     from monitor.alerts.engine import detect
 
     ctx = _ctx()
-    unknown = [t for t in topics if t not in ctx.config.topics]
-    if unknown:
-        _fail(f"unknown topic(s): {', '.join(unknown)}; topics: {', '.join(ctx.config.topics)}")
+    topics = tuple(dict.fromkeys(_topic_id(ctx, t) for t in topics))
     s = detect(ctx.store, ctx.config, ctx.settings, now=now, topics=topics or None, sources=sources, dispatch=False)
     sent = notify.deliver(ctx.store, None, ctx.settings, now=None)
     click.echo(f"{s.topics} topics, {s.buckets} new buckets: {len(s.opened)} opened, {len(s.closed)} closed, "

@@ -79,4 +79,4 @@ def test_detect_runs_once_and_reports(env):
     out = runner.invoke(alerts, ["list", "--state", "open"])
     assert "critical" in out.output and "ongoing" in out.output
     out = runner.invoke(alerts, ["detect", "--topic", "nope"])
-    assert out.exit_code == 2 and "unknown topic" in out.output
+    assert out.exit_code == 2 and "no topic 'nope'" in out.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -59,13 +60,18 @@ def test_topics_check_good_and_broken(tmp_path):
     assert f"{bad} line 4" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_broken_config_stops_everything_with_one_message(tmp_path, env):
+def test_broken_config_stops_what_needs_it_with_one_message(tmp_path, env):
     bad = tmp_path / "bad.yaml"
     bad.write_text("topics:\n  t:\n    label: T\n    query: 'a OR'\n")
-    out = run("status", env={**env, "EARSHOT_CONFIG": str(bad)})
+    out = run("collect", env={**env, "EARSHOT_CONFIG": str(bad)})
     assert out.returncode == 2
     assert "configuration error" in out.stderr and "line 4" in out.stderr and "Traceback" not in out.stderr
     assert not Path(env["EARSHOT_DATABASE_URL"].split("///")[1]).exists()  # nothing started half-configured
+    # a command that only reads the store goes on, and says why it has no topics
+    out = run("status", env={**env, "EARSHOT_CONFIG": str(bad)})
+    assert out.returncode == 0, out.stderr
+    assert "configuration error" in out.stderr and "line 4" in out.stderr and "Traceback" not in out.stderr
+    assert "NOT LOADED" in out.stdout
 
 
 def test_import_every_shared_fixture_twice(x_fixtures, env):
@@ -193,5 +199,9 @@ def test_demo_runs_the_whole_pipeline_and_shows_what_it_found(env):
     assert "CRITICAL volume" in text and "Vaccination:" in text  # the planted crisis
     assert "top influencers per topic" in text and "influence rankings recomputed for 7 topics" in text
     assert "earshot status" in text and "ground_truth.json" in text
+    # what it prints is for people: no log records, no raw dictionaries of task results
+    assert "INFO" not in text + out.stderr and "{'" not in text and '{"' not in text, out.stderr
+    window = re.search(r"posts per topic, (\w+ \d\d \w+) – (\w+ \d\d \w+ \d{4}):", text)
+    assert window and f"alerts opened {window.group(1)}" in text  # the alerts cover the demo's week
     bad = run("demo", "--size", "10", env=env)
     assert bad.returncode == 2 and "1000" in bad.stderr
