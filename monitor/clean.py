@@ -3,8 +3,9 @@
 Every source's batches pass through :func:`clean_batch` (``monitor.pipeline.process_batch`` calls
 it first), so no field of a post, an account, an error or a gap reaches the store with a NUL (which
 PostgreSQL refuses in text, failing the whole batch), another control character, an unpaired
-surrogate (which cannot be encoded), a value longer than its column, or a count outside the
-column's integer range. The same :func:`clean_text` makes stranger text safe to print on a
+surrogate (which cannot be encoded) or a value longer than its column. (Numbers are not
+cleaned: a count no column holds is refused by the store and the post quarantined with the reason,
+see :mod:`monitor.durable`.) The same :func:`clean_text` makes stranger text safe to print on a
 terminal (:func:`display`): an escape sequence loses its ESC and cannot recolour, move or retitle
 the user's terminal.
 
@@ -40,7 +41,6 @@ _BREAKS = re.compile("[\t\n\u2028\u2029]+")
 MAX_TEXT = 20_000  # characters kept of one post (a pasted novel is not a post)
 MAX_TITLE = 2_000
 MAX_DESCRIPTION = 5_000
-INT_MAX = 2**31 - 1  # the store's Integer columns
 
 
 def _length(table, column: str) -> int | None:
@@ -80,16 +80,6 @@ def display(value: object) -> str:
     return clean_text("" if value is None else str(value), line=True) or ""
 
 
-def _count(value: int | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if -INT_MAX <= value <= INT_MAX else None
-
-
 _POST_ID = _length(m.posts, "platform_id")
 _ACCOUNT_ID = _length(m.accounts, "platform_id")
 _SOURCE = _length(m.posts, "source")
@@ -120,8 +110,6 @@ def clean_post(p: Post) -> Post:
     for r in p.references:
         r.platform_id = clean_id(r.platform_id, _POST_ID)
         r.author_id = clean_id(r.author_id, _ACCOUNT_ID)
-    for name in ("retweets", "replies", "likes", "quotes"):
-        setattr(p, name, _count(getattr(p, name)))
     return p
 
 
@@ -133,8 +121,6 @@ def clean_account(a: Account) -> Account:
     a.description = clean_text(a.description, limit=MAX_DESCRIPTION) or None
     a.url = clean_text(a.url, line=True) or None
     a.location = clean_text(a.location, line=True, limit=_LOCATION) or None
-    for name in ("followers", "following", "posts_count"):
-        setattr(a, name, _count(getattr(a, name)))
     return a
 
 
