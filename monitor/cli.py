@@ -154,12 +154,20 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
             failed += 1
             click.secho(f"{s.path}: skipped — {display(s.failed)}", fg="yellow")
             return
-        click.echo(f"{s.path}: {s.format}, {s.posts} posts ({s.new} new, {s.duplicates} already stored), "
-                   f"{s.interactions} new interactions, {len(s.errors)} problems, {s.seconds:.1f}s")
+        promoted = f", {s.promoted} collected after being seen as references" if s.promoted else ""
+        click.echo(f"{s.path}: {s.format}, {s.posts} posts ({s.new} new{promoted}, {s.duplicates} already stored), "
+                   f"{s.interactions} new interactions, {s.skipped} skipped, {len(s.errors)} problems, "
+                   f"{len(s.notes)} notes from the data, {s.seconds:.1f}s")
         for e in s.errors[:5]:
             click.echo(f"    {display(e)}")
         if len(s.errors) > 5:
-            click.echo(f"    ... and {len(s.errors) - 5} more")
+            click.echo(f"    ... and {len(s.errors) - 5} more problems")
+        if s.notes:
+            click.echo("    notes (what the platform could not show: not problems):")
+        for note in s.notes[:3]:
+            click.echo(f"      {display(note)}")
+        if len(s.notes) > 3:
+            click.echo(f"      ... and {len(s.notes) - 3} more notes")
         if s.quarantined:
             click.secho(f"    {s.quarantined} posts quarantined, the store refused them (see above): "
                         "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red")
@@ -172,11 +180,35 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
                              source=source, progress=show, on_file=report)
     total = sum(s.posts for s in summaries)
     new = sum(s.new for s in summaries)
-    click.echo(f"{len(summaries)} files, {total} posts read, {new} new; {failed} skipped or failed")
-    if new:
+    skipped = sum(s.skipped for s in summaries)
+    click.echo(f"{len(summaries)} files, {total} posts read, {new} new, {skipped} skipped; {failed} files failed")
+    _import_figures(ctx, summaries)
+    if new or any(s.promoted for s in summaries):
         _after_import(ctx, summaries)
     if failed:
         sys.exit(1)
+
+
+def _import_figures(ctx, summaries) -> None:
+    """What an import added, per topic, and the time span of the posts it read."""
+    tagged: dict[str, int] = {}
+    for s in summaries:
+        for topic, n in s.topic_posts.items():
+            tagged[topic] = tagged.get(topic, 0) + n
+    firsts = [s.first for s in summaries if s.first]
+    lasts = [s.last for s in summaries if s.last]
+    if not firsts and not tagged:
+        return
+    click.echo("posts each topic matched (newly stored):")
+    topics = ctx.config.topics
+    width = max([len(t.label) + len(tid) + 3 for tid, t in topics.items()] + [10])
+    for tid, t in topics.items():
+        click.echo(f"  {f'{t.label} ({tid})':<{width}} {tagged.get(tid, 0):>7}")
+    for tid in sorted(set(tagged) - set(topics)):  # a topic since taken out of the configuration
+        click.echo(f"  {tid:<{width}} {tagged[tid]:>7}")
+    if firsts:
+        first, last = min(firsts), max(lasts)
+        click.echo(f"time span imported: {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
 
 
 def _import_enqueue(ctx, files, source, batch_size) -> None:

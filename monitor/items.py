@@ -133,7 +133,10 @@ class Batch:
     ``cursor`` is opaque to everyone but the source that made it; the pipeline
     stores it once the batch is committed. ``errors`` holds problems the source
     met but could go on from (a deleted referenced tweet, one bad entry).
-    ``gaps`` records periods the source knows it did not see.
+    ``gaps`` records periods the source knows it did not see. ``notes`` holds facts about the
+    data the platform reported, which are not problems (X's partial errors: a referenced tweet
+    deleted or protected, an account suspended); ``skipped`` counts the items the source read but
+    could not turn into posts (a tweet without an author), each also named in ``errors``.
     """
 
     source: str
@@ -142,6 +145,8 @@ class Batch:
     cursor: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     gaps: list["Gap"] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: int = 0
     fetched_at: datetime | None = None
     # bytes of the input read so far, for progress bars of file readers (not stored)
     position: int | None = None
@@ -160,6 +165,8 @@ class Batch:
             gaps=[Gap(source=g["source"], start=parse_time(g["start"]), end=parse_time(g.get("end")),
                       reason=g["reason"], detail=g.get("detail")) for g in data.get("gaps", [])],
             fetched_at=parse_time(data.get("fetched_at")),
+            notes=list(data.get("notes", [])),
+            skipped=int(data.get("skipped", 0) or 0),
         )
 
 

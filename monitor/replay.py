@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 
 from monitor import models as m
+from monitor.compression import READ_ERRORS, open_input, read_input
 from monitor.items import Account, Batch, Post, Reference
 from monitor.store import Store, WriteResult
 from monitor.topics import Matcher
@@ -47,17 +48,21 @@ class FileSummary:
     not_stored: int = 0  # posts of batches that could not be stored nor kept (each named in ``errors``)
     quarantined: int = 0  # posts the store refused, kept in quarantine (``earshot quarantine list``)
     seconds: float = 0.0
-    topic_posts: dict[str, int] = field(default_factory=dict)
-    first: datetime | None = None  # the time of the earliest post read
+    topic_posts: dict[str, int] = field(default_factory=dict)  # topic -> posts newly tagged (new or promoted)
+    promoted: int = 0  # posts stored before only as a reference, collected by this file
+    skipped: int = 0  # items read but not posts (a tweet without an author): each named in ``errors``
+    notes: list[str] = field(default_factory=list)  # facts about the data (X's partial errors)
+    first: datetime | None = None  # the time of the earliest collected post read
     last: datetime | None = None  # and of the latest
 
     @property
     def duplicates(self) -> int:
-        return self.posts - self.new
+        return self.posts - self.new - self.promoted
 
     def add_span(self, posts) -> None:
         """Widen ``first``/``last`` to the times of ``posts``."""
-        times = [p.created_at for p in posts if p.created_at is not None]
+        # not the posts only referred to (a retweet's original can be years old)
+        times = [p.created_at for p in posts if p.created_at is not None and not p.extra.get("referenced_only")]
         if times:
             lo, hi = min(times), max(times)
             self.first = lo if self.first is None else min(self.first, lo)
@@ -89,7 +94,7 @@ def sniff(path: Path) -> str:
     line that is not UTF-8, not JSON or nested too deeply to read does not hide the lines after it
     (the reader reports it by its number and imports the rest).
     """
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         head = fh.read(65536)
     if not head.strip():
         return "empty"
@@ -104,7 +109,7 @@ def sniff(path: Path) -> str:
         if stripped.startswith((b"{", b"[")):
             # one big JSON document (not JSONL), e.g. a single API response saved with indentation
             try:
-                obj = json.loads(path.read_bytes())
+                obj = json.loads(read_input(path))
             except (ValueError, RecursionError) as exc:
                 raise ValueError(f"not JSON lines: none of the first {looked} lines reads as JSON "
                                  f"({exc.__class__.__name__})") from None
@@ -125,7 +130,7 @@ def _first_json_line(path: Path) -> tuple[object, int]:
     """The first of the first :data:`SNIFF_LINES` non-blank lines that reads as a JSON object or array
     (None if none does), and how many lines were looked at."""
     looked = 0
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         while looked < SNIFF_LINES:
             line = fh.readline(MAX_LINE)  # however long (X pages run to megabytes)
             if not line:
@@ -151,13 +156,18 @@ def iter_file_batches(path: Path, fmt: str, batch_size: int, source: str | None 
     elif fmt == "feed":
         from monitor.sources.rss import parse_feed_bytes
 
-        yield parse_feed_bytes(path.read_bytes(), source or path.stem, None, source=name)
+        yield parse_feed_bytes(read_input(path), source or _stem(path), None, source=name)
     elif fmt == "earshot":
         yield from read_export(path, name)
     elif fmt == "empty":
         return
     else:  # pragma: no cover - sniff() never returns anything else
         raise ValueError(fmt)
+
+
+def _stem(path: Path) -> str:
+    """A file's name without its extensions: ``health.xml.gz`` -> ``health``."""
+    return path.name.split(".", 1)[0] or path.name
 
 
 def import_files(
@@ -208,6 +218,8 @@ def import_files(
             with bar:
                 for batch in iter_file_batches(path, summary.format, batch_size, source):
                     summary.batches += 1
+                    summary.skipped += batch.skipped
+                    summary.notes.extend(batch.notes)
                     try:
                         result: WriteResult = store_batch(batch)
                     except Exception as exc:  # one batch the store refuses must not cost the rest
@@ -219,6 +231,7 @@ def import_files(
                         continue
                     summary.posts += result.posts_in
                     summary.new += result.posts_new
+                    summary.promoted += result.posts_promoted
                     summary.accounts += result.accounts
                     summary.interactions += result.interactions_new
                     for k, v in result.topic_posts.items():
@@ -227,7 +240,7 @@ def import_files(
                     summary.add_span(batch.posts)
                     _advance(bar, batch)
                 bar.update(size - bar.n)
-        except (OSError, ValueError, RecursionError) as exc:
+        except (ValueError, RecursionError, *READ_ERRORS) as exc:
             summary.failed = str(exc) or exc.__class__.__name__
         summary.seconds = time.perf_counter() - t0
         summaries.append(summary)
@@ -333,7 +346,7 @@ def read_export(path: Path, source: str) -> Iterator[Batch]:
     deeply, not a batch) is reported by its number in an empty batch's errors, and reading goes on."""
     from monitor.sources.xv2 import TOO_DEEP
 
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         header = fh.readline(MAX_LINE)
         try:
             head = json.loads(header.decode("utf-8-sig"))

@@ -43,7 +43,10 @@ Decisions worth knowing
   it references (the quoted tweet's URL that X appends to a quote).
 - ``edit_of`` is the first id of ``edit_history_tweet_ids`` when it is not the
   tweet's own id.
-- API ``errors`` entries become readable strings in ``Batch.errors``; a stream
+- API ``errors`` entries become readable strings: X's partial errors (a referenced
+  tweet deleted or protected, an account suspended: facts about the data) in
+  ``Batch.notes``, the others in ``Batch.errors``; a tweet that cannot become a post
+  (no author) is counted in ``Batch.skipped`` and named in ``errors``; a stream
   error line that says the stream was disconnected also gives a
   ``Gap(reason="disconnect")`` with ``end=None`` (the stream source closes it
   when it reconnects).
@@ -58,6 +61,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from monitor.compression import open_input, read_input
 from monitor.items import (
     ORIGINAL,
     QUOTE,
@@ -197,7 +201,7 @@ def tweets_to_batch(
     includes = includes if isinstance(includes, dict) else {}
     ctx = _Context(includes)
     batch = Batch(source=source)
-    batch.errors.extend(_error_strings(errors or []))
+    _add_errors(batch, errors or [])
     accounts: list[Account] = [a for a in (_account(u) for u in ctx.users.values()) if a]
     posts: dict[str, Post] = {}
 
@@ -209,6 +213,7 @@ def tweets_to_batch(
             post, refs = _post(tweet, source, ctx, primary)
         except _Unreadable as exc:
             batch.errors.append(str(exc))
+            batch.skipped += 1
             return
         except Exception as exc:  # odd content must not cost the rest of the page
             batch.errors.append(f"tweet {tweet.get('id', '?')}: could not be read ({type(exc).__name__}: {exc})")
@@ -295,7 +300,7 @@ def iter_jsonl_batches(path: str | PathLike[str], source: str, batch_size: int =
     last_time: datetime | None = None
     stream_lines = 0
     seen_content = False
-    with path.open("rb") as fh:
+    with open_input(path) as fh:
         lineno = 0
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -352,7 +357,7 @@ def iter_jsonl_batches(path: str | PathLike[str], source: str, batch_size: int =
 def _whole_document(path: Path) -> Any:
     """The file parsed as one JSON document, or None when it is not one."""
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(read_input(path))
     except (ValueError, RecursionError):
         return None
 
@@ -429,7 +434,8 @@ def _page_to_batch(page: Any, source: str, when: datetime | None) -> Batch:
                     if p.platform_id in ids:
                         p.extra["matching_rules"] = tags
         elif what == "users":
-            batch = Batch(source=source, errors=_error_strings(errors))
+            batch = Batch(source=source)
+            _add_errors(batch, errors)
             batch.accounts = merge_accounts(a for a in (_account(u) for u in items if isinstance(u, dict)) if a)
         else:
             batch = Batch(source=source, errors=[f"skipped: not tweets ({what})"])
@@ -728,8 +734,21 @@ def _unflatten(tweet: dict, includes: dict[str, list[dict]], top: bool) -> None:
 # --------------------------------------------------------------------------- errors
 
 
-def _error_strings(errors: Iterable[Any]) -> list[str]:
-    return [_error_string(e) for e in errors]
+# X's "partial errors": a resource a page refers to that X will not show (deleted, protected, suspended)
+_PARTIAL_ERROR_TYPES = ("/2/problems/resource-not-found", "/2/problems/not-authorized-for-resource")
+
+
+def is_partial_error(entry: Any) -> bool:
+    """True for an error entry that is a fact about the data, not a problem: X could not show a
+    resource the page refers to (a deleted or protected tweet, a suspended account)."""
+    return (isinstance(entry, dict) and bool(entry.get("resource_type"))
+            and any(t in str(entry.get("type", "")) for t in _PARTIAL_ERROR_TYPES))
+
+
+def _add_errors(batch: Batch, errors: Iterable[Any]) -> None:
+    """A page's ``errors`` entries: partial errors to ``batch.notes``, the rest to ``batch.errors``."""
+    for e in errors:
+        (batch.notes if is_partial_error(e) else batch.errors).append(_error_string(e))
 
 
 def _error_string(entry: Any) -> str:
@@ -786,6 +805,8 @@ class BatchAccumulator:
         self.accounts: list[Account] = []
         self.errors: list[str] = []
         self.gaps: list[Gap] = []
+        self.notes: list[str] = []
+        self.skipped = 0
         self.fetched: datetime | None = None
 
     @property
@@ -794,7 +815,7 @@ class BatchAccumulator:
 
     @property
     def empty(self) -> bool:
-        return not (self.posts or self.accounts or self.errors or self.gaps)
+        return not (self.posts or self.accounts or self.errors or self.gaps or self.notes)
 
     def add_error(self, message: str) -> None:
         self.errors.append(message)
@@ -810,6 +831,8 @@ class BatchAccumulator:
                 self.posts[p.platform_id] = p
         self.accounts.extend(batch.accounts)
         self.errors.extend(batch.errors if where is None else (f"{where}: {e}" for e in batch.errors))
+        self.notes.extend(batch.notes)
+        self.skipped += batch.skipped
         self.gaps.extend(batch.gaps)
         if batch.fetched_at and (self.fetched is None or batch.fetched_at > self.fetched):
             self.fetched = batch.fetched_at
@@ -817,7 +840,8 @@ class BatchAccumulator:
     def flush(self, cursor: dict[str, Any] | None = None, fetched_at: datetime | None = None) -> Batch:
         """The batch gathered so far (``fetched_at``: when, if not the newest of the parts); start afresh."""
         out = Batch(source=self.source, posts=list(self.posts.values()), accounts=merge_accounts(self.accounts),
-                    cursor=cursor, errors=self.errors, gaps=self.gaps, fetched_at=fetched_at or self.fetched)
+                    cursor=cursor, errors=self.errors, gaps=self.gaps, fetched_at=fetched_at or self.fetched,
+                    notes=self.notes, skipped=self.skipped)
         self._reset()
         return out
 
