@@ -575,7 +575,7 @@ def quarantine_list(as_json: bool) -> None:
     """Every quarantined batch: id, source, posts, when, and why it could not be stored."""
     from monitor.durable import quarantined
 
-    ctx = _context()
+    ctx = _context(read_only=True)
     rows = quarantined(ctx.store)
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=2))

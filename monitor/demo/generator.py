@@ -2142,7 +2142,8 @@ def generate(out_dir: str | Path, spec: ScenarioSpec = ScenarioSpec(), progress:
         - ``counts``: ``posts`` (all tweets = size), ``originals``, ``retweets``, ``quotes``,
           ``replies``, ``articles`` (RSS items written), ``per_topic`` (tweets per topic),
           ``off_topic``, ``articles_per_topic``;
-        - ``accounts``: user id -> kind (one of :data:`KINDS`).
+        - ``accounts``: user id -> kind (one of :data:`KINDS`);
+        - ``handles``: user id -> handle (what Earshot's output shows), for every id above.
 
     Examples
     --------
@@ -2150,6 +2151,9 @@ def generate(out_dir: str | Path, spec: ScenarioSpec = ScenarioSpec(), progress:
     >>> truth = generate(tempfile.mkdtemp(), ScenarioSpec(size=1000, seed=1))
     >>> truth["counts"]["posts"]
     1000
+    >>> driver = truth["crisis"]["driver_accounts"][0]
+    >>> truth["handles"][driver] != driver and len(truth["handles"]) == len(truth["accounts"])
+    True
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -2249,6 +2253,7 @@ def _ground_truth(spec: ScenarioSpec, pop: _Population, core: _Core, articles: l
             "articles_per_topic": art_per,
         },
         "accounts": {ids[i]: KINDS[pop.kinds[i]] for i in range(pop.n)},
+        "handles": {ids[i]: pop.handles[i] for i in range(pop.n)},
     }
 
 

@@ -203,5 +203,10 @@ def test_demo_runs_the_whole_pipeline_and_shows_what_it_found(env):
     assert "INFO" not in text + out.stderr and "{'" not in text and '{"' not in text, out.stderr
     window = re.search(r"posts per topic, (\w+ \d\d \w+) – (\w+ \d\d \w+ \d{4}):", text)
     assert window and f"alerts opened {window.group(1)}" in text  # the alerts cover the demo's week
+    # the ground truth names accounts by id; its "handles" map them to what the output shows
+    truth = json.loads(Path(re.search(r"ground truth of the scenario: (\S+)", text).group(1)).read_text())
+    assert set(truth["handles"]) == set(truth["accounts"])
+    shown = set(re.findall(r"@(\w+) \d+", text.split("top influencers per topic")[1]))
+    assert shown and shown <= set(truth["handles"].values())
     bad = run("demo", "--size", "10", env=env)
     assert bad.returncode == 2 and "1000" in bad.stderr
