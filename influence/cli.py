@@ -8,6 +8,7 @@ point, and into ``earshot demo`` / ``earshot status`` through ``earshot.summary`
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,9 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
     # --why asks about accounts: the context, then the accounts, not the whole table again
     for line in (format_header(ranking) if why else format_ranking(ranking)):
         click.echo(line)
+    if not ranking.accounts:
+        for line in _elsewhere(store, topic, ranking):
+            click.echo(line)
     if show_communities:
         click.echo("")
         for line in format_communities(ranking):
@@ -231,6 +235,19 @@ def _not_ranked(store, ranking: Ranking, account: str, *, stored: int | None) ->
         return f"{account}: not in the network of {where} (nobody it interacted with, and nobody with it, on the topic)"
     return (f"{account}: not among the {kept:,} best-ranked accounts stored for {where} "
             f"(the network has {ranking.network_accounts:,}); it ranks lower, or is not in this network")
+
+
+def _elsewhere(store, topic: str, ranking: Ranking) -> list[str]:
+    """When a window holds nobody to rank: where in time the topic's stored posts are, and the command for it."""
+    from monitor.health import topic_span
+
+    span = topic_span(store, topic)
+    if span is None:
+        return [f"the store holds no posts on {topic} at all"]
+    if span[0] < ranking.until and span[1] > ranking.since:
+        return []  # posts in the window, but no interactions between accounts
+    return [f"this topic's stored posts are from {span[0]:%Y-%m-%d} to {span[1] - timedelta(days=1):%Y-%m-%d}: "
+            f"earshot influencers {topic} --since {span[0]:%Y-%m-%d} --until {span[1]:%Y-%m-%d}"]
 
 
 def summary_lines(ctx, since=None, until=None) -> list[str]:

@@ -55,6 +55,26 @@ def data_now(store: Store, now: datetime | None = None) -> datetime:
     return min(wall, newest + timedelta(seconds=m.BUCKET_SECONDS))
 
 
+def whole_days(first: datetime, last: datetime) -> tuple[datetime, datetime]:
+    """``[first's midnight, the midnight after last)`` in UTC: a span of data as dates a user types.
+
+    >>> whole_days(datetime(2021, 3, 1, 9, tzinfo=timezone.utc), datetime(2021, 3, 3, 11, tzinfo=timezone.utc))[1]
+    datetime.datetime(2021, 3, 4, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    first, last = (t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (first, last))
+    start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    return start, datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def topic_span(store: Store, topic: str) -> tuple[datetime, datetime] | None:
+    """The whole days (:func:`whole_days`) the stored posts of ``topic`` fall in, or None when it has none."""
+    pt = m.post_topics
+    with store.engine.connect() as conn:
+        first, last = conn.execute(select(func.min(pt.c.created_at), func.max(pt.c.created_at))
+                                   .where(pt.c.topic == topic)).one()
+    return whole_days(first, last) if first is not None else None
+
+
 #: Data newer than this before the clock counts as "now" (collection runs every few minutes).
 LIVE_LAG = timedelta(hours=1)
 #: A configured source that ran this recently makes the store "live": the status window ends now.

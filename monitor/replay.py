@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -74,14 +74,11 @@ def import_window(summaries) -> tuple[datetime, datetime] | None:
 
     The window the commands after an import are told to look at (None when no post was read).
     """
+    from monitor.health import whole_days
+
     firsts = [s.first for s in summaries if s.first is not None]
     lasts = [s.last for s in summaries if s.last is not None]
-    if not firsts:
-        return None
-    first, last = (t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
-                   for t in (min(firsts), max(lasts)))
-    start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
-    return start, datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1)
+    return whole_days(min(firsts), max(lasts)) if firsts else None
 
 
 SNIFF_LINES = 20  # non-blank lines looked at to tell a JSON lines file's format

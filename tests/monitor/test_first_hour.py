@@ -156,6 +156,11 @@ def test_import_of_past_data_ranks_its_span_and_says_how_to_see_it(imported):
     ranking = json.loads(out.stdout)
     assert ranking["source"] == "stored"  # the import's recompute answered it
     assert {a["handle"] for a in ranking["accounts"][:3]} == {"voice0", "voice1", "voice2"}
+    # without dates (the last 30 days) nobody is ranked: the command says where the posts are
+    out = earshot("influencers", "smoking", env=imported["env"], cwd=imported["cwd"])
+    assert out.returncode == 0, out.stderr
+    assert ("this topic's stored posts are from 2021-03-01 to 2021-03-03: "
+            "earshot influencers smoking --since 2021-03-01 --until 2021-03-04") in out.stdout, out.stdout
 
 
 # ---------------------------------------------------------------------------------------- 4: topic names
