@@ -41,7 +41,8 @@ def source_specs(config: Config, settings: Settings) -> dict[str, SourceSpec]:
             from monitor.sources.rss import FeedConfig, RSSSource
 
             return RSSSource([FeedConfig(name=feed.name, url=feed.url, interval=feed.interval)],
-                             name=f"rss:{feed.name}", timeout=settings.http_timeout)
+                             name=f"rss:{feed.name}", timeout=settings.http_timeout,
+                             allow_hosts=config.allow_private_hosts)
 
         specs[f"rss:{feed.name}"] = SourceSpec(f"rss:{feed.name}", "rss", feed.interval, build)
 

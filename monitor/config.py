@@ -99,6 +99,8 @@ class Config:
     x_search: XSearchConfig = field(default_factory=XSearchConfig)
     x_stream: XStreamConfig = field(default_factory=XStreamConfig)
     alert_defaults: dict[str, Any] = field(default_factory=lambda: dict(ALERT_DEFAULTS))  # defaults.alerts (source alerts use it)
+    # hosts feeds may be fetched from although they are (or resolve to) loopback, private or link-local addresses
+    allow_private_hosts: list[str] = field(default_factory=list)
 
     def topic(self, name: str) -> Topic:
         """The topic called ``name``: its id or its label, in any case (``Vaccination``, ``"NHS waiting times"``,
@@ -257,16 +259,24 @@ def parse_config(text: str, path: str | Path = "<config>") -> Config:
 
     feeds: list[FeedSource] = []
     x_search, x_stream = XSearchConfig(), XStreamConfig()
+    allow_private: list[str] = []
     if "sources" in top:
-        s = r.check_keys(top["sources"][1], {"rss", "x"}, "sources")
+        s = r.check_keys(top["sources"][1], {"rss", "x", "allow_private_hosts"}, "sources")
         if "rss" in s:
             feeds = _feeds(r, s["rss"][1])
+        if "allow_private_hosts" in s:
+            hosts = r.value(s["allow_private_hosts"][1])
+            if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+                r.fail(s["allow_private_hosts"][1], "sources.allow_private_hosts must be a list of host names "
+                       "or addresses, e.g. [intranet.example.org, 10.0.0.5]")
+            else:
+                allow_private = [h.strip() for h in hosts]
         if "x" in s:
             x_search, x_stream = _x(r, s["x"][1])
     if r.problems:
         raise ConfigError(path, r.problems)
     return Config(path=path, topics=topics, feeds=feeds, x_search=x_search, x_stream=x_stream,
-                  alert_defaults=alert_defaults)
+                  alert_defaults=alert_defaults, allow_private_hosts=allow_private)
 
 
 def _languages(r: _Reader, node: yaml.Node, where: str) -> list[str]:

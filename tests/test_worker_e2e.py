@@ -52,7 +52,7 @@ def feed_url():
 def test_celery_worker_collects_and_stores(tmp_path: Path, redis_server: str, feed_url: str, monkeypatch):
     config = tmp_path / "keywords.yaml"
     src = (ROOT / "config" / "keywords.yaml").read_text()
-    src = src.split("\nsources:")[0] + f"\nsources:\n  rss:\n    - name: health-desk\n      url: {feed_url}\n      interval: 5m\n"
+    src = src.split("\nsources:")[0] + f"\nsources:\n  allow_private_hosts: [127.0.0.1]\n  rss:\n    - name: health-desk\n      url: {feed_url}\n      interval: 5m\n"
     config.write_text(src)
     db = tmp_path / "e2e.db"
     env = {**os.environ, "EARSHOT_BROKER_URL": redis_server + "/0", "EARSHOT_DATABASE_URL": f"sqlite:///{db}",

@@ -42,6 +42,7 @@ import feedparser
 import requests
 
 from monitor.items import ARTICLE, Account, Batch, Gap, Post, parse_time
+from monitor.sources.guard import GuardedSession, RefusedAddress
 
 PLATFORM = "rss"
 
@@ -739,6 +740,11 @@ class RSSSource:
         The ``User-Agent`` sent with every request.
     max_bytes : int
         Largest feed document accepted (after decompression).
+    allow_hosts : list of str
+        Hosts fetched even though they are, or resolve to, loopback, private or link-local
+        addresses (the configuration's ``sources.allow_private_hosts``); every other such
+        address is refused, after DNS resolution and after every redirect
+        (:mod:`monitor.sources.guard`).
 
     Notes
     -----
@@ -750,7 +756,8 @@ class RSSSource:
     max_redirects = 5
 
     def __init__(self, feeds: Sequence[FeedConfig], name: str = "rss", timeout: float = 20.0,
-                 user_agent: str = DEFAULT_USER_AGENT, max_bytes: int = 10_000_000):
+                 user_agent: str = DEFAULT_USER_AGENT, max_bytes: int = 10_000_000,
+                 allow_hosts: Sequence[str] = ()):
         names = [f.name for f in feeds]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -760,7 +767,7 @@ class RSSSource:
         self.timeout = float(timeout)
         self.user_agent = user_agent
         self.max_bytes = int(max_bytes)
-        self.session = requests.Session()
+        self.session = GuardedSession(allow_hosts)
         self.session.max_redirects = self.max_redirects
         self.session.headers.update({"User-Agent": user_agent, "Accept": ACCEPT})
 
@@ -860,6 +867,10 @@ class RSSSource:
         try:
             resp = self.session.get(url, headers=headers, timeout=(self.timeout, self.timeout), stream=True,
                                     allow_redirects=True)
+        except RefusedAddress as exc:
+            where = "" if exc.url.rstrip("/") == url.rstrip("/") else f"redirected to {display_url(exc.url)}: "
+            raise _FetchError(f"refused to fetch: {where}{exc} (only public addresses are fetched; allow the host "
+                              "in sources.allow_private_hosts to fetch it)") from None
         except requests.Timeout:
             raise _FetchError(f"timed out after {self.timeout:g} s") from None
         except requests.TooManyRedirects:

@@ -161,6 +161,7 @@ def test_collect_and_status(tmp_path, env):
     cfg = tmp_path / "k.yaml"
     cfg.write_text((ROOT / "config" / "keywords.yaml").read_text().split("\nsources:")[0] + f"""
 sources:
+  allow_private_hosts: [127.0.0.1]  # the test's feed server
   rss:
     - name: desk
       url: http://127.0.0.1:{srv.server_port}/feed.xml

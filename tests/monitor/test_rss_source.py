@@ -154,6 +154,7 @@ def closed_port() -> int:
 
 
 def _collect(feeds: list[FeedConfig], cursor=None, **kw) -> list[Batch]:
+    kw.setdefault("allow_hosts", ["127.0.0.1"])  # the test server's host, allowed explicitly
     src = RSSSource(feeds, **kw)
     try:
         return list(src.collect(cursor))
