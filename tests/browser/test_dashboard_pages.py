@@ -9,22 +9,26 @@ is saved as a test artefact.
 - **XSS**: the stored posts and accounts hold ``<script>``, ``onerror=``/``onload=`` handlers,
   attribute breakouts and ``javascript:`` links. With the page's Content Security Policy switched
   off (so escaping, not the CSP, is what is tested), on every page no payload runs
-  (``window.__xss`` stays unset, no dialog opens), no link or form points at ``javascript:``, no
+  (``window.__xss`` stays unset, no dialog opens), no link or form points at ``javascript:``,
+  every link to a post's original is ``https:`` to the platform's own host, no
   element carries an inline event handler, and the hostile text is shown as text where posts
   and accounts are shown.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from tests.browser.dashboard_data import HOSTILE, SCRIPT
 
 SETTLE_MS = 400  # after "load": charts drawn, htmx fragments swapped
+# originals: X posts on x.com (or twitter.com); the scenario's feeds are on .example hosts
+ORIGINAL_HOSTS = re.compile(r"^https://((www\.)?(x|twitter)\.com|[a-z0-9.-]+\.example)/")
 
 # what the page holds that could run: javascript: URLs anywhere, inline handlers, scripts carrying a payload
 PROBE = """() => {
-  const bad = [];
+  const bad = [], originals = [];
   for (const el of document.querySelectorAll('*')) {
     for (const attr of el.getAttributeNames()) {
       const value = (el.getAttribute(attr) || '').replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase();
@@ -32,10 +36,12 @@ PROBE = """() => {
       if (/^(href|src|action|formaction|xlink:href|data|srcdoc)$/.test(attr) && value.startsWith('javascript:'))
         bad.push(`${el.tagName} ${attr}=${value.slice(0, 60)}`);
     }
+    if (el.tagName === 'A' && el.hasAttribute('href') && /original/i.test(el.textContent || ''))
+      originals.push(el.href);
     if (el.tagName === 'SCRIPT' && (el.textContent || '').includes('__xss')) bad.push('a script element holds a payload');
     if (el.tagName === 'IFRAME' || el.tagName === 'OBJECT' || el.tagName === 'EMBED') bad.push(`${el.tagName} element`);
   }
-  return {bad, xss: window.__xss === undefined ? null : String(window.__xss), text: document.body.innerText};
+  return {bad, originals, xss: window.__xss === undefined ? null : String(window.__xss), text: document.body.innerText};
 }"""
 
 
@@ -106,6 +112,10 @@ def test_hostile_posts_and_accounts_never_run_on_any_page(browser, dashboard, sc
             if found["xss"] is not None:
                 problems.append(f"{path}: a payload ran (window.__xss = {found['xss']})")
             problems += [f"{path}: {b}" for b in found["bad"]]
+            problems += [f"{path}: a link to an original that is not https: to the platform: {h}"
+                         for h in found["originals"] if not ORIGINAL_HOSTS.match(h)]
+            if path == f"/posts/{dashboard.path_values()['post_id']}" and not found["originals"]:
+                problems.append(f"{path}: the hostile X post has no link to its original")
             problems += [f"{path}: {e}" for e in events if e.startswith("dialog")]
             if any(h in found["text"] for h in HOSTILE):
                 shown.append(path)
