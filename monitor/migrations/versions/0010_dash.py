@@ -102,8 +102,10 @@ def upgrade() -> None:
         op.execute("CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, content='posts', content_rowid='id', "
                    "tokenize='unicode61 remove_diacritics 2')")
     else:
+        # '<', '>' and '&' become spaces first: PostgreSQL's parser would otherwise take "<script>...</script>"
+        # as markup and index nothing inside it, and split "A&E" unlike the query side
         op.execute("ALTER TABLE posts ADD COLUMN search tsvector GENERATED ALWAYS AS "
-                   "(to_tsvector('simple', coalesce(title, '') || ' ' || text)) STORED")
+                   "(to_tsvector('simple', translate(coalesce(title, '') || ' ' || text, '<>&', '   '))) STORED")
         op.execute("CREATE INDEX ix_posts_search ON posts USING GIN (search)")
 
 

@@ -1,0 +1,81 @@
+"""People's marks change what every figure counts, reversibly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from influence.graph import read_edges
+from monitor import marks, models as m
+from monitor.items import Account, Post, Reference
+from monitor.store import Scored
+
+T0 = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def stored(store):
+    a = Post(platform="x", platform_id="1", kind="original", author_id="a", text="flu jabs open", created_at=T0)
+    b = Post(platform="x", platform_id="2", kind="original", author_id="a", text="flu again", created_at=T0 + timedelta(minutes=1))
+    rt = Post(platform="x", platform_id="3", kind="retweet", author_id="b", text="RT flu jabs open",
+              created_at=T0 + timedelta(minutes=2), references=[Reference("retweet", "1", "a")])
+    store.write_batch([Scored(a, -0.6, {"flu": ["flu"], "vacc": ["jabs"]}), Scored(b, 0.5, {"flu": ["flu"]}),
+                       Scored(rt, -0.6, {"flu": ["flu"]})],
+                      [Account("x", "a", handle="alice"), Account("x", "b", handle="bob")])
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(m.posts.c.platform_id, m.posts.c.id)).all())
+    return store, ids
+
+
+def rollup(store, topic):
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(m.rollups.c.posts, m.rollups.c.authors, m.rollups.c.sentiment_sum,
+                                                      m.rollups.c.negative, m.rollups.c.positive)
+                                               .where(m.rollups.c.topic == topic))]
+
+
+def test_irrelevant_leaves_counts_and_the_graph_and_comes_back_when_undone(stored):
+    store, ids = stored
+    assert rollup(store, "flu") == [(3, 2, pytest.approx(-0.7), 2, 1)]
+    assert store.topic_counts()["flu"]["posts"] == 3
+    assert len(read_edges(store.engine, "flu").src) == 1  # bob retweeted alice
+    mk = marks.mark_irrelevant(store, ids["3"], "flu", "carol")
+    assert (mk["kind"], mk["topic"], mk["by"], mk["terms"]) == ("irrelevant", "flu", "carol", ["flu"])
+    # bob's only post in the bucket is gone: one author fewer
+    assert rollup(store, "flu") == [(2, 1, pytest.approx(-0.1), 1, 1)]
+    assert len(read_edges(store.engine, "flu").src) == 0
+    assert rollup(store, "vacc") == [(1, 1, pytest.approx(-0.6), 1, 0)]  # other topics untouched
+    with pytest.raises(marks.MarkError, match="not on topic"):
+        marks.mark_irrelevant(store, ids["3"], "flu", "carol")
+    # alice has another post in the bucket: the author count stays
+    marks.mark_irrelevant(store, ids["2"], "flu", "carol")
+    assert rollup(store, "flu") == [(1, 1, pytest.approx(-0.6), 1, 0)]
+    marks.undo(store, mk["id"], "dave")
+    assert rollup(store, "flu") == [(2, 2, pytest.approx(-1.2), 2, 0)]
+    assert len(read_edges(store.engine, "flu").src) == 1
+    with pytest.raises(marks.MarkError, match="already undone by dave"):
+        marks.undo(store, mk["id"], "dave")
+    stats = marks.review_stats(store)["flu"]
+    assert (stats["posts"], stats["irrelevant"]) == (2, 1) and stats["irrelevant_share"] == pytest.approx(1 / 3)
+
+
+def test_a_sentiment_correction_moves_the_rollups_of_every_topic_and_is_undone(stored):
+    store, ids = stored
+    agree = marks.correct_sentiment(store, ids["1"], "negative", "carol")  # VADER said -0.6: agrees
+    assert agree["sentiment"] == -0.6 and rollup(store, "vacc") == [(1, 1, pytest.approx(-0.6), 1, 0)]
+    fix = marks.correct_sentiment(store, ids["1"], "positive", "carol")
+    assert fix["machine_sentiment"] == -0.6 and fix["sentiment"] == marks.LABEL_SCORES["positive"]
+    assert rollup(store, "vacc") == [(1, 1, pytest.approx(0.5), 0, 1)]
+    assert rollup(store, "flu") == [(3, 2, pytest.approx(0.4), 1, 2)]
+    assert marks.get_mark(store, agree["id"])["undone_at"] is not None  # replaced by the newer check
+    stats = marks.review_stats(store)
+    assert (stats["vacc"]["sentiment_checked"], stats["vacc"]["disagreement_rate"]) == (1, 1.0)
+    marks.undo(store, fix["id"], "carol")
+    assert rollup(store, "vacc") == [(1, 1, pytest.approx(-0.6), 1, 0)]
+    with store.engine.connect() as conn:
+        assert conn.execute(select(m.posts.c.sentiment).where(m.posts.c.id == ids["1"])).scalar() == -0.6
+    with pytest.raises(marks.MarkError, match="one of"):
+        marks.correct_sentiment(store, ids["1"], "angry", "carol")
+    assert [k["kind"] for k in marks.marks_of(store, ids["1"])] == ["sentiment", "sentiment"]
