@@ -42,10 +42,15 @@ log = logging.getLogger(__name__)
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 
+# plotly.min.js (7.x) appends one fixed <style> element (maplibre's CSS) when it loads; its hash allows
+# exactly that text (the browser tests fail on any CSP violation, so a new plotly shows up there)
+PLOTLY_STYLE_HASH = "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='"
+
+
 def csp(nonce: str) -> str:
     return ("default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; "
-            f"style-src 'self' 'nonce-{nonce}'; "
+            f"style-src 'self' 'nonce-{nonce}' {PLOTLY_STYLE_HASH}; "
             "style-src-attr 'unsafe-inline'; "  # plotly and GOV.UK set element styles; style elements need the nonce
             "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")

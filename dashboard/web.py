@@ -176,6 +176,13 @@ def _fmt_ratio(value: Any) -> str:
     return f"{v:.1f}× normal"
 
 
+def pager_qs(params: dict[str, Any], page: int) -> str:
+    """The query string of ``params`` (empty ones left out) at ``page``."""
+    from urllib.parse import urlencode
+
+    return urlencode([(k, v) for k, v in params.items() if v not in ("", None)] + [("page", page)])
+
+
 def make_templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                       autoescape=select_autoescape(["html", "xml", "j2"], default_for_string=True, default=True),
@@ -184,6 +191,7 @@ def make_templates() -> Environment:
     from dashboard.pages import nav_items
 
     env.globals["nav_items"] = nav_items
+    env.globals["pager_qs"] = pager_qs
     env.filters.update(time=_fmt_time, num=_fmt_num, pct=_fmt_pct, ratio=_fmt_ratio, original=original_link,
                        urlq=lambda s: quote(str(s), safe=""))
     return env

@@ -22,7 +22,7 @@ function drawCharts(root) {
     if (!src) { return; }
     var fig = JSON.parse(src.textContent);
     el.dataset.drawn = '1';
-    window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false });
+    window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false, displayModeBar: false });
     if (el.dataset.postsUrl) {
       el.on('plotly_click', function (ev) {
         if (!ev.points || !ev.points.length) { return; }
