@@ -1,0 +1,207 @@
+"""Influencer lookup (policy officials) and account pages.
+
+- ``GET /influencers`` (page) and ``GET /api/influencers``: pick a topic and a window; the ranked
+  voices from :mod:`influence` with the why (score parts, amplifiers and the influencers among them,
+  channels, community, share of the conversation, flags), the communities and the network figure.
+  Stored rankings answer when they cover the window; otherwise it is computed (and stored).
+- ``GET /api/influencers/export?format=gexf|graphml|csv``: the topic graph for Gephi (scores and
+  communities as node attributes; CSV: the nodes, or ``part=edges``). Audited.
+- ``GET /accounts/{id}`` and ``GET /api/accounts/{id}``: an account's posts, channels, topics, flags
+  and rank history across stored windows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from dashboard import audit, charts, queries
+from dashboard.links import account_url
+from dashboard.web import AppState, State, Viewer, client_ip, render
+
+router = APIRouter(tags=["influencers"])
+
+Window = Literal["7d", "30d", "90d"]
+WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
+WHY_TOP = 5  # accounts whose full "why" the page shows
+
+
+def _window(state: State, window: str, at: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """None, None (the lookup's default: the last 30 days, a stored run answers) for 30 days up to now;
+    else the window ending at the newest data (a past week) or ``at``."""
+    end = charts.data_now(state.store, at)
+    if at is None and window == "30d" and abs((datetime.now(end.tzinfo) - end).total_seconds()) < 3600:
+        return None, None
+    return end - WINDOWS[window], end
+
+
+def lookup(state: State, topic: str, window: str = "30d", platform: str | None = None,
+           exclude_flagged: bool = False, limit: int = 50, at: datetime | None = None, why: int = WHY_TOP):
+    from influence import InfluenceError, explain, influencers
+
+    t = state.config.topics.get(topic)
+    if t is None:
+        raise HTTPException(404, f"no topic {topic!r}")
+    since, until = _window(state, window, at)
+    try:
+        ranking = influencers(state.store, topic, since=since, until=until, platform=platform or None, limit=limit,
+                              exclude_flagged=exclude_flagged, stakeholders=t.stakeholders, label=t.label)
+    except InfluenceError as exc:
+        raise HTTPException(422, str(exc)) from None
+    whys = {}
+    for a in ranking.accounts[:why]:
+        try:
+            whys[a.account_id] = explain(state.store, ranking, a.account_id)
+        except InfluenceError:
+            pass
+    return t, ranking, whys
+
+
+def ranking_json(ranking, whys) -> dict[str, Any]:
+    d = ranking.to_dict()
+    d["why"] = {str(k): v.to_dict() for k, v in whys.items()}
+    return d
+
+
+@router.get("/influencers", response_class=HTMLResponse, summary="Influencer lookup page")
+def influencers_page(request: Request, user: Viewer, state: AppState,
+                     topic: Annotated[str, Query(max_length=64)] = "", window: Window = "30d",
+                     platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
+                     exclude_flagged: bool = False, at: datetime | None = None):
+    ctx: dict[str, Any] = {"topics": state.config.topics, "topic": topic, "window": window, "platform": platform,
+                           "exclude_flagged": exclude_flagged}
+    if topic:
+        from influence import network_figure
+
+        t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, at=at)
+        fig = network_figure(ranking, store=state.store, top=40)
+        qs = f"topic={topic}&window={window}" + (f"&platform={platform}" if platform else "") + \
+             ("&exclude_flagged=true" if exclude_flagged else "") + (f"&at={at.isoformat()}" if at else "")
+        rows = []
+        for a in ranking.accounts:
+            rows.append({"rank": a.rank, "handle": a.display, "handle_href": f"/accounts/{a.account_id}?topic={topic}",
+                         "score": a.score, "score_digits": 1, "amplifiers": a.amplifiers, "community": a.community,
+                         "change": a.rank_change, "followers": a.followers,
+                         "flags": ", ".join(f["kind"] for f in a.flags) if a.flags else "",
+                         "stakeholder": "yes" if a.stakeholder else ""})
+        table = {"id": "ranking", "caption": "", "csv_url": f"/api/influencers/export?format=csv&{qs}",
+                 "columns": [("rank", "Rank", True), ("handle", "Account", False), ("score", "Score (0-100)", True),
+                             ("amplifiers", "Amplified by (accounts)", True), ("community", "Community", True),
+                             ("change", "Places gained", True), ("followers", "Followers (not scored)", True),
+                             ("flags", "Flags", False), ("stakeholder", "Stakeholder", False)],
+                 "rows": rows}
+        comm = {"id": "communities", "caption": "",
+                "columns": [("id", "Community", True), ("size", "Accounts", True), ("label", "Who and what", False),
+                            ("hashtags", "Hashtags", False)],
+                "rows": [{"id": c.id, "size": c.size, "label": c.label,
+                          "hashtags": ", ".join(f"#{h}" for h, _ in (c.hashtags or [])[:5])} for c in ranking.communities]}
+        chart = {"id": "network", "title": f"{t.label}: who amplifies whom (the top 40 accounts)",
+                 "figure": charts.figure_json(fig.to_plotly_json()), "columns": table["columns"][:4],
+                 "rows": rows[:40]}
+        ctx.update(t=t, ranking=ranking, whys=whys, table=table, comm=comm, chart=chart, qs=qs)
+    return render(request, "influencers.html", **ctx)
+
+
+@router.get("/api/influencers", summary="The ranked influencers of a topic, with the why of the top accounts",
+            responses={404: {"description": "No such topic"}})
+def api_influencers(user: Viewer, state: AppState, topic: Annotated[str, Query(max_length=64)],
+                    window: Window = "30d", platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
+                    exclude_flagged: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                    why: Annotated[int, Query(ge=0, le=50)] = WHY_TOP, at: datetime | None = None) -> dict[str, Any]:
+    _t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, limit, at, why)
+    return ranking_json(ranking, whys)
+
+
+@router.get("/api/influencers/export", summary="The topic graph as GEXF, GraphML or CSV (for Gephi)",
+            response_class=Response, responses={404: {"description": "No such topic"}})
+def api_export(request: Request, user: Viewer, state: AppState, topic: Annotated[str, Query(max_length=64)],
+               format: Literal["gexf", "graphml", "csv"] = "gexf", part: Literal["nodes", "edges"] = "nodes",
+               window: Window = "30d", platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
+               exclude_flagged: bool = False, at: datetime | None = None):
+    from influence import analyse
+    from influence.export import export
+
+    t = state.config.topics.get(topic)
+    if t is None:
+        raise HTTPException(404, f"no topic {topic!r}")
+    since, until = _window(state, window, at)
+    if since is None:
+        until = charts.data_now(state.store, at)
+        since = until - WINDOWS[window]
+    a = analyse(state.store, topic, since, until, platform=platform or None, exclude_flagged=exclude_flagged,
+                stakeholders=t.stakeholders)
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / f"influencers-{topic}.{format}"
+        files = export(a, target, format, store=state.store, label=t.label)
+        if format == "csv":
+            chosen = next((f for f in files if f.stem.endswith("-" + part)), files[0])
+        else:
+            chosen = files[0]
+        body = chosen.read_bytes()
+        name = chosen.name
+    audit.record(state.store, "export", user=user.name, target=f"influencers:{topic}",
+                 detail={"format": format, "part": part if format == "csv" else None, "since": since.isoformat(),
+                         "until": until.isoformat()}, ip=client_ip(request))
+    media = {"gexf": "application/gexf+xml", "graphml": "application/graphml+xml", "csv": "text/csv; charset=utf-8"}
+    return Response(body, media_type=media[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ----------------------------------------------------------------------------- accounts
+def account_detail(state: State, account_id: int, topic: str | None = None) -> dict[str, Any]:
+    acc = queries.account(state.store, account_id)
+    if acc is None:
+        raise HTTPException(404, f"no account #{account_id}")
+    end = charts.data_now(state.store)
+    posts = queries.posts_in(state.store, None, end - timedelta(days=90), end + timedelta(days=1),
+                             account_id=account_id, limit=50)
+    history = queries.rank_history(state.store, account_id)
+    flags: dict[str, dict[str, Any]] = {}
+    for h in history:
+        for f in h.get("flags") or []:
+            flags.setdefault(f.get("kind"), f)
+    why = None
+    if topic and topic in state.config.topics:
+        from influence import InfluenceError, explain, stored
+
+        t = state.config.topics[topic]
+        ranking = stored(state.store, topic, limit=1000, stakeholders=t.stakeholders)
+        if ranking is not None and ranking.find(account_id) is not None:
+            try:
+                why = explain(state.store, ranking, account_id)
+            except InfluenceError:
+                why = None
+    return {"account": {**acc, "link": account_url(acc.get("platform"), acc.get("handle"), acc.get("url"))},
+            "posts": posts, "channels": queries.account_channels(state.store, account_id),
+            "topics": queries.account_topics(state.store, account_id), "rank_history": history,
+            "flags": list(flags.values()), "why": why}
+
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse, summary="Account page",
+            responses={404: {"description": "No such account"}})
+def account_page(request: Request, account_id: int, user: Viewer, state: AppState,
+                 topic: Annotated[str, Query(max_length=64)] = ""):
+    d = account_detail(state, account_id, topic or None)
+    labels = {tid: t.label for tid, t in state.config.topics.items()}
+    hist = {"id": "rank-history", "caption": "",
+            "columns": [("topic", "Topic", False), ("window", "Window", False), ("variant", "Variant", False),
+                        ("rank", "Rank", True), ("score", "Score", True)],
+            "rows": [{"topic": labels.get(h["topic"], h["topic"]),
+                      "window": f"{h['window_start']:%d %b} – {h['window_end']:%d %b %Y}",
+                      "variant": ("without flagged amplification" if h["exclude_flagged"] else "all") +
+                                 ("" if h["platform"] == "all" else f", {h['platform']}"),
+                      "rank": h["rank"], "score": h["score"], "score_digits": 1} for h in d["rank_history"]]}
+    return render(request, "account.html", d=d, labels=labels, hist=hist, topic=topic)
+
+
+@router.get("/api/accounts/{account_id}", summary="An account: posts, channels, topics, flags, rank history",
+            responses={404: {"description": "No such account"}})
+def api_account(account_id: int, user: Viewer, state: AppState,
+                topic: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
+    d = account_detail(state, account_id, topic or None)
+    d["why"] = d["why"].to_dict() if d["why"] else None
+    return d
