@@ -26,6 +26,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/alerts", "viewer", "Live alerts"),
+    Page("/alerts/{alert_id}", "viewer", "Alert", menu=False),
     Page("/topics", "viewer", "Topics"),
     Page("/topics/{topic}", "viewer", "Topic overview", menu=False),
     Page("/influencers", "viewer", "Influencers"),
@@ -57,12 +58,13 @@ def nav_items(user) -> list[tuple[str, str, str]]:
 
 
 def concrete_paths(store: Store, config: Config) -> list[str]:
-    """Every page with its placeholders filled from the store (the first topic, a ranked or posting
-    account, a stored post); a page whose placeholder has nothing to fill it is left out."""
+    """Every page with its placeholders filled from the store (the first topic, the first post and its
+    author, the first alert); a page whose placeholder has nothing to fill it is left out."""
     with store.engine.connect() as conn:
         post = conn.execute(select(m.posts.c.id, m.posts.c.account_id).order_by(m.posts.c.id).limit(1)).first()
+        alert = conn.execute(select(m.alerts.c.id).order_by(m.alerts.c.id).limit(1)).scalar()
     values = {"topic": next(iter(config.topics), None), "account_id": post.account_id if post else None,
-              "post_id": post.id if post else None}
+              "post_id": post.id if post else None, "alert_id": alert}
     out = []
     for p in PAGES:
         path = p.path

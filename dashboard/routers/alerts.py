@@ -294,3 +294,18 @@ def form_resolve(request: Request, alert_id: RowId, user: PressWrite, state: App
                  note: Annotated[str | None, Form(max_length=2000)] = None):
     _act(request, state, user, alert_id, "resolve", note)
     return RedirectResponse(f"/alerts?done=resolve&alert={alert_id}", status_code=303)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse, summary="One alert: its card and history",
+            responses={404: {"description": "No such alert"}})
+def alert_page(request: Request, alert_id: int, user: Viewer, state: AppState):
+    row = records.get_alert(state.store, alert_id)
+    if row is None:
+        raise HTTPException(404, f"no alert #{alert_id}")
+    hist = {"id": "history", "caption": "",
+            "columns": [("at", "When (UTC)", False), ("kind", "What", False), ("by", "Who", False),
+                        ("severity", "Severity", False), ("note", "Note", False)],
+            "rows": [{"at": e["at"].strftime("%a %d %b %H:%M"), "kind": e["kind"], "by": e["by"] or "",
+                      "severity": e["severity"] or "", "note": e["note"] or ""}
+                     for e in records.events(state.store, alert_id)]}
+    return render(request, "alert.html", a=card(state, row), table=hist, can_act=user.can("press"))
