@@ -298,7 +298,7 @@ def form_resolve(request: Request, alert_id: RowId, user: PressWrite, state: App
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, summary="One alert: its card and history",
             responses={404: {"description": "No such alert"}})
-def alert_page(request: Request, alert_id: int, user: Viewer, state: AppState):
+def alert_page(request: Request, alert_id: RowId, user: Viewer, state: AppState):
     row = records.get_alert(state.store, alert_id)
     if row is None:
         raise HTTPException(404, f"no alert #{alert_id}")

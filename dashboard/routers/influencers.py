@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dashboard import audit, charts, queries
 from dashboard.links import account_url
-from dashboard.web import AppState, State, Viewer, client_ip, render
+from dashboard.web import AppState, RowId, State, Viewer, client_ip, render
 
 router = APIRouter(tags=["influencers"])
 
@@ -183,7 +183,7 @@ def account_detail(state: State, account_id: int, topic: str | None = None) -> d
 
 @router.get("/accounts/{account_id}", response_class=HTMLResponse, summary="Account page",
             responses={404: {"description": "No such account"}})
-def account_page(request: Request, account_id: int, user: Viewer, state: AppState,
+def account_page(request: Request, account_id: RowId, user: Viewer, state: AppState,
                  topic: Annotated[str, Query(max_length=64)] = ""):
     d = account_detail(state, account_id, topic or None)
     labels = {tid: t.label for tid, t in state.config.topics.items()}
@@ -200,7 +200,7 @@ def account_page(request: Request, account_id: int, user: Viewer, state: AppStat
 
 @router.get("/api/accounts/{account_id}", summary="An account: posts, channels, topics, flags, rank history",
             responses={404: {"description": "No such account"}})
-def api_account(account_id: int, user: Viewer, state: AppState,
+def api_account(account_id: RowId, user: Viewer, state: AppState,
                 topic: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
     d = account_detail(state, account_id, topic or None)
     d["why"] = d["why"].to_dict() if d["why"] else None

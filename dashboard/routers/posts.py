@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from dashboard import audit, queries
-from dashboard.web import AppState, PressWrite, State, Viewer, as_markup, client_ip, render
+from dashboard.web import AppState, RowId, PressWrite, State, Viewer, as_markup, client_ip, render
 from monitor import marks, models as m
 from monitor.search import highlight_html, search
 
@@ -95,7 +95,7 @@ def post_detail(state: State, post_id: int) -> dict[str, Any]:
 
 @router.get("/posts/{post_id}", response_class=HTMLResponse, summary="A post: its topics, sentiment and marks",
             responses={404: {"description": "No such post"}})
-def post_page(request: Request, post_id: int, user: Viewer, state: AppState,
+def post_page(request: Request, post_id: RowId, user: Viewer, state: AppState,
               done: Annotated[Literal["irrelevant", "sentiment", "undo"] | None, Query()] = None):
     d = post_detail(state, post_id)
     labels = {tid: t.label for tid, t in state.config.topics.items()}
@@ -107,7 +107,7 @@ def post_page(request: Request, post_id: int, user: Viewer, state: AppState,
 
 @router.get("/api/posts/{post_id}", summary="A post: its topics (and the terms that matched), sentiment and marks",
             responses={404: {"description": "No such post"}})
-def api_post(post_id: int, user: Viewer, state: AppState) -> dict[str, Any]:
+def api_post(post_id: RowId, user: Viewer, state: AppState) -> dict[str, Any]:
     return post_detail(state, post_id)
 
 
@@ -139,27 +139,27 @@ def _undo(request, state, user, mark_id):
 
 @router.post("/api/posts/{post_id}/irrelevant", summary="Mark a post irrelevant to a topic (press)",
              responses={404: {"description": "No such post"}, 409: {"description": "Not on that topic"}})
-def api_irrelevant(request: Request, post_id: int, user: PressWrite, state: AppState,
+def api_irrelevant(request: Request, post_id: RowId, user: PressWrite, state: AppState,
                    topic: Annotated[str, Form(max_length=64)]) -> dict[str, Any]:
     return _irrelevant(request, state, user, post_id, topic)
 
 
 @router.post("/api/posts/{post_id}/sentiment", summary="Record a person's sentiment for a post (press)",
              responses={404: {"description": "No such post"}})
-def api_sentiment(request: Request, post_id: int, user: PressWrite, state: AppState,
+def api_sentiment(request: Request, post_id: RowId, user: PressWrite, state: AppState,
                   label: Annotated[Sentiment, Form()]) -> dict[str, Any]:
     return _sentiment(request, state, user, post_id, label)
 
 
 @router.post("/api/marks/{mark_id}/undo", summary="Undo a mark (press)",
              responses={404: {"description": "No such mark"}, 409: {"description": "Already undone"}})
-def api_undo(request: Request, mark_id: int, user: PressWrite, state: AppState) -> dict[str, Any]:
+def api_undo(request: Request, mark_id: RowId, user: PressWrite, state: AppState) -> dict[str, Any]:
     return _undo(request, state, user, mark_id)
 
 
 @router.post("/posts/{post_id}/irrelevant", response_class=RedirectResponse, status_code=303,
              summary="Mark a post irrelevant from its page (form)")
-def form_irrelevant(request: Request, post_id: int, user: PressWrite, state: AppState,
+def form_irrelevant(request: Request, post_id: RowId, user: PressWrite, state: AppState,
                     topic: Annotated[str, Form(max_length=64)]):
     _irrelevant(request, state, user, post_id, topic)
     return RedirectResponse(f"/posts/{post_id}?done=irrelevant", status_code=303)
@@ -167,7 +167,7 @@ def form_irrelevant(request: Request, post_id: int, user: PressWrite, state: App
 
 @router.post("/posts/{post_id}/sentiment", response_class=RedirectResponse, status_code=303,
              summary="Record sentiment from a post's page (form)")
-def form_sentiment(request: Request, post_id: int, user: PressWrite, state: AppState,
+def form_sentiment(request: Request, post_id: RowId, user: PressWrite, state: AppState,
                    label: Annotated[Sentiment, Form()]):
     _sentiment(request, state, user, post_id, label)
     return RedirectResponse(f"/posts/{post_id}?done=sentiment", status_code=303)
@@ -175,7 +175,7 @@ def form_sentiment(request: Request, post_id: int, user: PressWrite, state: AppS
 
 @router.post("/posts/{post_id}/undo/{mark_id}", response_class=RedirectResponse, status_code=303,
              summary="Undo a mark from a post's page (form)")
-def form_undo(request: Request, post_id: int, mark_id: int, user: PressWrite, state: AppState):
+def form_undo(request: Request, post_id: RowId, mark_id: RowId, user: PressWrite, state: AppState):
     mk = marks.get_mark(state.store, mark_id)
     if mk is None or mk["post_id"] != post_id:
         raise HTTPException(404, f"no mark #{mark_id} on post #{post_id}")

@@ -184,7 +184,7 @@ class Dashboard:
             values = {"alert_id": alert_id, "topic": HOSTILE_TOPIC, "topic_id": HOSTILE_TOPIC,
                       "account_id": account_id, "post_id": post_id, "name": SPARE_USER[0],
                       "user": SPARE_USER[0], "username": SPARE_USER[0], "platform": "x", "fmt": "csv",
-                      "format": "csv"}
+                      "format": "csv", "mark_id": 1, "action": "revoke"}
             missing = [k for k in ("alert_id", "account_id", "post_id") if values[k] is None]
             assert not missing, f"the test store lacks the hostile {missing}"
             self._values = {k: str(v) for k, v in values.items()}

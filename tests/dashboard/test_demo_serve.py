@@ -58,7 +58,16 @@ def test_the_demo_serves_the_dashboard_with_a_generated_sign_in(tmp_path):
         saved = Path(tmp_path / "var" / "demo-login.txt")
         assert saved.read_text().strip() == password and (saved.stat().st_mode & 0o077) == 0
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as c:
-            assert c.get("/health").json()["status"] == "ok"
+            deadline = time.monotonic() + 30
+            while True:  # the banner is printed as the server starts
+                try:
+                    health = c.get("/health")
+                    break
+                except httpx.ConnectError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            assert health.json()["status"] == "ok"
             login(c, "demo", password)
             page = c.get("/alerts")
             assert page.status_code == 200 and "Live alerts" in page.text
