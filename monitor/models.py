@@ -509,3 +509,53 @@ SEARCH_OBJECTS = frozenset({"posts_fts", "posts_fts_data", "posts_fts_idx", "pos
 def include_name(name, type_, parent_names) -> bool:
     """For Alembic's schema comparison: everything but the full-text search objects."""
     return name not in SEARCH_OBJECTS
+
+
+# --- briefings ---
+# The weekly ministerial briefing's archive (briefings/): one row per build of a week (a new
+# revision when the data gave different content), with what was composed (private individuals
+# already masked), the editor's changes, the rendered e-mail parts and PDF, and its review state;
+# every action (built, edited, approved, sent, notified) is a briefing_events row.
+
+briefings = Table(
+    "briefings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("week", String(10), nullable=False),  # ISO week, e.g. 2026-W47
+    Column("revision", Integer, nullable=False),  # 1, 2, ... per week
+    Column("status", String(16), nullable=False),  # draft | approved | sent
+    Column("week_start", UTCDateTime, nullable=False),
+    Column("week_end", UTCDateTime, nullable=False),
+    Column("content", JSON, nullable=False),  # what compose() made (JSON; nobody private named)
+    Column("content_hash", String(64), nullable=False),  # of the content alone: the same data gives the same hash
+    Column("edits", JSON),  # {"note", "key_messages", "removed", "order"}
+    Column("topics", JSON),  # topic ids it covers, most important first
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("built_at", UTCDateTime, nullable=False),
+    Column("built_by", String(128), nullable=False),
+    Column("edited_at", UTCDateTime),
+    Column("edited_by", String(128)),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", String(128)),
+    Column("sent_at", UTCDateTime),
+    Column("sent_by", String(128)),
+    Column("sent_to", JSON),
+    UniqueConstraint("week", "revision", name="uq_briefings_week_revision"),
+    Index("ix_briefings_week", "week", "revision"),
+)
+
+briefing_events = Table(
+    "briefing_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("briefing_id", BigId, ForeignKey("briefings.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # built | rebuilt | edited | approved | sent | send_failed | notified
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("note", Text),
+    Column("detail", JSON),
+    Index("ix_briefing_events_briefing", "briefing_id", "id"),
+)

@@ -1,0 +1,122 @@
+"""The briefing's stages, each a plain function, run in order by :func:`build` and timed.
+
+``gather -> influence -> stories -> compose -> charts -> render -> pdf``; :func:`build` returns the
+result and each stage's wall time (``bench/briefing.py`` reports them, and peak memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from briefings.charts import Chart, charts_for
+from briefings.compose import compose
+from briefings.gather import Gathered, gather
+from briefings.privacy import Naming
+from briefings.render import build_message, content_hash, render_html, render_pdf, render_text
+from briefings.settings import BriefingSettings
+from briefings.stories import cluster
+from briefings.week import Week
+from monitor.config import Config
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+STAGES = ("gathering", "influence", "stories", "compose", "charts", "rendering", "pdf")
+
+
+@dataclass
+class Rendered:
+    html: str
+    text: str
+    pdf: bytes
+    charts: list[Chart]
+
+
+@dataclass
+class Built:
+    week: Week
+    content: dict[str, Any]
+    content_hash: str
+    rendered: Rendered
+    stages_s: dict[str, float] = field(default_factory=dict)
+
+
+def naming_for(config: Config, settings: BriefingSettings) -> Naming:
+    stakeholders = {h.lower().lstrip("@") for t in config.topics.values() for h in t.stakeholders}
+    return Naming(stakeholders=stakeholders, public=set(settings.public_accounts),
+                  private=set(settings.private_accounts), min_followers=settings.public_min_followers)
+
+
+def rankings_for(store: Store, config: Config, g: Gathered, limit: int) -> dict[str, Any]:
+    """The week's influence ranking per topic (stored runs read; missing ones computed and stored)."""
+    from influence import influencers, results
+    from influence.graph import ALL_PLATFORMS
+    from influence.lookup import compute_run
+
+    out = {}
+    for tid, tw in g.topics.items():
+        if not tw.posts:
+            out[tid] = None
+            continue
+        sh = config.topics[tid].stakeholders
+        if results.find_run(store, tid, ALL_PLATFORMS, g.week.start, g.week.end, False) is None:
+            # the briefing shows no communities: skip Louvain, the slow part of an analysis
+            compute_run(store, tid, g.week.start, g.week.end, stakeholders=sh, communities=False)
+        out[tid] = influencers(store, tid, since=g.week.start, until=g.week.end, limit=max(limit, 50),
+                               stakeholders=sh, label=tw.label)
+    return out
+
+
+def render_all(content: dict[str, Any], *, edits: dict[str, Any] | None, status: str,
+               archive_url: str | None = None, stages: dict[str, float] | None = None) -> Rendered:
+    t = time.perf_counter()
+    charts = charts_for(content)
+    t1 = time.perf_counter()
+    html = render_html(content, charts, edits=edits, status=status, archive_url=archive_url)
+    text = render_text(content, edits=edits, status=status)
+    t2 = time.perf_counter()
+    pdf = render_pdf(html, charts)
+    t3 = time.perf_counter()
+    if stages is not None:
+        stages["charts"] = t1 - t
+        stages["rendering"] = t2 - t1
+        stages["pdf"] = t3 - t2
+    return Rendered(html, text, pdf, charts)
+
+
+def build(store: Store, config: Config, week: Week, settings: BriefingSettings, *,
+          topics: list[str] | None = None) -> Built:
+    """Build the week's briefing (as a draft's rendering); nothing is stored here (see archive.save_build)."""
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+    g = gather(store, config, week, topics=topics)
+    stages["gathering"] = time.perf_counter() - t
+    t = time.perf_counter()
+    rankings = rankings_for(store, config, g, settings.voices_per_topic)
+    stages["influence"] = time.perf_counter() - t
+    t = time.perf_counter()
+    stories = {tid: cluster(tw.posts, g.accounts) for tid, tw in g.topics.items()}
+    stages["stories"] = time.perf_counter() - t
+    t = time.perf_counter()
+    content = compose(store, g, stories, rankings, settings, naming_for(config, settings))
+    stages["compose"] = time.perf_counter() - t
+    del g, stories
+    rendered = render_all(content, edits=None, status="draft", stages=stages)
+    return Built(week, content, content_hash(content), rendered, stages)
+
+
+def subject_for(content: dict[str, Any], status: str) -> str:
+    s = f"Weekly media briefing: {content['period']}"
+    return s if status in ("approved", "sent") else f"DRAFT {s}"
+
+
+def message_for(content: dict[str, Any], rendered: Rendered, *, status: str, sender: str, to: list[str],
+                revision: int = 1) -> Any:
+    h = content_hash(content)[:16]
+    return build_message(subject=subject_for(content, status), sender=sender, to=to, text=rendered.text,
+                         html=rendered.html, charts=rendered.charts, pdf=rendered.pdf,
+                         pdf_name=f"briefing-{content['week']}.pdf",
+                         message_id=f"<briefing-{content['week']}-r{revision}-{h}@earshot>")
