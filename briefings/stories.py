@@ -17,6 +17,7 @@ word 3-shingles is at least :data:`NEAR_DUP_THRESHOLD`.
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from collections import Counter, defaultdict
@@ -37,6 +38,9 @@ NUM_PERM = 64  # MinHash permutations
 MIN_TEXT = 40  # normalised characters a text needs before identical texts join a story
 TEXT_WINDOW_S = 86_400  # identical texts join one story within the same day (UTC); a template reused all week is not one story
 NEAR_DUP_HOURS = 24  # near-duplicate stories are joined only when their peaks are this close
+EVENT_CANDIDATES = 300  # most spread stories per topic considered for joining into events
+EVENT_SIMILARITY = 0.3  # cosine similarity of TF-IDF word-pair vectors with an event's founding story
+EVENT_HOURS = 6  # ... whose busiest hour is at most this many hours away
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"@\w+")
@@ -123,15 +127,16 @@ def _anchor_links(p: PostRow) -> list[str]:
     return out
 
 
-def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, near_duplicates: bool = False,
-            candidates: int = NEAR_DUP_CANDIDATES) -> list[Story]:
+def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: bool = True,
+            near_duplicates: bool = False, candidates: int = NEAR_DUP_CANDIDATES) -> list[Story]:
     """The stories of one topic's week, the most spread first (:func:`rank_key`).
 
     First the cascades: connected components of "retweets, quotes or replies to" and "in the
     thread of" (strong links: the posts are about the same post). Then each cascade joins the
     story of its **anchor**: the link its posts share most (an article's own address counts),
     else the normalised text of its most amplified post (the same day), else itself. A cascade has one anchor,
-    so two stories never chain together through a post that carries two links.
+    so two stories never chain together through a post that carries two links. Last, cascades
+    that tell one event in different words at the same time are joined (:func:`join_events`).
     """
     n = len(posts)
     if not n:
@@ -183,6 +188,8 @@ def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, near_dupl
         anchor_of[c] = ("text", zlib.crc32(t.encode()), len(t), bt[2]) if len(t) >= MIN_TEXT else ("cascade", c)
     ids: dict[object, int] = {}
     labels = np.fromiter((ids.setdefault(anchor_of[c], len(ids)) for c in comp), dtype=np.int64, count=n)
+    if events:
+        labels = join_events(posts, labels)
     if near_duplicates:
         labels = _join_near_duplicates(posts, labels, refs, candidates)
     anchor_link = {ids[a]: a[1] for a in anchor_of.values() if a[0] == "link"}
@@ -256,6 +263,84 @@ def _story(posts: Sequence[PostRow], idx: list[int], accounts: dict[int, Account
         links=[u for u, _ in sorted(links.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
         article_index=article,
     )
+
+
+def _bigrams(text: str) -> list[str]:
+    w = text.split()
+    return [f"{a} {b}" for a, b in zip(w, w[1:])]
+
+
+def join_events(posts: Sequence[PostRow], labels: np.ndarray, *, candidates: int = EVENT_CANDIDATES,
+                threshold: float = EVENT_SIMILARITY, hours: float = EVENT_HOURS) -> np.ndarray:
+    """Join stories that are one event told in different words: single-pass clustering in a time window.
+
+    The way topic detection and tracking finds events in a news stream (Allan, Papka and Lavrenko,
+    "On-line new event detection and tracking", SIGIR 1998): the :data:`EVENT_CANDIDATES` most
+    spread stories, most spread first, each represented by the TF-IDF vector of the word pairs of
+    its posts' texts (retweets left out; IDF over these stories), join the first earlier event
+    whose *founding* story peaked within ``hours`` of theirs and whose vector has cosine similarity
+    at least ``threshold`` with theirs, or found a new event. Comparing with the founding story
+    only, never with every member, keeps a template reused all week from chaining day to day.
+    """
+    from scipy.sparse import csr_matrix
+
+    n_lab = int(labels.max()) + 1 if len(labels) else 0
+    if n_lab < 2:
+        return labels
+    size = np.bincount(labels, minlength=n_lab)
+    amp = np.bincount(labels, weights=np.fromiter((p.ref_kind in ("retweet", "quote") for p in posts), dtype=np.float64,
+                                                  count=len(posts)), minlength=n_lab)
+    order = np.lexsort((np.arange(n_lab), -(size + amp)))[:candidates]
+    chosen = {int(c): j for j, c in enumerate(order) if size[c] > 1}
+    if len(chosen) < 2:
+        return labels
+    words: list[Counter] = [Counter() for _ in order]
+    hours_of: list[Counter] = [Counter() for _ in order]
+    texts_seen = [0] * len(order)
+    for i, lab in enumerate(labels.tolist()):
+        j = chosen.get(lab)
+        if j is None:
+            continue
+        p = posts[i]
+        hours_of[j][int(p.created_at.timestamp()) // 3600] += 1
+        if p.kind != "retweet" and p.text and texts_seen[j] < 200:
+            texts_seen[j] += 1
+            words[j].update(set(_bigrams(normalise_text(p.title or p.text))))
+    vocab: dict[str, int] = {}
+    r, c, v = [], [], []
+    for j, cnt in enumerate(words):
+        for w, k in cnt.items():
+            r.append(j)
+            c.append(vocab.setdefault(w, len(vocab)))
+            v.append(1.0 + math.log(k))
+    if not vocab:
+        return labels
+    m = csr_matrix((v, (r, c)), shape=(len(order), len(vocab)))
+    df = np.bincount(c, minlength=len(vocab))
+    m = m.multiply(np.log((1 + len(order)) / (1 + df)) + 1.0).tocsr()
+    norms = np.sqrt(m.multiply(m).sum(axis=1)).A.ravel()
+    norms[norms == 0] = 1.0
+    m = csr_matrix(m.multiply(1.0 / norms[:, None]))
+    sim = (m @ m.T).toarray()
+    peak = [min(h.items(), key=lambda kv: (-kv[1], kv[0]))[0] if h else 0 for h in hours_of]
+    founders: list[int] = []
+    event_of: dict[int, int] = {}
+    for j in range(len(order)):
+        if not hours_of[j]:
+            continue
+        home = next((f for f in founders if abs(peak[f] - peak[j]) <= hours and sim[f, j] >= threshold), None)
+        if home is None:
+            founders.append(j)
+            event_of[j] = j
+        else:
+            event_of[j] = home
+    remap = {int(order[j]): int(order[f]) for j, f in event_of.items() if j != f}
+    if not remap:
+        return labels
+    lut = np.arange(n_lab)
+    for src, dst in remap.items():
+        lut[src] = dst
+    return lut[labels]
 
 
 def _shingles(text: str) -> set[bytes]:
