@@ -44,8 +44,11 @@ def save_build(store: Store, built: Built, *, by: str, now: datetime | None = No
         latest = conn.execute(select(b).where(b.c.week == built.week.label).order_by(b.c.revision.desc())
                               .limit(1)).mappings().first()
         if latest is not None and latest["content_hash"] == built.content_hash:
+            if latest["status"] == "draft":  # the layout may have changed since: the draft shows the current one
+                r = render_all(latest["content"], edits=latest["edits"], status="draft") if latest["edits"] else built.rendered
+                conn.execute(b.update().where(b.c.id == latest["id"]).values(html=r.html, text=r.text, pdf=r.pdf))
             _event(conn, latest["id"], "rebuilt", by, at, note="same data, same content: revision kept")
-            return dict(latest), False
+            return dict(conn.execute(select(b).where(b.c.id == latest["id"])).mappings().one()), False
         rev = (latest["revision"] + 1) if latest is not None else 1
         r = built.rendered
         rid = conn.execute(b.insert().values(

@@ -1,6 +1,6 @@
 """The briefing's stages, each a plain function, run in order by :func:`build` and timed.
 
-``gather -> influence -> stories -> compose -> charts -> render -> pdf``; :func:`build` returns the
+``gathering -> influence -> story_clustering -> compose -> charts -> rendering -> pdf``; :func:`build` returns the
 result and each stage's wall time (``bench/briefing.py`` reports them, and peak memory).
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from briefings.charts import Chart, charts_for
 from briefings.compose import compose
@@ -24,7 +25,7 @@ from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
-STAGES = ("gathering", "influence", "stories", "compose", "charts", "rendering", "pdf")
+STAGES = ("gathering", "influence", "story_clustering", "compose", "charts", "rendering", "pdf")
 
 
 @dataclass
@@ -70,42 +71,52 @@ def rankings_for(store: Store, config: Config, g: Gathered, limit: int) -> dict[
     return out
 
 
+class Stages:
+    """Times each stage (and lets a benchmark watch memory around it): ``with stages("charts"): ...``."""
+
+    def __init__(self, watch: Callable[[str], Any] | None = None):
+        self.seconds: dict[str, float] = {}
+        self._watch = watch
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        outer = self._watch(name) if self._watch else nullcontext()
+        with outer:
+            t = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
 def render_all(content: dict[str, Any], *, edits: dict[str, Any] | None, status: str,
-               archive_url: str | None = None, stages: dict[str, float] | None = None) -> Rendered:
-    t = time.perf_counter()
-    charts = charts_for(content)
-    t1 = time.perf_counter()
-    html = render_html(content, charts, edits=edits, status=status, archive_url=archive_url)
-    text = render_text(content, edits=edits, status=status)
-    t2 = time.perf_counter()
-    pdf = render_pdf(html, charts)
-    t3 = time.perf_counter()
-    if stages is not None:
-        stages["charts"] = t1 - t
-        stages["rendering"] = t2 - t1
-        stages["pdf"] = t3 - t2
+               archive_url: str | None = None, stages: Stages | None = None) -> Rendered:
+    stages = stages or Stages()
+    with stages("charts"):
+        charts = charts_for(content)
+    with stages("rendering"):
+        html = render_html(content, charts, edits=edits, status=status, archive_url=archive_url)
+        text = render_text(content, edits=edits, status=status)
+    with stages("pdf"):
+        pdf = render_pdf(html, charts)
     return Rendered(html, text, pdf, charts)
 
 
 def build(store: Store, config: Config, week: Week, settings: BriefingSettings, *,
-          topics: list[str] | None = None) -> Built:
+          topics: list[str] | None = None, stages: Stages | None = None) -> Built:
     """Build the week's briefing (as a draft's rendering); nothing is stored here (see archive.save_build)."""
-    stages: dict[str, float] = {}
-    t = time.perf_counter()
-    g = gather(store, config, week, topics=topics)
-    stages["gathering"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rankings = rankings_for(store, config, g, settings.voices_per_topic)
-    stages["influence"] = time.perf_counter() - t
-    t = time.perf_counter()
-    stories = {tid: cluster(tw.posts, g.accounts) for tid, tw in g.topics.items()}
-    stages["stories"] = time.perf_counter() - t
-    t = time.perf_counter()
-    content = compose(store, g, stories, rankings, settings, naming_for(config, settings))
-    stages["compose"] = time.perf_counter() - t
+    stages = stages or Stages()
+    with stages("gathering"):
+        g = gather(store, config, week, topics=topics)
+    with stages("influence"):
+        rankings = rankings_for(store, config, g, settings.voices_per_topic)
+    with stages("story_clustering"):
+        stories = {tid: cluster(tw.posts, g.accounts) for tid, tw in g.topics.items()}
+    with stages("compose"):
+        content = compose(store, g, stories, rankings, settings, naming_for(config, settings))
     del g, stories
     rendered = render_all(content, edits=None, status="draft", stages=stages)
-    return Built(week, content, content_hash(content), rendered, stages)
+    return Built(week, content, content_hash(content), rendered, stages.seconds)
 
 
 def subject_for(content: dict[str, Any], status: str) -> str:

@@ -23,7 +23,7 @@ def hostile_batch(when: datetime, handle: str = "NHSEngland", n: int = 0) -> Bat
     acc = Account("x", f"hostile-acc-{handle}", handle=handle, name=f'{handle} <b>"Official"</b>', followers=250_000)
     post = Post("x", f"9{n:018d}", "original", acc.platform_id, f"{HOSTILE} #NHSWaitingList waiting list news",
                 when, lang="en", url=f"https://x.com/{handle}/status/9{n:018d}", links=["javascript:alert(3)"],
-                hashtags=["nhswaitinglist"])
+                hashtags=["nhswaitinglist"], source="x-search")
     return Batch(source="x-search", posts=[post], accounts=[acc])
 
 
@@ -38,7 +38,9 @@ def smtp_sink():
             received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content})
             return "250 OK"
 
-    ctl = Controller(Sink(), hostname="127.0.0.1", port=0)
+    from tests.services import free_port
+
+    ctl = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     ctl.start()
     return ctl, received
 
