@@ -250,14 +250,3 @@ if not settings.embedded:
     from monitor.alerts import notify as _alert_notify
 
     _alert_notify.set_dispatcher(_dispatch_alert_deliveries)
-
-
-# --- briefing tasks ---
-@app.task(name="earshot.briefing_draft", acks_late=True, ignore_result=True, soft_time_limit=20 * 60,
-          time_limit=25 * 60)
-def briefing_draft_task() -> dict:
-    """Build the week's draft briefing once its build time has passed, and tell the editors (briefings.tasks)."""
-    from briefings.tasks import scheduled_draft
-
-    ctx = _ctx()
-    return scheduled_draft(ctx.store, ctx.config, ctx.settings)

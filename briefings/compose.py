@@ -350,10 +350,11 @@ def coverage_lines(cov: dict[str, Any], total_posts: int) -> list[str]:
                                                       for s in waits) + ".")
     if not gaps and not waits and not down:
         lines.append("No gaps or rate-limit waits were recorded this week.")
-    if cov.get("irrelevant") is None:
-        lines.append("Posts marked irrelevant: not tracked yet, so every matched post is counted.")
+    if cov.get("irrelevant"):
+        per = "; ".join(f"{t} {n:,}" for t, n in sorted(cov["irrelevant_by_topic"].items()))
+        lines.append(f"Posts people marked irrelevant, left out of every figure: {cov['irrelevant']:,} ({per}).")
     else:
-        lines.append(f"Posts marked irrelevant and left out: {cov['irrelevant']:,}.")
+        lines.append("No posts were marked irrelevant this week: every matched post is counted.")
     if total_posts == 0:
         lines.append("No posts were stored on any topic this week: the figures below are empty, not calm.")
     return lines

@@ -196,6 +196,13 @@ def coverage(store: Store, config: Config, week: Week) -> dict[str, Any]:
              .group_by(p.c.source))
         per_source = {src or "unknown": int(n) for src, n in conn.execute(q)}
         states = {r["source"]: dict(r) for r in conn.execute(select(m.source_state)).mappings()}
+        pm = m.post_marks
+        q = (select(pm.c.topic, func.count(pm.c.post_id.distinct()))
+             .select_from(pm.join(p, p.c.id == pm.c.post_id))
+             .where(pm.c.kind == "irrelevant", pm.c.undone_at.is_(None), p.c.created_at >= week.start,
+                    p.c.created_at < week.end)
+             .group_by(pm.c.topic))
+        irrelevant = {t: int(n) for t, n in conn.execute(q) if t in config.topics}
     gaps = gaps_between(store, week.start, week.end)
     week_s = (week.end - week.start).total_seconds()
     by_source: dict[str, dict[str, Any]] = defaultdict(lambda: {"gaps": 0, "gap_seconds": 0.0, "rate_limit_waits": 0,
@@ -225,5 +232,5 @@ def coverage(store: Store, config: Config, week: Week) -> dict[str, Any]:
             "rate_limit_waits": g["rate_limit_waits"], "rate_limit_minutes": round(g["rate_limit_seconds"] / 60, 1),
             "down_all_week": down, "last_error": (st.get("last_error") or None) if down else None,
         })
-    return {"sources": sources, "posts": sum(per_source.values()),
-            "irrelevant": None}  # no "marked irrelevant" in the store yet: the line says so
+    return {"sources": sources, "posts": sum(per_source.values()), "irrelevant": sum(irrelevant.values()),
+            "irrelevant_by_topic": irrelevant}

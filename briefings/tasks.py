@@ -1,6 +1,6 @@
 """The scheduled draft: every Monday morning (Europe/London) the week just gone is built and the editors told.
 
-The Celery task ``earshot.briefing_draft`` (``worker.py``) is a thin wrapper over
+The Celery task ``earshot.briefing_draft`` (:func:`celery_tasks`, entry point ``earshot.tasks``) is a thin wrapper over
 :func:`scheduled_draft`; :func:`beat_entries` runs it every 15 minutes (``earshot.schedule`` entry
 point) and it does something only once the build time of the week has passed and the previous
 week has no briefing yet, so a missed beat catches up and a duplicated one builds nothing twice.
@@ -31,6 +31,18 @@ CHECK_EVERY = 900.0
 def beat_entries(settings: Any, config: Any) -> dict[str, dict[str, Any]]:
     return {"briefing draft": {"task": TASK_NAME, "schedule": CHECK_EVERY,
                                "options": {"queue": "process", "expires": CHECK_EVERY}}}
+
+
+def celery_tasks(app: Any) -> None:
+    """``earshot.tasks`` hook: the scheduled draft's Celery task, a thin wrapper over :func:`scheduled_draft`."""
+
+    @app.task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=20 * 60, time_limit=25 * 60)
+    def briefing_draft() -> dict:
+        """Build the week's draft briefing once its build time has passed, and tell the editors."""
+        from monitor.app import context
+
+        ctx = context()
+        return scheduled_draft(ctx.store, ctx.config, ctx.settings)
 
 
 def due_week(bs: BriefingSettings, now: datetime) -> Week | None:

@@ -143,12 +143,21 @@ def test_a_source_down_all_week_is_named(sqlite_store, config, tmp_path):
                                    gaps=[Gap("rss:bbc-health", W.start - timedelta(days=1), None, "error", "HTTP 503")])
     sqlite_store.record_source_run("x-search", gaps=[Gap("x-search", W.start + timedelta(days=2), W.start + timedelta(days=2, minutes=15),
                                                          "rate_limited", "429")])
+    from sqlalchemy import select
+
+    from monitor import models as mm
+
+    with sqlite_store.engine.begin() as conn:  # a person marked one post irrelevant (as the dashboard does)
+        pid = conn.execute(select(mm.posts.c.id).limit(1)).scalar_one()
+        conn.execute(mm.post_marks.insert().values(post_id=pid, kind="irrelevant", topic="waiting_times", by="ed",
+                                                   at=W.start + timedelta(days=2)))
     b = build(sqlite_store, config, W, BS)
     cov = {s["name"]: s for s in b.content["coverage"]["sources"]}
     assert cov["rss:bbc-health"]["down_all_week"] and not cov["x-search"]["down_all_week"]
     text = " ".join(b.rendered.text.split())
     assert "rss:bbc-health was down all week: nothing it would have brought is counted (last error: HTTP 503 from the feed)." in text
     assert "Rate-limit waits: x-search 1 waits, 15.0 min." in text
+    assert "Posts people marked irrelevant, left out of every figure: 1 (waiting_times 1)." in text
     assert "rss:bbc-health was down all week" in pdf_text(b.rendered.pdf, tmp_path)
 
 
