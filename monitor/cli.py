@@ -343,7 +343,12 @@ def run_cmd(once: bool, duration: float | None, serve: bool, host: str, port: in
               "`celery -A worker beat` instead of `earshot run`")
     import worker
 
-    schedule = worker.beat_schedule()
+    try:  # the service must not run half-configured: every extension loads, or it does not start
+        schedule = worker.beat_schedule(strict=True)
+        hooks.load("earshot.after_batch", strict=True)
+        hooks.load("earshot.tasks", strict=True)
+    except hooks.PluginError as exc:
+        _fail(f"cannot start: {exc}")
     if not schedule:
         _fail("nothing to run: no enabled source or scheduled job (see `earshot status`)")
     from monitor.collect import source_specs

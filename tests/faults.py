@@ -305,17 +305,21 @@ class Cluster:
         return json.loads(out.stdout)
 
     def close(self) -> None:
-        for proc in [*self.workers, self.beat]:
-            if proc is not None and proc.poll() is None:
+        live = [p for p in [*self.workers, self.beat] if p is not None and p.poll() is None]
+        for proc in live:  # the run is over: a cold shutdown, all at once
+            try:
+                os.killpg(proc.pid, signal.SIGQUIT)
+            except ProcessLookupError:
+                pass
+        for proc in live:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(15)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    proc.wait(5)
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(5)
         self.store.dispose()
         if self.redis.poll() is None:
             self.redis.terminate()

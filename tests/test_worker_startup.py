@@ -29,19 +29,35 @@ def test_a_broken_configuration_stops_the_worker_and_the_beat(tmp_path, role):
     assert "earshot worker: cannot start" in out.stderr and str(bad) in out.stderr, out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("group", ["earshot.after_batch", "earshot.schedule", "earshot.tasks"])
-def test_a_plugin_that_fails_to_load_stops_the_worker(tmp_path, group):
-    # an installed distribution whose entry point names a module that does not import
+def broken_plugin(tmp_path: Path, group: str) -> Path:
+    """A folder holding an installed distribution whose ``group`` entry point names a module that does not import."""
     site = tmp_path / "site"
     dist = site / "broken_plugin-0.1.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(f"[{group}]\nbroken = broken_plugin_module:hook\n")
     (site / "broken_plugin_module.py").write_text("raise ImportError('the plugin needs a library that is not installed')\n")
+    return site
+
+
+@pytest.mark.parametrize("group", ["earshot.after_batch", "earshot.schedule", "earshot.tasks"])
+def test_a_plugin_that_fails_to_load_stops_the_worker(tmp_path, group):
+    site = broken_plugin(tmp_path, group)
     out = start(["worker", "--pool", "solo"], tmp_path, PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
     assert out.returncode != 0
     assert "earshot worker: cannot start" in out.stderr, out.stderr[-2000:]
     assert f"{group} extension 'broken'" in out.stderr and "not installed" in out.stderr, out.stderr[-2000:]
+
+
+def test_a_plugin_that_fails_to_load_stops_the_embedded_service(tmp_path):
+    site = broken_plugin(tmp_path, "earshot.after_batch")
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "EARSHOT_DATA_DIR": str(tmp_path / "var"),
+           "EARSHOT_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"}
+    env.pop("EARSHOT_BROKER_URL", None)
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--once"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "cannot start" in out.stderr and "earshot.after_batch extension 'broken'" in out.stderr, out.stderr[-2000:]
 
 
 def test_plugin_tasks_come_through_the_extension_point():

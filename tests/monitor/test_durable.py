@@ -17,6 +17,7 @@ from monitor.items import Account, Batch, Post, Reference
 from monitor.store import Store
 from monitor.topics import Matcher
 from tests.conftest import ROOT
+from tests.monitor.test_x_source import QUERY, fake_x  # noqa: F401  (the loopback X API fixture)
 from tests.services import free_port
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
@@ -223,3 +224,34 @@ def test_status_and_the_quarantine_commands_show_what_was_not_stored(tmp_path, m
     assert run("quarantine", "replay", env=env).returncode == 2  # nothing named
     again = run("quarantine", "replay", "--all", env=env)
     assert again.returncode == 1 and "still quarantined" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_collection_cut_by_the_database_going_away_resumes_without_losing_a_page(store, matcher, fake_x):  # noqa: F811
+    from monitor.collect import SourceSpec, run_source
+    from tests.monitor.test_x_source import Sleeps, search_source
+
+    x, base = fake_x
+    spec = SourceSpec("x-search", "x", 300, build=lambda: search_source(base, Sleeps()))  # 10 pages of 10
+    sent: list[int] = []
+    live = store.engine
+    dead = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x", connect_args={"connect_timeout": 2})
+    pages = 0
+
+    def hand_on(b):
+        nonlocal pages
+        pages += 1
+        if pages == 4:
+            store.engine = dead  # the database goes away before the 4th page is kept
+        return durable.hand_to_workers(store, b, sent.append)
+
+    with pytest.raises(OperationalError):
+        run_source(spec, store, hand_on)
+    store.engine = live
+    assert len(sent) == 3 and store.cursor("x-search")["resume"]  # the cursor of the 3rd page, kept with it
+    run_source(spec, store, lambda b: durable.hand_to_workers(store, b, sent.append))  # the next pass
+    for raw_id in sent:
+        assert durable.process_kept(store, matcher, raw_id).state == "stored"
+    with store.engine.connect() as conn:
+        collected = [r[0] for r in conn.execute(select(m.posts.c.platform_id).where(m.posts.c.referenced_only.is_(False)))]
+    assert sorted(collected) == sorted(t["id"] for t in x.tweets)  # every page, none twice
+    assert store.cursor("x-search") == {"since_id": {QUERY: x.tweets[0]["id"]}}
