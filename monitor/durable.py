@@ -78,9 +78,12 @@ def transient(exc: BaseException) -> bool:
 
 
 def encode(batch: Batch) -> bytes:
-    """The batch's posts and accounts as compressed JSON (its cursor, gaps and errors are recorded at keep)."""
+    """The batch as compressed JSON, but its cursor and gaps (recorded when it is kept, see :func:`keep`).
+
+    Its errors (problems the source went on from) stay with it and are recorded when it is
+    stored, so the source's health says what its stored batches met, as in-process."""
     data = batch.to_dict()
-    data["cursor"], data["gaps"], data["errors"], data["position"] = None, [], [], None
+    data["cursor"], data["gaps"], data["position"] = None, [], None
     return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 3)
 
 
@@ -89,7 +92,7 @@ def decode(payload: bytes) -> Batch:
 
 
 def keep(store: Store, batch: Batch) -> int | None:
-    """Keep ``batch`` in the store, with its source's cursor, gaps and errors, in one transaction.
+    """Keep ``batch`` in the store, with its source's cursor and gaps, in one transaction.
 
     Returns the kept batch's id, or None when the batch holds nothing to store (its cursor,
     gaps and errors are recorded all the same).
@@ -97,9 +100,11 @@ def keep(store: Store, batch: Batch) -> int | None:
     t = now()
     rb = m.raw_batches
     with store.engine.begin() as conn:
+        empty = not batch.posts and not batch.accounts
         if batch.source:
-            store.record_run_in(conn, batch.source, cursor=batch.cursor, gaps=batch.gaps, errors=batch.errors)
-        if not batch.posts and not batch.accounts:
+            store.record_run_in(conn, batch.source, cursor=batch.cursor, gaps=batch.gaps,
+                                errors=batch.errors if empty else ())
+        if empty:
             return None
         res = conn.execute(rb.insert().values(
             source=batch.source or "unknown", state=PENDING, posts=len(batch.posts), payload=encode(batch),
@@ -301,6 +306,8 @@ def store_or_quarantine(batch: Batch, store: Store, matcher, *, raw_id: int | No
                                [{"id": raw_id, "posts": len(rest.posts), "reason": reasons[0]}])
             if not claim(conn):
                 return Outcome("already", raw_id, result)
+            if batch.source and batch.errors:
+                store.record_run_in(conn, batch.source, errors=batch.errors)
         elif batch.source:
             store.record_run_in(conn, batch.source, cursor=batch.cursor, gaps=batch.gaps, errors=batch.errors)
         quarantined = _quarantine_rows(conn, bad, reasons, raw_id)

@@ -255,3 +255,18 @@ def test_a_collection_cut_by_the_database_going_away_resumes_without_losing_a_pa
         collected = [r[0] for r in conn.execute(select(m.posts.c.platform_id).where(m.posts.c.referenced_only.is_(False)))]
     assert sorted(collected) == sorted(t["id"] for t in x.tweets)  # every page, none twice
     assert store.cursor("x-search") == {"since_id": {QUERY: x.tweets[0]["id"]}}
+
+
+def test_a_kept_batch_records_its_source_problems_when_stored_as_in_process(store, matcher):
+    b = batch(3, cursor={"n": 2})
+    b.errors = ["tweet 9 was deleted"]
+    raw_id = durable.keep(store, b)
+    state = m.source_state
+    with store.engine.connect() as conn:
+        before = conn.execute(select(state).where(state.c.source == "test")).one()
+    assert before.cursor == {"n": 2} and before.errors == 0
+    durable.process_kept(store, matcher, raw_id)
+    with store.engine.connect() as conn:
+        after = conn.execute(select(state).where(state.c.source == "test")).one()
+    assert after.errors == 1 and after.last_error == "tweet 9 was deleted"
+    assert after._mapping["items"] == 3 and after.new_items == 3
