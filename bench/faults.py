@@ -19,8 +19,11 @@ batches stored, more waiting):
   2 s apart), then start it again;
 - ``newest_first``: no process fault; the pages arrive newest first, one page a batch, as X
   search sends them (a retweet before its original);
-- ``hostile``: no process fault; one account's name holds a NUL and another's follower count is
-  10^20, which no column holds.
+- ``hostile``: no process fault; one account's name holds a NUL, another's follower count is
+  10^20 (no column holds it), and one post holds a value the database refuses (a trigger, as a
+  stricter schema would): the first two are cleaned, the third quarantined; then the "fix" (the
+  trigger dropped) and ``earshot quarantine replay --all``. ``quarantined`` counts the posts
+  quarantined before the replay, ``lost`` what is missing after it.
 
 Every run is compared with a clean embedded import of the same (unreversed, unhostile) data:
 posts, topic tags and edges expected, stored, lost; duplicated (rows or rollup counts beyond one
@@ -49,11 +52,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.faults import (  # noqa: E402  (the fault tests' harness: the same cluster and comparison)
     Cluster,
+    allow_posts,
     compare,
     demo_pages,
     hostile_accounts,
     newest_first,
     reference,
+    refuse_posts,
     snapshot,
 )
 from tests.services import Postgres  # noqa: E402
@@ -90,6 +95,8 @@ def run_fault(fault: str, work: Path, pg: Postgres, pages: Path, expected, *, ba
         hostile_accounts(pages, work / "hostile.jsonl")
         files = [work / "hostile.jsonl"]
     with Cluster(work / f"cluster-{fault}", concurrency=procs, settings=SETTINGS, pg=pg) as c:
+        if fault == "hostile":
+            refuse_posts(c.store.engine)
         w = c.start_worker()
         c.start_beat()
         t0 = time.monotonic()
@@ -116,13 +123,19 @@ def run_fault(fault: str, work: Path, pg: Postgres, pages: Path, expected, *, ba
         c.settled(timeout)
         recovery = time.monotonic() - recovered_from
         total = time.monotonic() - t0
+        status = c.status()["batches"]
+        quarantined = len(quarantined_ids(c))
+        if fault == "hostile":
+            allow_posts(c.store.engine)  # the fix
+            out = c.cli("quarantine", "replay", "--all")
+            if out.returncode != 0:
+                print(f"  replay failed: {out.stdout[-500:]}{out.stderr[-500:]}", file=sys.stderr)
         got = snapshot(c.store)
         row = compare(expected, got)
         q = quarantined_ids(c)
         lost_ids = {pid for _plat, pid, _ref in expected.posts - got.posts}
-        status = c.status()["batches"]
         row.update({
-            "lost": len(lost_ids - q), "quarantined": len(lost_ids & q), "recovery_s": round(recovery, 1),
+            "lost": len(lost_ids - q), "quarantined": quarantined, "recovery_s": round(recovery, 1),
             "run_s": round(total, 1), "status_waiting": status["waiting"], "status_quarantined": status["quarantined"],
             "budget_ran_out": "the batch waits in the store and the sweeper sends it again" in c.logs(),
             "worker_lost_task": "WorkerLostError" in c.logs(),
@@ -184,7 +197,8 @@ def main() -> None:
         if fault == "pool_kill":
             notes.append("killed while running a task" if r["worker_lost_task"] else "the killed process was idle")
         if r["status_waiting"] or r["status_quarantined"]:
-            notes.append(f"status: {r['status_waiting']} waiting, {r['status_quarantined']} quarantined")
+            notes.append(f"status showed {r['status_waiting']} waiting, {r['status_quarantined']} quarantined batches"
+                         + ("; stored by the replay" if fault == "hostile" and not r["lost"] else ""))
         if notes:
             print(f"  {fault}: {'; '.join(notes)}")
     print(json.dumps({"faults": rows, "posts": size}))

@@ -142,10 +142,10 @@ def import_cmd(files: tuple[Path, ...], source: str | None, batch_size: int | No
     from monitor.replay import import_files
 
     ctx = _context()
-    if enqueue:
-        _import_enqueue(ctx, files, source, batch_size or ctx.settings.batch_size)
-        return
     show = sys.stderr.isatty() if progress is None else progress
+    if enqueue:
+        _import_enqueue(ctx, files, source, batch_size or ctx.settings.batch_size, show)
+        return
     failed = 0
 
     def report(s):
@@ -211,28 +211,40 @@ def _import_figures(ctx, summaries) -> None:
         click.echo(f"time span imported: {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
 
 
-def _import_enqueue(ctx, files, source, batch_size) -> None:
-    """`earshot import --enqueue`: keep each batch in the store and queue its id for the workers."""
+def _import_enqueue(ctx, files, source, batch_size, show) -> None:
+    """`earshot import --enqueue`: read the files as `earshot import` does, keep each batch in the store
+    and queue its id for the workers (nothing is stored here)."""
     if ctx.settings.embedded:
         _fail("--enqueue needs a broker: set EARSHOT_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
-    from monitor.durable import enqueue_files
+    from monitor.durable import hand_to_workers
+    from monitor.replay import import_files
+    from monitor.store import WriteResult
     from worker import send_batch
 
-    def report(s):
-        if s.failed:
-            click.secho(f"{s.path}: skipped — {s.failed}", fg="yellow")
-        else:
-            click.echo(f"{s.path}: {s.format}, {s.posts} posts in {s.batches} batches queued, {len(s.errors)} problems")
+    failed = 0
 
-    try:
-        summaries = enqueue_files(list(files), ctx.store, send_batch, batch_size=batch_size, source=source,
-                                  on_file=report)
-    except Exception as exc:  # the store is away: nothing more was kept (what was kept is safe)
-        _fail(f"cannot keep batches in the store at {ctx.store.safe_url}: {exc.__class__.__name__}: {exc}")
-    failed = sum(1 for s in summaries if s.failed)
-    click.echo(f"{len(summaries)} files, {sum(s.posts for s in summaries)} posts in "
-               f"{sum(s.batches for s in summaries)} batches kept and queued for the workers; {failed} skipped. "
-               "`earshot status` shows what still waits.")
+    def keep_and_send(batch):
+        hand_to_workers(ctx.store, batch, send_batch)  # raises when the store is away: reported per batch
+        return WriteResult(posts_in=len(batch.posts))
+
+    def report(s):
+        nonlocal failed
+        if s.failed:
+            failed += 1
+            click.secho(f"{s.path}: skipped — {display(s.failed)}", fg="yellow")
+            return
+        click.echo(f"{s.path}: {s.format}, {s.posts} posts in {s.batches - bool(s.not_stored)} batches queued, "
+                   f"{len(s.errors)} problems, {s.seconds:.1f}s")
+        for e in s.errors[:5]:
+            click.echo(f"    {display(e)}")
+        if s.not_stored:
+            failed += 1
+            click.secho(f"    {s.not_stored} posts not queued: the store could not keep them (see above)", fg="red")
+
+    summaries = import_files(list(files), ctx.store, ctx.matcher, batch_size=batch_size, source=source,
+                             progress=show, on_file=report, store_batch=keep_and_send)
+    click.echo(f"{len(summaries)} files, {sum(s.posts for s in summaries)} posts kept and queued for the workers; "
+               f"{failed} skipped or failed. `earshot status` shows what still waits.")
     if failed:
         sys.exit(1)
 
@@ -542,11 +554,6 @@ def summary_lines(ctx, since: datetime | None, until: datetime | None) -> list[s
     return lines
 
 
-def _printable(text: str) -> str:
-    """Stranger text (an error quoting a value) for the terminal: control characters shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def _batch_lines(b: dict) -> list[str]:
     """The kept-batches part of `earshot status`: waiting, waiting too long, quarantined."""
     lines = ["", "batches kept for the workers:"]
@@ -563,8 +570,8 @@ def _batch_lines(b: dict) -> list[str]:
         lines.append(click.style(f"  {b['quarantined']} quarantined ({b['quarantined_posts']} posts not stored): "
                                  "`earshot quarantine list`, then `earshot quarantine replay` once fixed", fg="red"))
         for q in b["quarantined_batches"][:5]:
-            lines.append(f"    #{q['id']} {_printable(q['source'])} {q['posts']} posts: "
-                         f"{_printable(q['reason'] or '')[:150]}")
+            lines.append(f"    #{q['id']} {display(q['source'])} {q['posts']} posts: "
+                         f"{display(q['reason'] or '')[:150]}")
     return lines
 
 
@@ -590,9 +597,9 @@ def quarantine_list(as_json: bool) -> None:
         return
     for q in rows:
         part = f" (part of batch #{q['parent_id']})" if q["parent_id"] else ""
-        click.echo(f"#{q['id']} {_printable(q['source'])} {q['posts']} posts, {q['created_at']:%Y-%m-%d %H:%M} UTC, "
+        click.echo(f"#{q['id']} {display(q['source'])} {q['posts']} posts, {q['created_at']:%Y-%m-%d %H:%M} UTC, "
                    f"{q['attempts']} tries{part}")
-        click.echo(f"    {_printable(q['reason'] or '')}")
+        click.echo(f"    {display(q['reason'] or '')}")
 
 
 @quarantine.command("replay")
@@ -615,7 +622,7 @@ def quarantine_replay(ids: tuple[int, ...], all_: bool) -> None:
         else:
             left += 1
             click.secho(f"#{o.raw_id}: {o.quarantined_posts} posts still quarantined "
-                        f"({o.result.posts_in} stored): {_printable(o.quarantined[0]['reason'])[:200]}", fg="yellow")
+                        f"({o.result.posts_in} stored): {display(o.quarantined[0]['reason'])[:200]}", fg="yellow")
     if left:
         sys.exit(1)
 

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from monitor import models as m
 from monitor.items import Account, Batch, Post
+from monitor.replay import error_reason
 from monitor.store import Store, StoreError, WriteResult, now
 
 log = logging.getLogger(__name__)
@@ -144,12 +145,6 @@ class Outcome:
         return sum(q["posts"] for q in self.quarantined)
 
 
-def _reason(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = f"{type(orig).__name__}: {orig}".strip()
-    return " ".join(text.split())[:2000]
-
-
 def _referenced(posts: Iterable[Post]) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
     for p in posts:
@@ -222,9 +217,9 @@ def _store_pieces(batch: Batch, store: Store, matcher) -> tuple[WriteResult, lis
             attempt([[p] for p in posts])
         else:
             log.warning("%s: post %s cannot be stored: %s", batch.source, posts[0].platform_id if posts else "-",
-                        _reason(failure))
+                        error_reason(failure))
             bad.append(piece)
-            reasons.append(_reason(failure))
+            reasons.append(error_reason(failure))
 
     if batch.posts:
         attempt(_units(batch.posts))
@@ -238,7 +233,7 @@ def _store_pieces(batch: Batch, store: Store, matcher) -> tuple[WriteResult, lis
             if transient(exc):
                 raise
             bad.append(piece)
-            reasons.append(_reason(exc))
+            reasons.append(error_reason(exc))
     return total, bad, reasons
 
 
@@ -291,7 +286,7 @@ def store_or_quarantine(batch: Batch, store: Store, matcher, *, raw_id: int | No
         if transient(exc):
             raise
         log.warning("%s: batch%s cannot be stored whole (%s); storing it piece by piece", batch.source,
-                    f" {raw_id}" if raw_id is not None else "", _reason(exc))
+                    f" {raw_id}" if raw_id is not None else "", error_reason(exc))
     result, bad, reasons = _store_pieces(batch, store, matcher)
     with store.engine.begin() as conn:
         if raw_id is not None:
@@ -340,7 +335,7 @@ def note_failure(store: Store, raw_id: int, exc: BaseException) -> None:
     try:
         with store.engine.begin() as conn:
             conn.execute(update(rb).where(rb.c.id == raw_id).values(
-                attempts=rb.c.attempts + 1, last_error=_reason(exc)))
+                attempts=rb.c.attempts + 1, last_error=error_reason(exc)))
     except Exception:  # the database is away: the try is not counted, nothing else is lost
         pass
 
@@ -444,35 +439,3 @@ def health(store: Store, *, resend_after: float, at: datetime | None = None) -> 
         "stored": states.get(STORED, (0, 0))[0],
     }
 
-
-def enqueue_files(paths: Sequence, store: Store, send: Callable[[int], Any], *, batch_size: int = 500,
-                  source: str | None = None, on_file: Callable | None = None) -> list:
-    """``earshot import --enqueue``: read each file as ``earshot import`` does, keep its batches and send
-    their ids to the workers (:func:`hand_to_workers`); one :class:`~monitor.replay.FileSummary` a file
-    (``posts`` read, ``batches`` kept; nothing is stored yet). A file that cannot be read is reported
-    and skipped, as by ``earshot import``."""
-    import time
-    from pathlib import Path
-
-    from monitor.replay import FileSummary, iter_file_batches, sniff
-
-    summaries = []
-    for path in map(Path, paths):
-        summary = FileSummary(path=str(path))
-        t0 = time.perf_counter()
-        try:
-            if not path.is_file():
-                raise ValueError("no such file" if not path.exists() else "is not a file")
-            summary.format = sniff(path)
-            for batch in iter_file_batches(path, summary.format, batch_size, source):
-                if hand_to_workers(store, batch, send) is not None:
-                    summary.batches += 1
-                summary.posts += len(batch.posts)
-                summary.errors.extend(batch.errors)
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
-            summary.failed = str(exc) or exc.__class__.__name__
-        summary.seconds = time.perf_counter() - t0
-        summaries.append(summary)
-        if on_file:
-            on_file(summary)
-    return summaries

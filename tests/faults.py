@@ -65,9 +65,10 @@ def newest_first(pages: Path, out: Path) -> Path:
 
 
 def hostile_accounts(pages: Path, out: Path) -> dict[str, str]:
-    """The same pages with two hostile account records: a NUL in one display name (``nul``) and a
-    follower count no database column holds (``overflow``), each on an account that wrote one
-    original post nobody refers to. Returns {"nul": account id, "overflow": account id}."""
+    """The same pages with hostile values, each on an account that wrote one original post nobody
+    refers to: a NUL in one display name (``nul``), a follower count no database column holds
+    (``overflow``), and a post whose text holds :data:`REFUSED` (``refused``: the database refuses it
+    where :func:`refuse_posts` is on). Returns {"nul": account id, "overflow": ..., "refused": ...}."""
     lines = [json.loads(ln) for ln in pages.read_text().splitlines() if ln.strip()]
     authored: dict[str, int] = {}
     referred: set[str] = set()
@@ -83,17 +84,51 @@ def hostile_accounts(pages: Path, out: Path) -> dict[str, str]:
         for t in (page.get("includes") or {}).get("tweets", []):
             referred.add(t.get("author_id"))
     lonely = sorted(a for a, n in authored.items() if n == 1 and kinds[a] and a not in referred)
-    if len(lonely) < 2:
-        raise ValueError("no two accounts that wrote one original post nobody refers to")
-    chosen = {"nul": lonely[0], "overflow": lonely[1]}
+    if len(lonely) < 3:
+        raise ValueError("no three accounts that wrote one original post nobody refers to")
+    chosen = {"nul": lonely[0], "overflow": lonely[1], "refused": lonely[2]}
     for page in lines:
         for u in (page.get("includes") or {}).get("users", []):
             if u["id"] == chosen["nul"]:
                 u["name"] = (u.get("name") or "Jo") + "\x00Reporter"
             if u["id"] == chosen["overflow"]:
                 u.setdefault("public_metrics", {})["followers_count"] = 10 ** 20
+        for t in page.get("data", []):
+            if t["author_id"] == chosen["refused"]:
+                t["text"] += f" {REFUSED}"
     out.write_text("\n".join(json.dumps(p) for p in lines) + "\n")
     return chosen
+
+
+# ---------------------------------------------------------------------- a database that refuses a value
+REFUSED = "REFUSED-BY-THE-DATABASE"
+
+
+def refuse_posts(engine, marker: str = REFUSED) -> None:
+    """Make the database refuse any post whose text holds ``marker`` (a trigger, on SQLite or PostgreSQL):
+    a value the store refuses that no cleaning fixes, as a stricter schema or a constraint a DBA
+    added would (PostgreSQL raises SQLSTATE 22023, a DataError)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(f"CREATE TRIGGER refuse_posts BEFORE INSERT ON posts WHEN NEW.text LIKE '%{marker}%' "
+                              "BEGIN SELECT RAISE(ABORT, 'value refused by the database'); END"))
+        else:
+            conn.execute(text(f"""CREATE FUNCTION refuse_posts() RETURNS trigger AS $$ BEGIN
+                IF NEW.text LIKE '%{marker}%' THEN
+                  RAISE EXCEPTION 'value refused by the database' USING ERRCODE = '22023';
+                END IF; RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            conn.execute(text("CREATE TRIGGER refuse_posts BEFORE INSERT ON posts FOR EACH ROW "
+                              "EXECUTE FUNCTION refuse_posts()"))
+
+
+def allow_posts(engine) -> None:
+    """Undo :func:`refuse_posts` (the fix)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER IF EXISTS refuse_posts" + ("" if engine.dialect.name == "sqlite" else " ON posts")))
 
 
 # ---------------------------------------------------------------------- comparing
@@ -297,6 +332,12 @@ class Cluster:
     def logs(self) -> str:
         """What the workers logged."""
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("worker-*.log")))
+
+    def batch_health(self) -> dict[str, Any]:
+        """The kept batches part of `earshot status` (``monitor.durable.health``), read here."""
+        from monitor import durable
+
+        return durable.health(self.store, resend_after=float(self.env.get("EARSHOT_RESEND_AFTER", 300)))
 
     def status(self) -> dict[str, Any]:
         out = self.cli("status", "--json")

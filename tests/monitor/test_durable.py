@@ -17,6 +17,7 @@ from monitor.items import Account, Batch, Post, Reference
 from monitor.store import Store
 from monitor.topics import Matcher
 from tests.conftest import ROOT
+from tests.faults import REFUSED, refuse_posts
 from tests.monitor.test_x_source import QUERY, fake_x  # noqa: F401  (the loopback X API fixture)
 from tests.services import free_port
 
@@ -34,12 +35,14 @@ def matcher(topics):
 
 
 def batch(n: int, *, source: str = "test", start: int = 0, cursor=None, bad: set[int] = frozenset()) -> Batch:
-    """``n`` posts on waiting times, each by its own account; authors in ``bad`` have followers no column holds."""
+    """``n`` posts on waiting times, each by its own account; the texts of posts in ``bad`` hold the
+    marker the database refuses once :func:`tests.faults.refuse_posts` is on."""
     posts = [Post(platform="x", platform_id=f"p{i}", kind="original", author_id=f"a{i}",
-                  text=f"NHS waiting list grows again, report {i}", created_at=T0 + timedelta(minutes=i))
+                  text=f"NHS waiting list grows again, report {i}" + (f" {REFUSED}" if i in bad else ""),
+                  created_at=T0 + timedelta(minutes=i))
              for i in range(start, start + n)]
-    accounts = [Account(platform="x", platform_id=f"a{i}", handle=f"user{i}",
-                        followers=2 ** 70 if i in bad else 10 + i) for i in range(start, start + n)]
+    accounts = [Account(platform="x", platform_id=f"a{i}", handle=f"user{i}", followers=10 + i)
+                for i in range(start, start + n)]
     return Batch(source=source, posts=posts, accounts=accounts, cursor=cursor)
 
 
@@ -103,6 +106,7 @@ def test_workers_racing_on_one_kept_batch_store_it_once(store_url, matcher):
 
 
 def test_a_post_the_database_refuses_is_quarantined_and_the_rest_stored(store, matcher):
+    refuse_posts(store.engine)
     b = batch(40, cursor={"n": 1}, bad={17})
     out = durable.store_or_quarantine(b, store, matcher)
     assert out.state == "partly"
@@ -111,7 +115,7 @@ def test_a_post_the_database_refuses_is_quarantined_and_the_rest_stored(store, m
     assert store.cursor("test") == {"n": 1}  # the cursor moved with the quarantined rows
     [q] = durable.quarantined(store)
     assert q["posts"] == 1 and q["source"] == "test" and q["id"] == out.quarantined[0]["id"]
-    assert "out of range" in q["reason"] or "too large" in q["reason"], q["reason"]
+    assert "value refused by the database" in q["reason"], q["reason"]
     h = durable.health(store, resend_after=300)
     assert h["quarantined"] == 1 and h["quarantined_posts"] == 1 and h["waiting"] == 0
     # replaying without a fix: still quarantined, nothing stored twice
@@ -121,6 +125,7 @@ def test_a_post_the_database_refuses_is_quarantined_and_the_rest_stored(store, m
 
 
 def test_a_retweet_stays_with_its_original_when_a_batch_is_split(store, matcher):
+    refuse_posts(store.engine)
     b = batch(10, bad={3})
     # p10 retweets p5 (in the batch): it is matched on p5's words, whichever half it lands in
     b.posts.append(Post(platform="x", platform_id="p10", kind="retweet", author_id="a9", text="RT @user5: NHS wai…",
@@ -135,6 +140,7 @@ def test_a_retweet_stays_with_its_original_when_a_batch_is_split(store, matcher)
 
 
 def test_a_kept_batch_partly_quarantined_is_marked_stored_once(store, matcher):
+    refuse_posts(store.engine)
     raw_id = durable.keep(store, batch(12, bad={0, 11}))
     out = durable.process_kept(store, matcher, raw_id)
     assert out.state == "partly" and out.quarantined_posts == 2
@@ -210,6 +216,7 @@ def test_status_and_the_quarantine_commands_show_what_was_not_stored(tmp_path, m
 
     url = f"sqlite:///{tmp_path / 'q.db'}"
     s = Store(url)
+    refuse_posts(s.engine)
     durable.store_or_quarantine(batch(6, bad={2}), s, matcher)
     durable.keep(s, batch(3, start=50))  # kept, never sent to a worker
     s.dispose()
