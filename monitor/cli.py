@@ -522,7 +522,7 @@ def status_lines(st: dict, settings) -> list[str]:
             f"items {s['items']:<7} errors {s['errors']:<4} rate-limit waits {s['rate_limit_waits']} "
             f"({s['rate_limit_seconds']:.0f}s)", fg=_STATE_COLOURS.get(s["state"])))
         if s.get("last_error"):
-            lines.append(f"      last error: {_printable(s['last_error'])[:200]}")
+            lines.append(f"      last error: {display(s['last_error'])[:200]}")
         if s.get("disabled"):
             lines.append(f"      {s['disabled']}")
         if s.get("cursor"):
