@@ -19,11 +19,13 @@ batches stored, more waiting):
   2 s apart), then start it again;
 - ``newest_first``: no process fault; the pages arrive newest first, one page a batch, as X
   search sends them (a retweet before its original);
-- ``hostile``: no process fault; one account's name holds a NUL, another's follower count is
-  10^20 (no column holds it), and one post holds a value the database refuses (a trigger, as a
-  stricter schema would): the first two are cleaned, the third quarantined; then the "fix" (the
-  trigger dropped) and ``earshot quarantine replay --all``. ``quarantined`` counts the posts
-  quarantined before the replay, ``lost`` what is missing after it.
+- ``hostile``: no process fault; one account's name holds a NUL (cleaned), another's follower
+  count is 10^20 (no column holds it: the store refuses it) and one post holds a value the
+  database refuses (a trigger, as a stricter schema would); each refused post is quarantined
+  with its reason, the rest of its batch stored. Then the "fix" of the second (the trigger
+  dropped) and ``earshot quarantine replay --all``. ``quarantined`` counts the posts quarantined
+  before the replay, ``quarantined_after_replay`` those still quarantined after it (the count
+  stays out of range); ``lost`` counts posts missing and not quarantined.
 
 Every run is compared with a clean embedded import of the same (unreversed, unhostile) data:
 posts, topic tags and edges expected, stored, lost; duplicated (rows or rollup counts beyond one
@@ -133,6 +135,7 @@ def run_fault(fault: str, work: Path, pg: Postgres, pages: Path, expected, *, ba
         got = snapshot(c.store)
         row = compare(expected, got)
         q = quarantined_ids(c)
+        row["quarantined_after_replay"] = len(q)
         lost_ids = {pid for _plat, pid, _ref in expected.posts - got.posts}
         row.update({
             "lost": len(lost_ids - q), "quarantined": quarantined, "recovery_s": round(recovery, 1),

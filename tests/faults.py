@@ -48,11 +48,27 @@ def demo_pages(out: Path, size: int, *, seed: int = 7, posts: int | None = None,
             left -= len(data)
             for i in range(0, len(data), per_page):
                 chunk = data[i:i + per_page]
-                lines.append(json.dumps({**page, "data": chunk, "meta": {**page.get("meta", {}), "result_count": len(chunk),
-                                                                          "newest_id": chunk[-1]["id"], "oldest_id": chunk[0]["id"]}}))
+                lines.append(json.dumps({**page, "data": chunk, "includes": _includes_of(chunk, page.get("includes") or {}),
+                                         "meta": {**page.get("meta", {}), "result_count": len(chunk),
+                                                  "newest_id": chunk[-1]["id"], "oldest_id": chunk[0]["id"]}}))
     path = out / "pages.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _includes_of(tweets: list[dict], includes: dict) -> dict:
+    """The part of a page's ``includes`` that ``tweets`` refer to, as X sends it for a page of them."""
+    refs = {r["id"] for t in tweets for r in t.get("referenced_tweets") or []}
+    included = [t for t in includes.get("tweets", []) if t["id"] in refs]
+    users = set()
+    for t in tweets + included:
+        users.add(t.get("author_id"))
+        users.add(t.get("in_reply_to_user_id"))
+        users.update(mn.get("id") for mn in (t.get("entities") or {}).get("mentions", []))
+    out = {k: v for k, v in includes.items() if k not in ("tweets", "users")}
+    out["tweets"] = included
+    out["users"] = [u for u in includes.get("users", []) if u["id"] in users]
+    return out
 
 
 def newest_first(pages: Path, out: Path) -> Path:
