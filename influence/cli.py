@@ -22,6 +22,7 @@ from influence.lookup import (DEFAULT_WINDOW, STALE_AFTER, InfluenceError, compu
                               stored)
 from influence import results
 from influence.scoring import MEASURES
+from monitor.clean import display
 from monitor.cliutil import WHEN, _fail, _topic_id
 from monitor.cliutil import _context as _ctx
 
@@ -194,25 +195,26 @@ def influencers(topic: str, since, until, platform: str | None, limit: int, excl
             raise SystemExit(1)
         return
     # --why asks about accounts: the context, then the accounts, not the whole table again
+    # every line holds stranger text (names, handles, posts): no escape code reaches the terminal
     for line in (format_header(ranking) if why else format_ranking(ranking)):
-        click.echo(line)
+        click.echo(display(line))
     if not ranking.accounts:
         for line in _elsewhere(store, topic, ranking):
-            click.echo(line)
+            click.echo(display(line))
     if show_communities:
         click.echo("")
         for line in format_communities(ranking):
-            click.echo(line)
+            click.echo(display(line))
     for w in whys:
         click.echo("")
         for line in w.lines():
-            click.echo(line)
+            click.echo(display(line))
     for f in files:
         click.echo(f"wrote {f}" + (" (an empty network: the page says there is nobody to draw)"
                                    if export_fmt == "html" and not ranking.accounts else ""))
     if unknown:
         for msg in unknown:
-            click.secho(msg, fg="red", err=True)
+            click.secho(display(msg), fg="red", err=True)
         raise SystemExit(1)
 
 

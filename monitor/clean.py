@@ -47,8 +47,9 @@ def _length(table, column: str) -> int | None:
     return getattr(table.c[column].type, "length", None)
 
 
-def clean_text(value: str | None, *, line: bool = False, limit: int | None = None) -> str | None:
-    """``value`` without control characters (but newline and tab unless ``line``), NFC, at most ``limit`` long."""
+def clean_text(value: str | None, *, line: bool = False, limit: int | None = None, strip: bool = True) -> str | None:
+    """``value`` without control characters (but newline and tab unless ``line``), NFC, at most ``limit`` long
+    (a one-line field whose breaks became spaces is stripped, unless ``strip`` is False)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -57,7 +58,9 @@ def clean_text(value: str | None, *, line: bool = False, limit: int | None = Non
         if _CONTROL.search(value):
             value = _CONTROL.sub("", value)
         if line and _BREAKS.search(value):
-            value = _BREAKS.sub(" ", value).strip()
+            value = _BREAKS.sub(" ", value)
+            if strip:
+                value = value.strip()
         if not value.isascii() and not unicodedata.is_normalized("NFC", value):
             value = unicodedata.normalize("NFC", value)
     if limit is not None and len(value) > limit:
@@ -77,7 +80,7 @@ def clean_id(value: str | None, limit: int = 128) -> str | None:
 
 def display(value: object) -> str:
     """Stranger text (a name, a handle, a post) made safe to print on a terminal, on one line."""
-    return clean_text("" if value is None else str(value), line=True) or ""
+    return clean_text("" if value is None else str(value), line=True, strip=False) or ""
 
 
 _POST_ID = _length(m.posts, "platform_id")
