@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from monitor.config import Config, ConfigError, load_config
-from monitor.settings import Settings, load_settings
+from monitor.settings import Settings, load_settings, redact_logs
 from monitor.store import Store
 from monitor.topics import Matcher
 
@@ -46,6 +46,7 @@ def context(reload: bool = False, *, allow_broken_config: bool = False) -> Conte
                 _context.store.dispose()
                 _context = None
             settings = load_settings()
+            redact_logs(settings)  # no secret reaches a log
             logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
             problem = None

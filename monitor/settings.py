@@ -7,9 +7,13 @@ fails when one is missing from either. What to watch lives in
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "earshot"
@@ -73,6 +77,44 @@ class Settings:
     visibility_timeout: float = 2100.0
     extra: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """The settings without their secrets: the X token and SMTP password as ``***``, webhooks by host only,
+        passwords in URLs masked."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("x_bearer_token", "smtp_password"):
+                value = "***" if value else ""
+            elif f.name == "webhooks":
+                value = [_webhook_host(w) for w in value]
+            elif f.name == "extra":
+                value = sorted(value)
+            elif isinstance(value, str) and "://" in value:
+                value = hide_password(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    def secrets(self) -> list[str]:
+        """Every secret these settings hold, as it could appear in a message: the X token, the SMTP
+        password, each webhook URL (and its path, which is what servers and libraries quote), and the
+        password of each connection URL."""
+        out = [self.x_bearer_token, self.smtp_password]
+        for spec in self.webhooks:
+            for url in (spec, spec.partition(":")[2].strip()):
+                if url.startswith(("http://", "https://")):
+                    out.append(url)
+                    parts = urlsplit(url)
+                    out.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+        for url in (self.database_url, self.broker_url, self.result_backend, self.redis_url):
+            try:
+                out.append(urlsplit(url).password or "")
+            except ValueError:
+                pass
+        # short strings ("/", a 3-letter password) would blank out ordinary words: at least 6 characters
+        return sorted({s for s in out if s and len(s) >= 6}, key=len, reverse=True)
+
     @property
     def embedded(self) -> bool:
         """True when no broker is configured: tasks run in-process."""
@@ -81,6 +123,69 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its user part (``user:secret@host``) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if not parts.password:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        return url
+
+
+def _webhook_host(spec: str) -> str:
+    """A webhook as it may be shown: its format and host, never its (secret) path."""
+    head, _, rest = spec.partition(":")
+    url = rest.strip() if head.lower() in ("json", "teams", "slack") and not rest.startswith("//") else spec
+    try:
+        host = urlsplit(url).hostname or "?"
+    except ValueError:
+        host = "?"
+    return f"{head.lower()}:{host}" if url is not spec else host
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``***``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+_SECRETS: list[str] = []
+_FACTORY = None
+
+
+def redact_logs(settings: Settings) -> None:
+    """From now on, no log record of this process holds one of ``settings``' secrets (its message, its
+    arguments or its traceback): they are replaced by ``***`` as each record is made, whoever logs it
+    (Earshot, Celery, requests, tweepy) and wherever it goes."""
+    global _FACTORY
+    _SECRETS[:] = settings.secrets()
+    if _FACTORY is not None:
+        return
+    _FACTORY = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = _FACTORY(*args, **kwargs)
+        if _SECRETS:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: leave it to the handler to report
+                return record
+            clean = redact(message, _SECRETS)
+            if clean != message:
+                record.msg, record.args = clean, None
+            if record.exc_info and record.exc_info[1] is not None:
+                text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+                record.exc_text = redact(text, _SECRETS)
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def read_env_file(path: Path = Path(".env")) -> dict[str, str]:

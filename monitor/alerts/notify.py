@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select, update
 
 from monitor import models as m
-from monitor.settings import Settings
+from monitor.settings import Settings, redact
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,8 @@ def parse_webhook(spec: str) -> tuple[str, str]:
         fmt, spec = head.lower(), rest.strip()
     u = urlparse(spec)
     if u.scheme not in ("http", "https") or not u.netloc:
-        raise ValueError(f"EARSHOT_WEBHOOKS: {spec!r} is not an http(s) URL (prefix it with json:, teams: or slack:)")
+        shown = f"{u.scheme}://{u.hostname}/..." if u.hostname else "an entry"  # the rest may be the secret
+        raise ValueError(f"EARSHOT_WEBHOOKS: {shown} is not an http(s) URL (prefix it with json:, teams: or slack:)")
     return fmt, spec
 
 
@@ -176,8 +177,10 @@ def post_webhook(url: str, body: Mapping[str, Any], timeout: float) -> None:
     try:
         resp = requests.post(url, json=body, timeout=(min(5.0, timeout), timeout), allow_redirects=False,
                              headers={"User-Agent": "earshot-alerts/1"})
-    except requests.RequestException as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+    except requests.RequestException as exc:  # its text quotes the URL, whose path is the webhook's secret
+        u = urlparse(url)
+        secret = [url, u.path + (f"?{u.query}" if u.query else "")]
+        raise DeliveryError(redact(f"{type(exc).__name__}: {exc}", [s for s in secret if len(s) > 1])) from None
     if 200 <= resp.status_code < 300:
         return
     text = (resp.text or "")[:200].replace("\n", " ")
