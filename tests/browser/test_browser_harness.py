@@ -133,7 +133,7 @@ def test_axe_check_fails_on_a_critical_violation(harness, page, axe_check):
     assert "critical" in message and "image-alt" in message and "button-name" in message
 
 
-def test_an_inline_script_without_the_nonce_does_not_run(harness, page, page_errors):
+def test_an_inline_script_without_the_nonce_does_not_run(harness, page):
     url, _ = harness
     page.goto(url + "/")
     page.evaluate("""() => { const s = document.createElement('script');
