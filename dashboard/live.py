@@ -140,6 +140,22 @@ class Hub:
             q.put_nowait(None)  # tells the stream to end
         self.subscribers.clear()
 
+    def drop_subscribers(self) -> None:
+        """End every open stream (safe from any thread); browsers reconnect with ``Last-Event-ID`` and replay."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def drop() -> None:
+            for q in list(self.subscribers):
+                self.subscribers.discard(q)
+                try:
+                    q.put_nowait(None)
+                except asyncio.QueueFull:
+                    pass
+
+        loop.call_soon_threadsafe(drop)
+
     def wake(self) -> None:
         """Look for new events now (safe from any thread)."""
         loop, ev = self._loop, self._wake

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -45,22 +45,38 @@ def _search(state: State, q: str, topic, platform, since, until, sentiment, kind
             "terms": r.terms, "note": r.note, "posts": posts}
 
 
-@router.get("/search", response_class=HTMLResponse, summary="Post search page")
+def _form_time(value: str, name: str, problems: list[str]) -> datetime | None:
+    """A time from the search form (empty: none); one that does not parse is reported, not raised."""
+    if not value.strip():
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not a date and time")
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+@router.get("/search", response_class=HTMLResponse, summary="Post search page (the form's fields; empty ones are ignored)")
 def search_page(request: Request, user: Viewer, state: AppState,
                 q: Annotated[str, Query(max_length=500)] = "",
                 topic: Annotated[str, Query(max_length=64)] = "", platform: Annotated[str, Query(max_length=16)] = "",
-                since: datetime | None = None, until: datetime | None = None,
-                sentiment: Sentiment | None = None, kind: Kind | None = None,
+                since: Annotated[str, Query(max_length=40)] = "", until: Annotated[str, Query(max_length=40)] = "",
+                sentiment: Literal["", "negative", "neutral", "positive"] = "",
+                kind: Literal["", "original", "retweet", "quote", "reply", "article"] = "",
                 order: Literal["relevance", "newest"] = "relevance", page: Annotated[int, Query(ge=1, le=500)] = 1):
-    result = _search(state, q, topic, platform, since, until, sentiment, kind, order, page) if q.strip() else None
-    if result:
+    problems: list[str] = []
+    t_since, t_until = _form_time(since, "From", problems), _form_time(until, "To", problems)
+    result = None
+    if q.strip():
+        result = _search(state, q, topic, platform, t_since, t_until, sentiment or None, kind or None, order, page)
         for p in result["posts"]:
             p["snippet_html"] = as_markup(p["snippet_html"])
             p["title_html"] = as_markup(p["title_html"])
-    params = {"q": q, "topic": topic, "platform": platform, "since": since.isoformat() if since else "",
-              "until": until.isoformat() if until else "", "sentiment": sentiment or "", "kind": kind or "",
-              "order": order}
-    return render(request, "search.html", result=result, params=params, topics=state.config.topics)
+    params = {"q": q, "topic": topic, "platform": platform, "since": since, "until": until,
+              "sentiment": sentiment, "kind": kind, "order": order}
+    return render(request, "search.html", result=result, params=params, topics=state.config.topics,
+                  problems=problems)
 
 
 @router.get("/api/posts/search", summary="Full-text search of stored posts")

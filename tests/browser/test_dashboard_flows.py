@@ -1,0 +1,158 @@
+"""What people do in the dashboard, in chromium: sign in, watch an alert arrive live and acknowledge
+it, miss events while disconnected and get them on reconnecting, look up influencers and export,
+search posts, mark a post irrelevant and see the counts change. Screenshots are saved as artefacts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from monitor import hooks
+from monitor.alerts import records
+from monitor.config import load_config
+from monitor.items import Account, Batch, Post
+from monitor.pipeline import process_batch
+from monitor.topics import Matcher
+from tests.conftest import ROOT
+
+
+def sign_in(page, dashboard, role: str) -> None:
+    name, password = dashboard.info["users"][role]
+    page.goto(dashboard.url + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/alerts")
+
+
+def spike(start: datetime, n: int = 80, first: int = 70000) -> Batch:
+    posts = [Post(platform="x", platform_id=str(9_100_000 + first + i), kind="original", author_id=str(first + i),
+                  text=f"MMR vaccine clinics shut again, parents furious #{i}", created_at=start + timedelta(seconds=3 * i),
+                  url=f"https://x.com/u{first + i}/status/{9_100_000 + first + i}") for i in range(n)]
+    accounts = [Account(platform="x", platform_id=str(first + i), handle=f"parent{first + i}", name=f"Parent {i}")
+                for i in range(n)]
+    return Batch(source="test", posts=posts, accounts=accounts)
+
+
+def test_an_alert_arrives_live_is_acknowledged_and_missed_events_come_on_reconnecting(dashboard, page, screenshot,
+                                                                                     page_errors):
+    hooks.register_after_batch()  # the pipeline's hooks: the alert engine, then the dashboard's wake-up
+    matcher = Matcher(load_config(ROOT / "config" / "keywords.yaml").topics)
+    end = datetime.fromisoformat(dashboard.info["end"])
+    sign_in(page, dashboard, "press")
+    page.wait_for_selector("#live-status:has-text('Live: connected')")
+    before = {a["id"] for a in records.list_alerts(dashboard.store)}
+    stream_requests = []
+    page.on("request", lambda r: "/alerts/stream" in r.url and stream_requests.append(r))
+    # a batch is processed (as a worker or `earshot run` does): the alert shows without a reload
+    t0 = time.monotonic()
+    process_batch(spike(end + timedelta(minutes=30)), dashboard.store, matcher)
+    new = [a for a in records.list_alerts(dashboard.store) if a["id"] not in before and a["kind"] == "volume"]
+    assert len(new) == 1 and new[0]["severity"] == "critical"
+    alert_id = new[0]["id"]
+    card = page.locator(f"#alert-{alert_id}")
+    card.wait_for(timeout=5000)
+    arrived = time.monotonic() - t0
+    assert page.locator("#live-feed li").first.inner_text().startswith(tuple("0123456789"))
+    assert f"alert {alert_id} opened (critical)" in page.locator("#live-feed").inner_text()
+    assert page.locator("#critical-banner").is_visible()
+    screenshot(page, "flow-alert-arrived-live")
+    assert arrived < 5, arrived
+    opened_id = records.events(dashboard.store, alert_id)[0]["id"]
+    # the connection drops and cannot come back for a while; meanwhile a colleague acknowledges it
+    page.route("**/alerts/stream*", lambda route: route.abort())
+    stream_requests.clear()
+    dashboard.app.state.earshot.hub.drop_subscribers()
+    page.wait_for_selector("#live-status:has-text('reconnecting')", timeout=10000)
+    records.acknowledge(dashboard.store, alert_id, "ada", "on it")
+    page.wait_for_timeout(500)
+    assert "Acknowledged by" not in card.inner_text()  # not seen yet
+    page.unroute("**/alerts/stream*")
+    # the browser reconnects by itself, says the last event it saw, and gets what it missed
+    page.wait_for_selector(f"#alert-{alert_id}:has-text('Acknowledged by ada')", timeout=15000)
+    assert f"alert {alert_id} acknowledged" in page.locator("#live-feed").inner_text()
+    sent = [r.all_headers().get("last-event-id") for r in stream_requests]
+    assert str(opened_id) in sent, sent
+    screenshot(page, "flow-missed-events-after-reconnect")
+    # resolve from the card, with a note: recorded with the signed-in name
+    card = page.locator(f"#alert-{alert_id}")
+    card.locator(f"#note-resolve-{alert_id}").fill("statement issued")
+    card.locator("button:has-text('Resolve')").click()
+    page.wait_for_url("**/alerts?done=resolve*")
+    assert page.locator(f"#alert-{alert_id}").count() == 0
+    assert f"Alert {alert_id} resolved" in page.locator(".govuk-notification-banner--success").inner_text()
+    hist = [(e["kind"], e["by"], e["note"]) for e in records.events(dashboard.store, alert_id)]
+    assert ("acknowledged", "ada", "on it") in hist and ("resolved", "percy", "statement issued") in hist
+    assert not [e for e in page_errors if "alerts/stream" not in e], page_errors
+
+
+def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path):
+    sign_in(page, dashboard, "viewer")
+    page.click("a.govuk-service-navigation__link:has-text('Influencers')")
+    page.select_option("#topic", "vaccination")
+    page.select_option("#window", "7d")
+    page.click("button:has-text('Look up')")
+    page.wait_for_selector("#ranking-table tbody tr")
+    rows = page.locator("#ranking-table tbody tr")
+    assert rows.count() >= 10
+    assert rows.first.locator("td").first.inner_text().strip() == "1"
+    page.locator("details.govuk-details summary").first.click()
+    assert "Score parts" in page.locator("details.govuk-details").first.inner_text()
+    page.wait_for_selector("#network .main-svg")
+    screenshot(page, "flow-influencers")
+    with page.expect_download() as dl:
+        page.click("a:has-text('GEXF')")
+    path = tmp_path / "out.gexf"
+    dl.value.save_as(path)
+    text = path.read_text()
+    assert text.startswith("<?xml") and "<gexf" in text and "<node " in text
+    # the sortable table: sort by score, lowest first
+    page.click("#ranking-table th:nth-child(3) button")
+    scores = [float(x.replace(",", "")) for x in page.locator("#ranking-table tbody tr td:nth-child(3)").all_inner_texts()]
+    assert scores == sorted(scores)
+
+
+def test_search_posts(dashboard, page, screenshot):
+    sign_in(page, dashboard, "viewer")
+    page.goto(dashboard.url + "/search")
+    page.fill("#q", 'vaccin* "A&E"')
+    page.click("button:has-text('Search')")
+    page.wait_for_selector("#results-count")
+    page.fill("#q", "vaccin*")
+    page.select_option("#topic", "vaccination")
+    page.click("button:has-text('Search')")
+    page.wait_for_selector("#results li")
+    assert page.locator("#results mark.earshot-hit").count() >= 5
+    count = page.locator("#results-count").inner_text()
+    assert "posts match" in count
+    screenshot(page, "flow-search")
+    if page.locator("a[rel=next]").count():
+        page.click("a[rel=next]")
+        page.wait_for_selector("#results li")
+        assert "Page 2 of" in page.locator(".earshot-page-of").inner_text()
+
+
+def test_mark_a_post_irrelevant_and_see_the_counts_change(dashboard, page, screenshot):
+    sign_in(page, dashboard, "press")
+    page.goto(dashboard.url + "/topics/vaccination?range=7d")
+    before = int(page.locator("#total-posts").inner_text().replace(",", ""))
+    page.goto(dashboard.url + "/search?q=vaccin*&topic=vaccination")
+    page.locator("#results a:has-text('check this post')").first.click()
+    page.wait_for_selector("#mark-topic")
+    page.select_option("#mark-topic", "vaccination")
+    page.click("button:has-text('Mark irrelevant')")
+    page.wait_for_selector(".govuk-notification-banner--success")
+    assert "irrelevant to Vaccination" in page.locator("#marks").inner_text()
+    screenshot(page, "flow-marked-irrelevant")
+    post_url = page.url.split("?")[0]
+    page.goto(dashboard.url + "/topics/vaccination?range=7d")
+    assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before - 1
+    assert "1 posts marked irrelevant" in page.locator("#review").inner_text()
+    screenshot(page, "flow-topic-after-mark")
+    # undone: the post counts again
+    page.goto(post_url)
+    page.click("#marks button:has-text('Undo')")
+    page.wait_for_selector(".govuk-notification-banner--success")
+    page.goto(dashboard.url + "/topics/vaccination?range=7d")
+    assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before
