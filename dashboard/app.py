@@ -19,6 +19,7 @@ request's nonce, no inline event handlers, no plugins, no framing, forms posting
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        indexer = asyncio.create_task(_index_posts(store)) if store.dialect == "sqlite" else None
         if hub:
             from dashboard.routers.alerts import card_html
 
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         try:
             yield
         finally:
+            if indexer is not None:
+                indexer.cancel()
             if state.hub is not None:
                 await state.hub.stop()
                 state.hub = None
@@ -160,6 +164,23 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+INDEX_EVERY = 15.0  #: seconds between runs of the background full-text indexer (SQLite)
+
+
+async def _index_posts(store: Store) -> None:
+    """Keep SQLite's full-text index of posts current (:func:`monitor.search.ensure_indexed`) in the background."""
+    from monitor.search import ensure_indexed
+
+    while True:
+        try:
+            await asyncio.to_thread(ensure_indexed, store)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database busy or away: next time
+            log.warning("full-text indexing of posts failed, will retry: %s", exc)
+        await asyncio.sleep(INDEX_EVERY)
 
 
 def _wants_json(request: Request) -> bool:

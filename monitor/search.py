@@ -9,9 +9,9 @@ prefix. All terms must match. Text the engine splits into several tokens (``A&E`
 itself.
 
 **SQLite**: an external-content FTS5 table ``posts_fts`` over ``posts.title`` and ``posts.text``
-(``unicode61``, accents folded). It is filled from ``posts`` up to the newest post before each
-search (:func:`ensure_indexed`, in chunks; ``search_state.last_id`` remembers how far), not by a
-trigger, so storing a batch costs nothing more. **PostgreSQL**: the generated column
+(``unicode61``, accents folded). It is filled from ``posts`` by :func:`ensure_indexed` -- in chunks;
+``search_state.last_id`` remembers how far -- every few seconds by the dashboard and before each
+search, not by a trigger, so storing a batch costs nothing more. **PostgreSQL**: the generated column
 ``posts.search`` (``to_tsvector('simple', title || ' ' || text)``, with ``<``, ``>`` and ``&`` read
 as spaces, so text inside something that looks like markup is indexed too) with a GIN index,
 queried with ``to_tsquery('simple', ...)`` built from quoted lexemes (``'a' <-> 'e'``), never from
@@ -37,6 +37,7 @@ from monitor.store import Store, _naive_utc, _sqlite_time
 
 HIT_START, HIT_END = "\x02", "\x03"
 INDEX_CHUNK = 20_000
+SEARCH_INDEX_ROWS = 100_000  #: posts a search indexes before answering (the rest: the dashboard's background indexer)
 MAX_TERMS = 16
 COUNT_CAP = 10_000  #: totals above this are reported as "more than"
 
@@ -101,26 +102,29 @@ def pg_query(terms: list[Term]) -> tuple[str, list[str]]:
     return " & ".join(parts), []
 
 
-def ensure_indexed(store: Store) -> int:
-    """SQLite: add posts stored since the last search to ``posts_fts``; how many were added."""
+def ensure_indexed(store: Store, max_rows: int | None = None) -> int:
+    """SQLite: add posts stored since the last call to ``posts_fts`` (at most ``max_rows``, in chunks of
+    :data:`INDEX_CHUNK`, one transaction each, so writers wait at most one chunk); return how many posts
+    are still not indexed (0: all). Several processes may call it at once: each chunk's first statement
+    is a write, so SQLite serialises them, and each reads how far the index got inside its own chunk."""
     if store.dialect != "sqlite":
         return 0
-    added = 0
-    with store.engine.begin() as conn:
-        row = conn.execute(sql_text("SELECT last_id FROM search_state WHERE name = 'posts'")).first()
-        last = int(row[0]) if row else 0
-        newest = conn.execute(sql_text("SELECT max(id) FROM posts")).scalar() or 0
-        if newest <= last:
-            return 0
-        while last < newest:
+    done = 0
+    while True:
+        with store.engine.begin() as conn:
+            conn.execute(sql_text("INSERT INTO search_state(name, last_id) VALUES ('posts', 0) "
+                                  "ON CONFLICT (name) DO NOTHING"))
+            last = int(conn.execute(sql_text("SELECT last_id FROM search_state WHERE name = 'posts'")).scalar())
+            newest = conn.execute(sql_text("SELECT max(id) FROM posts")).scalar() or 0
+            if newest <= last:
+                return 0
+            if max_rows is not None and done >= max_rows:
+                return int(conn.execute(sql_text("SELECT count(*) FROM posts WHERE id > :a"), {"a": last}).scalar())
             upto = min(newest, last + INDEX_CHUNK)
             conn.execute(sql_text("INSERT INTO posts_fts(rowid, title, text) SELECT id, title, text FROM posts "
                                   "WHERE id > :a AND id <= :b"), {"a": last, "b": upto})
-            added += upto - last
-            last = upto
-        conn.execute(sql_text("INSERT INTO search_state(name, last_id) VALUES ('posts', :v) "
-                              "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id"), {"v": last})
-    return added
+            conn.execute(sql_text("UPDATE search_state SET last_id = :v WHERE name = 'posts'"), {"v": upto})
+        done += upto - last
 
 
 def search(store: Store, query: str, *, topic: str | None = None, platform: str | None = None,
@@ -162,8 +166,9 @@ def search(store: Store, query: str, *, topic: str | None = None, platform: str 
     extra = "".join(f" AND {w}" for w in where)
     cols = ("p.id, p.platform, p.platform_id, p.kind, p.created_at, p.url, p.sentiment, p.title, "
             "a.id AS account_id, a.handle, a.name")
+    behind = 0
     if store.dialect == "sqlite":
-        ensure_indexed(store)
+        behind = ensure_indexed(store, max_rows=SEARCH_INDEX_ROWS)
         params["q"] = fts5_query(terms)
         base = f"FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid JOIN accounts a ON a.id = p.account_id " \
                f"WHERE posts_fts MATCH :q{extra}"
@@ -190,7 +195,9 @@ def search(store: Store, query: str, *, topic: str | None = None, platform: str 
         if store.dialect != "sqlite":  # marked here: ts_headline's parser would hide text inside "<...>"
             r["snippet"] = mark_terms(r["snippet"], terms)
             r["title_snippet"] = mark_terms(r["title_snippet"], terms)
-    return SearchResult(min(total, COUNT_CAP), total > COUNT_CAP, rows, [" ".join(t.words) for t in terms])
+    note = (f"The search index is catching up: {behind:,} of the newest stored posts are not searchable yet."
+            if behind else None)
+    return SearchResult(min(total, COUNT_CAP), total > COUNT_CAP, rows, [" ".join(t.words) for t in terms], note)
 
 
 def mark_terms(text: str | None, terms: list[Term]) -> str | None:

@@ -79,3 +79,27 @@ def test_the_demo_serves_the_dashboard_with_a_generated_sign_in(tmp_path):
     proc, out2 = _start_demo(env, port)
     _stop(proc)
     assert f"with password {password}" in out2
+
+
+def test_earshot_run_serves_the_dashboard_beside_collection(tmp_path):
+    env = {**os.environ, "EARSHOT_DATA_DIR": str(tmp_path / "var"), "EARSHOT_CONFIG": str(ROOT / "config" / "keywords.yaml")}
+    for name in ("EARSHOT_DATABASE_URL", "EARSHOT_BROKER_URL", "EARSHOT_REDIS_URL"):
+        env.pop(name, None)
+    port = free_port()
+    proc = subprocess.Popen([*EARSHOT, "run", "--duration", "20", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.3)
+        assert health is not None and health.json() == {"status": "ok", "store": True, "live": "polling"}
+        assert httpx.get(f"http://127.0.0.1:{port}/alerts", timeout=5, follow_redirects=False).status_code == 303
+    finally:
+        _stop(proc)
+    out = proc.stdout.read()
+    assert f"dashboard: http://127.0.0.1:{port}" in out and "scheduled jobs in-process" in out, out

@@ -88,3 +88,18 @@ def test_parse_keeps_words_and_phrases():
     assert [t.words for t in parse('"a b" c-d e&f')] == [["a", "b"], ["c", "d"], ["e", "f"]]
     assert parse("***") == [] and parse("  ") == []
     assert [t.prefix for t in parse("ab* abc*")] == [False, True]
+
+
+def test_the_index_catches_up_in_bounded_steps_and_says_what_it_has_not_seen(sqlite_store, monkeypatch):
+    import monitor.search as s
+
+    monkeypatch.setattr(s, "INDEX_CHUNK", 3)
+    posts = [Scored(Post(platform="x", platform_id=str(i), kind="original", author_id="a", text=f"ward {i}",
+                         created_at=T0), 0.0, {}) for i in range(10)]
+    sqlite_store.write_batch(posts, [Account("x", "a", handle="a")])
+    monkeypatch.setattr(s, "SEARCH_INDEX_ROWS", 3)
+    first = search(sqlite_store, "ward")
+    assert first.total == 3 and "7 of the newest" in first.note
+    assert ensure_indexed(sqlite_store) == 0
+    again = search(sqlite_store, "ward")
+    assert again.total == 10 and again.note is None
