@@ -132,3 +132,37 @@ class Postgres:
 def start_postgres(timeout: float = 30) -> Postgres:
     """A private PostgreSQL server (see :class:`Postgres`); ``destroy()`` it when done."""
     return Postgres(timeout)
+
+
+@contextmanager
+def serve_asgi(app, *, host: str = "127.0.0.1", timeout: float = 10) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port in
+    between. On exit the server stops, giving open connections (event streams) 2 s to end.
+    """
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="none",
+                                           timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True)
+    thread.start()
+    deadline = time.time() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.time() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise ServiceMissing(f"the ASGI app did not start on {host}:{port} within {timeout:g} s (see the log above)")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
