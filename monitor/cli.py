@@ -516,9 +516,10 @@ def status_lines(st: dict, settings) -> list[str]:
     lines.append("sources:")
     if not st["sources"]:
         lines.append("  none configured or seen")
+    width = max([24] + [len(s["name"]) for s in st["sources"]])
     for s in st["sources"]:
         lines.append(click.style(
-            f"  {s['name']:<24} {s['state']:<9} last run {_when(s['last_run_at']):<20} "
+            f"  {s['name']:<{width}} {s['state']:<9} last run {_when(s['last_run_at']):<20} "
             f"items {s['items']:<7} errors {s['errors']:<4} rate-limit waits {s['rate_limit_waits']} "
             f"({s['rate_limit_seconds']:.0f}s)", fg=_STATE_COLOURS.get(s["state"])))
         if s.get("last_error"):
