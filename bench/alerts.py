@@ -1,41 +1,45 @@
-"""Alert engine: detection quality, push latency, detector cost.
+"""Alert engine: detection quality on real and synthetic series, push latency, detector cost.
 
-    python bench/alerts.py            # 60 series with incidents + 12 without, 40 latency samples
-    python bench/alerts.py --quick    # 16 + 4 series, 12 latency samples: under a minute
+    python bench/alerts.py            # everything, full size
+    python bench/alerts.py --quick    # fewer synthetic series and latency samples: under a minute
 
-(a) **Quality.** Generated series of 5-minute counts, three weeks each, with the
-daily and weekly rhythm of the demo scenario (quiet nights, morning and evening
-peaks, quieter weekends), levels from 1 to 40 posts per 5 minutes, noise burstier
-than Poisson (gamma-Poisson, 18 % extra variation, plus a few small retweet
-cascades a day, each at most a bucket's worth of posts spread over 10-30
-minutes). After the first week, each series gets three planted incidents, one of
-each shape, starting in the daytime at least two days apart:
+(a) **Real traffic.** The five real series of ``../shared/fixtures/real-volume/`` (tweets a
+5-minute bucket mentioning a company, eight weeks each, with labelled incident windows;
+from the Numenta Anomaly Benchmark) run through :class:`monitor.alerts.detector.TopicDetector`
+at the default settings a new user gets -- the same settings for every series, nothing
+tuned per series. Scored as :mod:`monitor.alerts.scoring` says: the benchmark's standard
+score (``real_nab_standard``: the earliest detection in a window by how early, 0.11 per
+detection outside every window, 1 per missed window, the first 15 % for learning,
+normalised over the five so that detecting nothing is 0 and perfect 100) and at event
+level (``real_event_precision``, ``real_event_recall``, ``real_false_alarms``: an incident is
+found when an alert opens inside its window; every alert, opened or reopened, outside every
+window is a false alarm). In the same run, the reference: Huginn's PeakDetectorAgent rule
+(mean + 3 standard deviations of 14 days, 2 days between peaks) on the same buckets
+(``reference_nab_standard``, ``reference_event_precision``).
 
-- *sharp spike*: 4-10 times normal within 10 minutes, decaying over 1-3 hours;
-- *slow build*: rising steadily to 3-6 times normal over 1-3 hours, then fading;
-- *level shift*: 2-3 times normal from one moment on, for 1-2 days.
+(b) **Widened synthetic set** (:func:`monitor.alerts.synthetic.wide_series`, a model that
+is not the detector's: random daily curves in local time with a clock change, drift,
+heavy-tailed cascades, missing buckets, spikes, slow builds, modest 1.3-2x rises and
+level shifts at any hour, a fifth of the series without incidents and a tenth sparse),
+scored at event level with reopens counted: ``synthetic_precision``, ``synthetic_recall``,
+recall by shape and at night, median delay.
 
-A third of the series also drift upwards by 50 % over the three weeks. The series
-without incidents (some drifting, some sparse: a few posts a day) only count
-against precision. Each series runs through :class:`monitor.alerts.detector.TopicDetector`
-with the default tuning. An alert (volume or sentiment) *matches* an incident
-when it opens between the incident's start and an hour after its end; the first
-matching alert counts, any other alert is a false one. Precision = matching
-alerts / all alerts; recall = incidents matched / incidents; delay = buckets from
-an incident's first bucket to the bucket whose completion opened its alert
-(0 = the very first bucket).
+(c) **Demo-model set.** The earlier set drawn from the demo scenario's rhythm (three
+planted incidents of 2-10x in the daytime): ``precision``, ``recall`` (an alert matches an
+incident when it opens between its start and an hour after its end; others are false),
+``median_delay_buckets``.
 
-(b) **Latency.** A private ``redis-server``, a SQLite store primed with two days
-of history on N topics, a subscriber on the ``earshot:alerts`` channel. For each
-topic, a spike batch goes through :func:`monitor.pipeline.process_batch` with the
-alert hook registered; the time from the batch's commit (the first after-batch
-hook) to the ``opened`` event arriving at the subscriber is one sample.
+(d) **Latency.** A private ``redis-server``, a SQLite store primed with two days of
+history on N topics, a subscriber on the ``earshot:alerts`` channel. For each topic, a
+spike batch goes through :func:`monitor.pipeline.process_batch` with the alert hook
+registered; the time from the batch's commit (the first after-batch hook) to the
+``opened`` event arriving at the subscriber is one sample (``latency_p50_s``,
+``latency_p95_s``).
 
-(c) **Cost.** Detector time per topic per bucket (settled buckets, all the series
-of (a)).
+(e) **Cost.** Detector time per topic per bucket (``detector_us_per_bucket``).
 
-The last line is one JSON object: precision, recall, median_delay_buckets,
-latency_p50_s, latency_p95_s, detector_us_per_bucket.
+The last line is one JSON object with every figure named above. The machine may be
+shared: timings are noisy; quality figures are deterministic.
 """
 
 from __future__ import annotations
@@ -56,19 +60,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.alerts.detector import Params, TopicDetector  # noqa: E402
-from tests.monitor.alerts_support import poisson  # noqa: E402  (the tests' sampler: same draws)
-from tests.services import ServiceMissing, start_redis  # noqa: E402
+from monitor.alerts.scoring import (EventCounts, StandardScore, detector_detections, event_counts,  # noqa: E402
+                                    huginn_peaks, standard_score)
+from monitor.alerts.synthetic import HOURLY, WEEKDAY, poisson, wide_series  # noqa: E402
+from tests.services import ServiceMissing, start_redis  # noqa: E402  (private service starters, shared with the tests)
 
-HOURLY = (0.30, 0.18, 0.11, 0.08, 0.08, 0.13, 0.32, 0.68, 1.05, 1.20, 1.15, 1.05,
-          1.08, 1.02, 0.96, 0.95, 1.00, 1.10, 1.22, 1.32, 1.36, 1.22, 0.92, 0.56)
-WEEKDAY = (1.00, 1.03, 1.00, 0.98, 0.93, 0.70, 0.66)
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "real-volume"
 B = 300
 DAY = 288
 T0 = 1_763_942_400  # Monday 24 November 2025 00:00 UTC (London time = UTC then)
 GRACE = 12  # buckets after an incident's end in which an alert still matches it
 
 
-# ----------------------------------------------------------------------------- (a) quality
+# ----------------------------------------------------------------------------- (c) demo-model quality
 def make_series(seed: int, *, days: int = 21, incidents: bool = True, drift: float = 0.0,
                 level: float | None = None):
     """(buckets [(t, posts, negative)], incidents [{shape, start, end, peak}])."""
@@ -174,7 +178,66 @@ def run_quality(n_incident_series: int, n_quiet_series: int) -> dict:
     }
 
 
-# ----------------------------------------------------------------------------- (b) latency
+# ----------------------------------------------------------------------------- real series
+def load_real(folder: Path = REAL) -> list[dict]:
+    """The real series: [{name, times, counts, windows}] (times: epoch seconds of each row, UTC)."""
+    import csv
+
+    def ts(text: str) -> float:
+        return datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=timezone.utc).timestamp()
+
+    if not (folder / "windows.json").is_file():
+        sys.exit(f"the real series are missing: expected {folder} (the shared/ folder beside the project)")
+    windows = json.loads((folder / "windows.json").read_text())
+    out = []
+    for name in sorted(windows):
+        with open(folder / name, newline="") as f:
+            rows = list(csv.DictReader(f))
+        out.append({"name": name.removeprefix("Twitter_volume_").removesuffix(".csv"),
+                    "times": [ts(r["timestamp"]) for r in rows], "counts": [int(float(r["value"])) for r in rows],
+                    "windows": [(ts(a), ts(b)) for a, b in windows[name]]})
+    return out
+
+
+def run_real(series: list[dict]) -> dict:
+    """The detector at default settings and the Huginn reference on the real series."""
+    rows = []
+    ours_std, ref_std = StandardScore(), StandardScore()
+    ours_ev, ref_ev = EventCounts(), EventCounts()
+    for s in series:
+        det = detector_detections(s["times"], s["counts"], Params())
+        ref = huginn_peaks(s["times"], s["counts"])
+        a, b = standard_score(s["times"], s["windows"], det), standard_score(s["times"], s["windows"], ref)
+        ea, eb = event_counts(s["windows"], det), event_counts(s["windows"], ref)
+        ours_std, ref_std, ours_ev, ref_ev = ours_std + a, ref_std + b, ours_ev + ea, ref_ev + eb
+        rows.append((s["name"], len(s["times"]), len(s["windows"]), ea, a, eb, b))
+    return {"rows": rows, "ours_std": ours_std, "ref_std": ref_std, "ours_ev": ours_ev, "ref_ev": ref_ev}
+
+
+# ----------------------------------------------------------------------------- widened synthetic set
+def run_wide(n: int) -> dict:
+    tot = EventCounts()
+    by: dict[str, list[int]] = {}
+    delays: list[float] = []
+    buckets = 0
+    for seed in range(n):
+        s = wide_series(seed, incidents=seed % 5 != 4, level=0.05 if seed % 10 == 9 else None)
+        det = detector_detections(s.times, s.counts, Params())
+        buckets += len(s.times)
+        tot = tot + event_counts(s.windows, det, since=s.learn_until)
+        for inc in s.incidents:
+            a, b = inc.window
+            hit = [d for d in det if a <= d <= b]
+            for key in (inc.shape, "night" if inc.night else "day"):
+                f, k = by.get(key, [0, 0])
+                by[key] = [f + bool(hit), k + 1]
+            if hit:
+                delays.append((min(hit) - a) / 60)
+    return {"series": n, "counts": tot, "by": by, "buckets": buckets,
+            "median_delay_min": float(statistics.median(delays)) if delays else float("nan")}
+
+
+# ----------------------------------------------------------------------------- (d) latency
 def run_latency(n_topics: int, tmp: Path) -> dict:
     import os
     import random
@@ -287,30 +350,50 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer series and samples: under a minute")
     args = ap.parse_args(argv)
-    n_inc, n_quiet, n_lat = (16, 4, 12) if args.quick else (60, 12, 40)
+    n_inc, n_quiet, n_wide, n_lat = (6, 2, 8, 8) if args.quick else (60, 12, 60, 40)
     t_start = time.perf_counter()
+    real = run_real(load_real())
+    wide = run_wide(n_wide)
     q = run_quality(n_inc, n_quiet)
     with tempfile.TemporaryDirectory() as d:
         lat = run_latency(n_lat, Path(d))
-    print(f"(a) detection quality: {q['series']} series of 21 days ({q['buckets']:,} buckets), "
-          f"{q['incidents']} planted incidents, {q['alerts']} alerts")
-    print(f"    {'shape':<12} {'found':>9} {'median delay (buckets)':>24}")
+    os_, rs, oe, re_ = real["ours_std"], real["ref_std"], real["ours_ev"], real["ref_ev"]
+    print("(a) real series (../shared/fixtures/real-volume, default settings, nothing tuned per series)")
+    print(f"    {'series':<6} {'buckets':>8} {'windows':>8} | {'found':>5} {'false':>5} {'std':>6} | "
+          f"{'Huginn found':>12} {'false':>5} {'std':>6}")
+    for name, n, w, ea, a, eb, b in real["rows"]:
+        print(f"    {name:<6} {n:>8,} {w:>8} | {ea.found:>5} {ea.false_alarms:>5} {a.raw:>6.2f} | "
+              f"{eb.found:>12} {eb.false_alarms:>5} {b.raw:>6.2f}")
+    print(f"    Earshot: standard score {os_.normalised:.1f}, event precision {oe.precision:.2f}, recall "
+          f"{oe.recall:.2f} ({oe.found} of {oe.incidents} found, {oe.false_alarms} false alarms)")
+    print(f"    Huginn PeakDetector: standard score {rs.normalised:.1f}, event precision {re_.precision:.2f}, "
+          f"recall {re_.recall:.2f} ({re_.found} found, {re_.false_alarms} false alarms)")
+    wc = wide["counts"]
+    print(f"(b) widened synthetic set: {wide['series']} series of 28 days ({wide['buckets']:,} buckets), "
+          f"{wc.incidents} incidents: precision {wc.precision:.2f}, recall {wc.recall:.2f} "
+          f"({wc.false_alarms} false alarms), median delay {wide['median_delay_min']:.0f} min")
+    print("    found by kind: " + ", ".join(f"{k} {f}/{n}" for k, (f, n) in sorted(wide["by"].items())))
+    print(f"(c) demo-model set: {q['series']} series of 21 days, {q['incidents']} incidents, {q['alerts']} alerts: "
+          f"precision {q['precision']:.3f}, recall {q['recall']:.3f}, median delay {q['median_delay']:.1f} buckets")
     for shape, (found, total, delay) in q["by_shape"].items():
-        print(f"    {shape:<12} {found:>4} / {total:<4} {('-' if delay is None else f'{delay:.1f}'):>24}")
-    print(f"    precision {q['precision']:.3f}   recall {q['recall']:.3f}   median delay {q['median_delay']:.1f} buckets"
-          f"   false alerts {q['false']}")
-    print(f"(b) batch commit -> alert on the Redis channel: {lat['samples']} samples, p50 {lat['p50'] * 1000:.1f} ms, "
+        print(f"    {shape:<8} {found:>3} / {total:<3} median delay {('-' if delay is None else f'{delay:.1f}')} buckets")
+    print(f"(d) batch commit -> alert on the Redis channel: {lat['samples']} samples, p50 {lat['p50'] * 1000:.1f} ms, "
           f"p95 {lat['p95'] * 1000:.1f} ms, max {lat['max'] * 1000:.1f} ms"
           + (f"   (no alert for {', '.join(lat['missing'])})" if lat["missing"] else ""))
-    print(f"(c) detector cost: {q['us_per_bucket']:.1f} µs per topic per 5-minute bucket "
+    print(f"(e) detector cost: {q['us_per_bucket']:.1f} µs per topic per 5-minute bucket "
           f"({1e6 / q['us_per_bucket'] / 288 / 7:.0f} topic-weeks per second)")
-    goals = [("recall >= 0.9", q["recall"] >= 0.9), ("precision >= 0.9", q["precision"] >= 0.9),
-             ("median delay <= 2 buckets", q["median_delay"] <= 2), ("latency p95 < 1 s", lat["p95"] < 1.0)]
+    goals = [("real standard >= 60", os_.normalised >= 60), ("real event precision >= 0.4", oe.precision >= 0.4),
+             ("real event recall >= 0.7", oe.recall >= 0.7), ("latency p95 < 1 s", lat["p95"] < 1.0)]
     print("goals: " + ", ".join(f"{g} {'met' if ok else 'MISSED'}" for g, ok in goals)
-          + f"   ({time.perf_counter() - t_start:.0f} s)")
+          + f"   ({time.perf_counter() - t_start:.0f} s; the machine may be shared: timings are noisy)")
     out = {"precision": round(q["precision"], 4), "recall": round(q["recall"], 4),
            "median_delay_buckets": q["median_delay"], "latency_p50_s": round(lat["p50"], 4),
-           "latency_p95_s": round(lat["p95"], 4), "detector_us_per_bucket": round(q["us_per_bucket"], 2)}
+           "latency_p95_s": round(lat["p95"], 4), "detector_us_per_bucket": round(q["us_per_bucket"], 2),
+           "real_nab_standard": round(os_.normalised, 2), "real_event_precision": round(oe.precision, 4),
+           "real_event_recall": round(oe.recall, 4), "real_false_alarms": oe.false_alarms,
+           "reference_nab_standard": round(rs.normalised, 2), "reference_event_precision": round(re_.precision, 4),
+           "synthetic_precision": round(wc.precision, 4), "synthetic_recall": round(wc.recall, 4),
+           "end_to_end_p95_s": None}
     print(json.dumps(out))
     return out
 

@@ -614,8 +614,8 @@ class _Describer:
         if kind in ("volume", "sentiment"):
             if kind == "volume":
                 cur, exp, ratio = mtr.get("current"), mtr.get("expected"), mtr.get("ratio")
-                title = (f"{self.label}: {_fmt_ratio(ratio)} the usual volume "
-                         f"({cur:.0f} posts/hour, normally about {exp:.0f})")
+                title = (f"{self.label}: {_fmt_ratio(ratio)} the usual volume ({_n(mtr.get('posts'))} posts in "
+                         f"{_span(mtr.get('window_minutes'))}, normally about {_n(mtr.get('expected_posts'))})")
                 score = mtr.get("z")
             else:
                 cur, exp = mtr.get("negative_share") or 0.0, mtr.get("negative_norm") or 0.0
@@ -702,6 +702,22 @@ class _Describer:
             "top_accounts": _top_accounts(conn, topic, start, end),
             "top_amplifiers": _top_amplifiers(conn, topic, start, end),
         }
+
+
+def _n(x: Any) -> str:
+    return f"{x:.0f}" if isinstance(x, (int, float)) and math.isfinite(x) else "?"
+
+
+def _span(minutes: Any) -> str:
+    """``5 minutes``, ``1 hour``, ``6 hours``."""
+    if not isinstance(minutes, (int, float)) or minutes <= 0:
+        return "the last hour"
+    if minutes < 60:
+        return f"{minutes:.0f} minutes"
+    hours = minutes / 60
+    if hours < 48:
+        return "1 hour" if hours == 1 else f"{hours:.0f} hours"
+    return f"{hours / 24:.0f} days"
 
 
 def _fmt_ratio(ratio: float | None) -> str:
