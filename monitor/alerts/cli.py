@@ -331,7 +331,7 @@ def test_notify_cmd(to: tuple[str, ...], email: bool, webhooks: bool, push: bool
                 notify.push(s.redis_url, notify.event_message("test", row))
                 report("push", f"{notify.CHANNEL} + {notify.STREAM}", None)
             except Exception as exc:
-                report("push", s.redis_url, f"{type(exc).__name__}: {exc}")
+                report("push", notify.strip_urls(s.redis_url), notify.strip_urls(f"{type(exc).__name__}: {exc}"))
     if email:
         recipients = list(to) or sorted({r for t in ctx.config.topics.values() for r in t.alerts.get("recipients") or []})
         if not s.smtp_host:

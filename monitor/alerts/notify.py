@@ -29,11 +29,13 @@ the clock) reach the dashboard and the alert list but are not e-mailed.
 Retries
 -------
 Every e-mail and webhook is a row of ``alert_deliveries`` before it is tried. A
-try that fails is retried after 1, 2, 5, 15, 30 and 60 minutes (a row is claimed
-with a lease, so two workers never send it twice); after :data:`MAX_ATTEMPTS` it
+try that fails is retried after 1, 2, 5, 15, 30, 60 and 60 minutes
+(:data:`BACKOFF_SECONDS`; a row is claimed with a lease, so two workers never send it
+twice); after :data:`MAX_ATTEMPTS` (8) tries it
 is marked ``failed`` and logged as an error, and stays listed by ``earshot alerts
-show``. A webhook that answers 4xx (other than 408 and 429) fails at once: trying
-again cannot help. ``sweep`` -- run every minute by the beat, and by ``earshot
+show``. What is recorded and logged of a failure has every URL cut to its scheme and
+host (:func:`strip_urls`): a webhook's path is its secret. A webhook that answers 4xx
+(other than 408 and 429) fails at once: trying again cannot help. ``sweep`` -- run every minute by the beat, and by ``earshot
 alerts detect`` -- sends whatever is due, so nothing waits on a process that died.
 """
 
@@ -87,6 +89,28 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# ----------------------------------------------------------------------------- secrets out of errors
+_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s/?#'\"<>()\[\]]*)([^\s'\"<>()]*)")
+_URL_FIELD = re.compile(r"(\burl:\s*)(\S+)", re.IGNORECASE)  # requests: "Max retries exceeded with url: /path"
+
+
+def strip_urls(text: str) -> str:
+    """``text`` with every URL cut to its scheme and host, and every ``url: ...`` field blanked.
+
+    A webhook URL is a secret (its path is the credential, as with Slack and Teams), and
+    so is a password in a Redis URL: connection errors quote both, and not only the URLs
+    the settings know of (a redirect's target, a proxy's). Known secrets are removed by
+    :func:`monitor.settings.redact`; this catches every URL-shaped rest.
+    """
+
+    def host_only(m: re.Match) -> str:
+        host = m.group(2).rsplit("@", 1)[-1]
+        return f"{m.group(1)}://{host}" + ("/[redacted]" if len(m.group(3)) > 1 else "")
+
+    text = _URL.sub(host_only, text)
+    return _URL_FIELD.sub(lambda m: m.group(1) + "[redacted]", text)
+
+
 # ----------------------------------------------------------------------------- redis push
 _redis_lock = threading.Lock()
 _redis_clients: dict[str, Any] = {}
@@ -126,7 +150,7 @@ def push_or_record(store: Store, settings: Settings, alert_id: int, message: Map
         push(settings.redis_url, message)
         return True
     except Exception as exc:  # redis errors, timeouts, refused connections
-        log.warning("dashboard push of alert %s failed, will retry: %s", alert_id, exc)
+        log.warning("dashboard push of alert %s failed, will retry: %s", alert_id, _short(exc))
         with store.engine.begin() as conn:
             conn.execute(m.alert_deliveries.insert().values(
                 alert_id=alert_id, event_id=event_id, channel="redis", target=CHANNEL, format="redis",
@@ -164,7 +188,7 @@ def configured_webhooks(settings: Settings) -> list[tuple[str, str, str]]:
         try:
             fmt, url = parse_webhook(spec)
         except ValueError as exc:
-            log.error("%s", exc)
+            log.error("%s", strip_urls(str(exc)))
             continue
         out.append((webhook_name(fmt, url), fmt, url))
     return out
@@ -180,10 +204,11 @@ def post_webhook(url: str, body: Mapping[str, Any], timeout: float) -> None:
     except requests.RequestException as exc:  # its text quotes the URL, whose path is the webhook's secret
         u = urlparse(url)
         secret = [url, u.path + (f"?{u.query}" if u.query else "")]
-        raise DeliveryError(redact(f"{type(exc).__name__}: {exc}", [s for s in secret if len(s) > 1])) from None
+        raise DeliveryError(strip_urls(redact(f"{type(exc).__name__}: {exc}", [s for s in secret if len(s) > 1]))
+                            ) from None
     if 200 <= resp.status_code < 300:
         return
-    text = (resp.text or "")[:200].replace("\n", " ")
+    text = strip_urls(redact((resp.text or "")[:200].replace("\n", " "), [url]))
     permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 429)
     raise DeliveryError(f"HTTP {resp.status_code}: {text}", permanent=permanent)
 
@@ -530,8 +555,8 @@ def deliver_in_background(store: Store, ids: Sequence[int], settings: Settings) 
 def _safe_deliver(store: Store, ids: list[int], settings: Settings) -> None:
     try:
         deliver(store, ids, settings)
-    except Exception:  # pragma: no cover - logged; the sweep tries again
-        log.exception("alert delivery failed")
+    except Exception as exc:  # pragma: no cover - logged; the sweep tries again
+        log.error("alert delivery failed: %s", _short(exc))
 
 
 def deliver_now(store: Store, ids: Sequence[int], settings: Settings) -> None:
@@ -596,7 +621,7 @@ def deliver(store: Store, ids: Sequence[int] | None, settings: Settings, *, now:
             outcome = _record_failure(store, row, exc, now)
             counts[outcome] += 1
         except Exception as exc:  # an unexpected bug must not lose the delivery either
-            log.exception("delivery %s raised", row["id"])
+            log.error("delivery %s raised %s", row["id"], _short(exc))  # no traceback: it would quote URLs
             counts[_record_failure(store, row, DeliveryError(f"{type(exc).__name__}: {exc}"), now)] += 1
         else:
             with store.engine.begin() as conn:
@@ -658,19 +683,20 @@ def _record_failure(store: Store, row: Mapping[str, Any], exc: DeliveryError, no
     if give_up:
         values.update(status="failed", next_attempt_at=None)
         log.error("alert %s: %s delivery to %s failed for good after %d attempt(s): %s",
-                  row["alert_id"], row["channel"], row["target"], attempts, exc)
+                  row["alert_id"], row["channel"], row["target"], attempts, _short(exc))
     else:
         wait = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
         values.update(status="pending", next_attempt_at=now + timedelta(seconds=wait))
         log.warning("alert %s: %s delivery to %s failed (attempt %d, next in %ds): %s",
-                    row["alert_id"], row["channel"], row["target"], attempts, wait, exc)
+                    row["alert_id"], row["channel"], row["target"], attempts, wait, _short(exc))
     with store.engine.begin() as conn:
         conn.execute(update(m.alert_deliveries).where(m.alert_deliveries.c.id == row["id"]).values(**values))
     return "failed" if give_up else "retry"
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc)[:2000] or type(exc).__name__
+    """What is recorded and logged of a failure: its text, every URL in it redacted."""
+    return strip_urls(str(exc))[:2000] or type(exc).__name__
 
 
 def _json_default(value: Any) -> Any:

@@ -311,3 +311,50 @@ def test_a_failed_push_is_recorded_and_resent_by_the_sweep(sqlite_store, env, re
     assert notify.sweep(sqlite_store, load_settings(), now=later)["sent"] == len(pushes)
     assert r.xlen(notify.STREAM) == before + len(pushes)
     assert all(d["status"] == "sent" for d in records.deliveries(sqlite_store, a["id"]) if d["channel"] == "redis")
+
+
+# ----------------------------------------------------------------------------- secrets stay out of errors
+def test_strip_urls_cuts_every_url_to_its_host():
+    msg = ("ConnectionError: HTTPConnectionPool(host='hooks.slack.com', port=443): Max retries exceeded with "
+           "url: /services/T000/B000/SECRET (Caused by NewConnectionError('refused'))")
+    out = notify.strip_urls(msg)
+    assert "SECRET" not in out and "/services/" not in out and "hooks.slack.com" in out
+    assert notify.strip_urls("see https://outlook.office.com/webhook/abc/IncomingWebhook/def?x=1 now") == \
+        "see https://outlook.office.com/[redacted] now"
+    assert notify.strip_urls("Error 111 connecting to redis://:hunter2@cache.internal:6379/0.") == \
+        "Error 111 connecting to redis://cache.internal:6379/[redacted]"
+
+
+def test_an_unreachable_webhook_never_records_shows_or_logs_its_secret_url(sqlite_store, env, caplog):
+    import logging
+
+    from click.testing import CliRunner
+
+    from monitor.alerts.cli import alerts as alerts_cli
+
+    secret = "/services/T000/B000/XSECRETX"
+    env.setenv("EARSHOT_WEBHOOKS", f"slack:http://127.0.0.1:{free_port()}{secret}")  # nobody listens there
+    with caplog.at_level(logging.DEBUG):
+        a = spike(sqlite_store)
+        (d,) = [d for d in records.deliveries(sqlite_store, a["id"]) if d["channel"] == "webhook"]
+        assert (d["status"], d["attempts"]) == ("pending", 1)
+        assert d["last_error"].startswith("ConnectionError") and "127.0.0.1" in d["last_error"]
+        later = datetime.now(timezone.utc) + timedelta(seconds=notify.BACKOFF_SECONDS[0] + 1)
+        assert notify.sweep(sqlite_store, load_settings(), now=later)["retry"] == 1  # the retry fails the same way
+    (d,) = [d for d in records.deliveries(sqlite_store, a["id"]) if d["channel"] == "webhook"]
+    assert d["attempts"] == 2
+    for text in (d["last_error"], d["target"], caplog.text):
+        assert "XSECRETX" not in text and "T000" not in text, text
+    assert "delivery to" in caplog.text  # the failures were logged, without the URL
+    env.setenv("EARSHOT_DATABASE_URL", str(sqlite_store.engine.url))
+    out = CliRunner().invoke(alerts_cli, ["show", str(a["id"])])
+    assert out.exit_code == 0 and "ConnectionError" in out.output and "XSECRETX" not in out.output, out.output
+
+
+def test_the_readme_states_the_retry_schedule_the_code_keeps():
+    from tests.conftest import ROOT
+
+    waits = [s // 60 for s in notify.BACKOFF_SECONDS]
+    said = ", ".join(str(w) for w in waits[:-1]) + f" and {waits[-1]} minutes"
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"retried after {said} ({notify.MAX_ATTEMPTS} tries in all)".replace("8 tries", "eight tries") in readme
