@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import models as m
+from monitor.clean import clean_text
 from monitor.sentiment import NEGATIVE, POSITIVE
 from monitor.items import (
     EDGE_MENTION,
@@ -768,7 +769,8 @@ class Store:
         values = {
             "source": source, "cursor": cursor, "last_run_at": t_now,
             "last_ok_at": t_now if not errors else None,
-            "last_error": "; ".join(errors)[:4000] if errors else None,
+            # a source's error can quote what a server said: cleaned like everything strangers send
+            "last_error": clean_text("; ".join(errors), limit=4000) if errors else None,
             "last_error_at": t_now if errors else None,
             "runs": 0, "items": result.posts_in, "new_items": result.posts_new, "errors": len(errors),
             "rate_limit_waits": len(waits), "rate_limit_seconds": wait_s,
@@ -780,7 +782,7 @@ class Store:
                 set_={"end": self._insert(m.gaps).excluded.end, "detail": self._insert(m.gaps).excluded.detail},
             )
             conn.execute(g, [{"source": x.source or source, "start": x.start, "end": x.end,
-                              "reason": x.reason, "detail": x.detail} for x in gaps])
+                              "reason": x.reason, "detail": clean_text(x.detail, limit=4000)} for x in gaps])
 
     def record_run_in(self, conn, source: str, *, cursor: dict[str, Any] | None = None, gaps: Sequence[Gap] = (),
                       errors: Sequence[str] = ()) -> None:

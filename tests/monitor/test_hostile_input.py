@@ -204,3 +204,19 @@ def test_the_x_stream_reports_a_deeply_nested_line_and_reads_on(fake_x):
     errors = [e for b in got for e in b.errors]
     assert sum("nests too deeply" in e for e in errors) == 2
     assert sum("is not JSON" in e for e in errors) == 1
+
+
+def test_a_failing_source_s_error_is_stored_clean_on_postgresql(pg_url):
+    """What a server says in an error (quoted in the source's failure) reaches the status cleaned."""
+    from datetime import datetime, timezone
+
+    from monitor.items import Gap
+
+    store = Store(pg_url)
+    t = datetime(2026, 11, 16, 9, tzinfo=timezone.utc)
+    store.record_source_run("rss:hostile", error="HTTP 500: \x00\x1b]0;owned\x07 boom",
+                            gaps=[Gap("rss:hostile", t, t, "error", "said \x00\x1b[2J")])
+    no_control_chars(store)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(m.source_state.c.last_error)).scalar_one() == "HTTP 500: ]0;owned boom"
+    store.dispose()
