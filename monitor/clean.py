@@ -54,15 +54,15 @@ def clean_text(value: str | None, *, line: bool = False, limit: int | None = Non
         return None
     if not isinstance(value, str):
         value = str(value)
-    if not (value.isascii() and value.isprintable()):
+    if not value.isprintable():  # a control character, a surrogate, a line break or tab (or a format character)
         if _CONTROL.search(value):
             value = _CONTROL.sub("", value)
         if line and _BREAKS.search(value):
             value = _BREAKS.sub(" ", value)
             if strip:
                 value = value.strip()
-        if not value.isascii() and not unicodedata.is_normalized("NFC", value):
-            value = unicodedata.normalize("NFC", value)
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
     if limit is not None and len(value) > limit:
         value = value[:limit]
     return value
