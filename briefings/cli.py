@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cliutil import _context, _fail
+from monitor.cliutil import _context, _fail, _topic_id
 
 
 def _settings(ctx):
@@ -105,8 +105,8 @@ def list_cmd(topic, as_json) -> None:
     """The archive: every briefing built, newest first, with who built, edited, approved and sent it."""
     from briefings.archive import listing
 
-    ctx = _context()
-    rows = listing(ctx.store, topic=topic)
+    ctx = _context(read_only=True)
+    rows = listing(ctx.store, topic=_topic_id(ctx, topic) if topic else None)
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=1))
         return

@@ -180,7 +180,8 @@ def test_topics_by_id_or_label_in_any_case_and_unknown_ones_rejected_alike(impor
 
     messages = set()
     for args in (("influencers", "flu"), ("alerts", "list", "--topic", "flu"), ("export", "x.jsonl", "--topic", "flu"),
-                 ("alerts", "backtest", "flu", "--since", "2021-03-01"), ("alerts", "detect", "--topic", "flu")):
+                 ("alerts", "backtest", "flu", "--since", "2021-03-01"), ("alerts", "detect", "--topic", "flu"),
+                 ("briefing", "list", "--topic", "flu")):
         out = earshot(*args, env=env, cwd=cwd)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         messages.add(out.stderr.strip().splitlines()[-1])
