@@ -30,9 +30,10 @@ Entry-point groups:
     ``earshot run``; ``demo`` also prints the demo sign-in. ``earshot demo`` and ``earshot run``
     call the first one registered.
 
-A worker or the beat (``worker.py``) loads every group strictly: an extension that fails to
-load stops it from starting, with a message naming the extension and the error (alerting must
-never stop silently). Interactive commands log the failure and go on without it.
+A worker or the beat (``worker.py``) and the embedded service (``earshot run``) load the groups
+they use strictly: an extension that fails to load stops them from starting, with a message
+naming the extension and the error (alerting must never stop silently). Other commands log the
+failure and go on without it.
 """
 
 from __future__ import annotations
