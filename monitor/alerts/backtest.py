@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from monitor import models as m
 from monitor.alerts.detector import Params, TopicDetector, Transition, rank
@@ -288,13 +288,29 @@ def backtest_csv(path: str | Path, *, time_col: str | None = None, count_col: st
 
 
 def backtest_topic(store: Store, topic: Topic, since: datetime, until: datetime | None = None, *,
-                   warmup: timedelta = timedelta(days=7), **overrides: Any) -> BacktestResult:
+                   warmup: timedelta = timedelta(days=7), now: datetime | None = None,
+                   **overrides: Any) -> BacktestResult:
     """Replay a topic's stored rollups in ``[since - warmup, until)``; list alerts opened from ``since``.
 
     Uses the topic's ``alerts`` tuning from config/keywords.yaml, with ``overrides`` on top.
+    ``until`` defaults to the end of the topic's stored data (not the clock: a replay that ran on
+    past the data would find the data's end a "silence"). A period that is empty, backwards or
+    in the future (after ``now``, default the clock) is a :class:`BacktestError`.
     """
-    until = until or datetime.now(timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    if since > now:
+        raise BacktestError(f"--since {since:%Y-%m-%d %H:%M} UTC is in the future")
     r = m.rollups
+    data_end = until is None
+    if until is None:
+        with store.engine.connect() as conn:
+            newest = conn.execute(select(func.max(r.c.bucket)).where(r.c.topic == topic.id)).scalar()
+        if newest is None:
+            raise BacktestError(f"topic {topic.id} has no stored posts to replay")
+        until = newest + timedelta(seconds=m.BUCKET_SECONDS)
+    if since >= until:
+        raise BacktestError(f"--since {since:%Y-%m-%d %H:%M} UTC is not before --until {until:%Y-%m-%d %H:%M} UTC"
+                            + (" (the end of the stored data)" if data_end else ""))
     q = (select(r.c.bucket, r.c.posts, r.c.negative)
          .where(r.c.topic == topic.id, r.c.bucket >= since - warmup, r.c.bucket < until).order_by(r.c.bucket))
     with store.engine.connect() as conn:

@@ -54,6 +54,11 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(type(x).__name__)
 
 
+def _plural(n: Any, word: str) -> str:
+    """``1 post``, ``2 posts``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _num(x: Any, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -119,8 +124,23 @@ def show_cmd(alert_id: int, as_json: bool) -> None:
                + (f" (resolved by {a['resolved_by']} {_fmt(a['resolved_at'])})" if a["resolved_by"] else ""))
     click.echo(f"  started {_fmt(a['started_at'])} UTC, detected {_fmt(a['opened_at'])}, "
                f"{'back to normal ' + _fmt(a['closed_at']) if a['closed_at'] else 'still going'}")
-    click.echo(f"  current {_num(a['current'])}  expected {_num(a['expected'])}  ratio {_num(a['ratio'])}  "
-               f"peak {_num(a['peak'])}  score {_num(a['score'])}")
+    if a["kind"] in ("silence", "source"):
+        hours = d.get("silent_hours") if a["kind"] == "silence" else d.get("quiet_hours")
+        if hours is not None:
+            click.echo(f"  silent for {hours:.0f} hours" + (f" (about {a['expected']:.0f} posts expected)"
+                                                           if a.get("expected") is not None else ""))
+    else:
+        # the title speaks of the moment it was set (opened, reopened, escalated): show those figures first
+        moment = next((e for e in reversed(evs) if e["kind"] in ("opened", "reopened", "escalated")
+                       and e.get("snapshot")), None)
+        if moment is not None:
+            snap = moment["snapshot"]
+            click.echo(f"  when {moment['kind']} ({_fmt(moment['at'])}): {_num(snap.get('current'), '.0f')} posts/hour, "
+                       f"normally about {_num(snap.get('expected'), '.0f')} (ratio {_num(snap.get('ratio'))}, "
+                       f"score {_num(snap.get('score'))})")
+        label = "when it closed" if a["closed_at"] else "latest"
+        click.echo(f"  {label}: {_num(a['current'], '.0f')} posts/hour, normally about {_num(a['expected'], '.0f')} "
+                   f"(ratio {_num(a['ratio'])}); peak {_num(a['peak'], '.0f')} posts/hour")
     sent = d.get("sentiment") or {}
     if sent.get("negative_share") is not None:
         click.echo(f"  sentiment: {sent['negative_share']:.0%} negative (norm {_num(sent.get('norm'), '.0%')}), "
@@ -133,7 +153,7 @@ def show_cmd(alert_id: int, as_json: bool) -> None:
     for title, key, fmt in (("top posts", "top_posts", lambda p: f"@{p.get('handle')} ({p.get('amplified', 0)}): "
                                                                   f"{(p.get('text') or '').strip()[:160]}"),
                             ("accounts driving it", "top_accounts", lambda x: f"@{x.get('handle')}: amplified by "
-                                                                             f"{x.get('amplifiers')}, {x.get('posts')} posts"),
+                                                                             f"{x.get('amplifiers')}, {_plural(x.get('posts'), 'post')}"),
                             ("most active amplifiers", "top_amplifiers", lambda x: f"@{x.get('handle')}: "
                                                                                  f"{x.get('amplifications')}"),
                             ("posts", "posts", lambda p: f"{p.get('created_at', '')[:16]} {(p.get('text') or '')[:160]}")):
@@ -218,7 +238,7 @@ def _print_backtest(result, title: str, as_json: bool) -> None:
     by = {}
     for a in result.alerts:
         by[a.severity] = by.get(a.severity, 0) + 1
-    click.echo(f"  {len(result.alerts)} alerts: " + ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if s in by))
+    click.echo(f"  {_plural(len(result.alerts), 'alert')}: " + ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if s in by))
     click.echo(f"  {'opened (UTC)':<17} {'severity':<8} {'kind':<9} {'ratio':>6} {'score':>6} {'peak/h':>7}  closed")
     for a in result.alerts:
         click.echo(f"  {_fmt(a.opened_at):<17} {a.severity:<8} {a.kind:<9} {_num(a.ratio):>6} {_num(a.score):>6} "
@@ -235,18 +255,21 @@ def _overrides(**kw) -> dict[str, Any]:
 @alerts.command("backtest")
 @click.argument("topic")
 @click.option("--since", type=WHEN, required=True, help="Start of the period to list alerts for.")
-@click.option("--until", type=WHEN, help="End of the period (default: now).")
+@click.option("--until", type=WHEN, help="End of the period (default: the end of the topic's stored data).")
 @click.option("--warmup", type=DURATION, default="7d", show_default=True,
               help="History before --since the baseline learns from.")
 @_tuning_options
 def backtest_cmd(topic: str, since, until, warmup: int, as_json: bool, **tuning) -> None:
     """Replay TOPIC's stored history through the detector and list the alerts it would have raised."""
-    from monitor.alerts.backtest import backtest_topic
+    from monitor.alerts.backtest import BacktestError, backtest_topic
 
     ctx = _ctx()
     t = ctx.config.topics[_topic_id(ctx, topic)]
     topic = t.id
-    result = backtest_topic(ctx.store, t, since, until, warmup=timedelta(seconds=warmup), **_overrides(**tuning))
+    try:
+        result = backtest_topic(ctx.store, t, since, until, warmup=timedelta(seconds=warmup), **_overrides(**tuning))
+    except BacktestError as exc:
+        _fail(str(exc))
     _print_backtest(result, f"backtest of {topic}", as_json)
 
 

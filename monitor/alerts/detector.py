@@ -112,8 +112,8 @@ One alert per incident
 ----------------------
 :class:`Incident` turns the signals into transitions: ``open`` when a signal
 first fires; ``update`` while it lasts (current, expected, ratio, peak);
-``escalate`` when the severity rises; ``close`` after :data:`CALM_BUCKETS` (an
-hour of) calm buckets; ``reopen`` -- the *same* alert -- when the signal returns
+``escalate`` when the severity rises; ``close`` after an hour of calm buckets
+(12 of 5 minutes, one of an hour); ``reopen`` -- the *same* alert -- when the signal returns
 within the cool-down. *Calm* needs evidence: the test looks back at least an
 hour and as far as it takes (up to 6 hours) to cover 10 expected posts, and is
 calm when those posts are within 1.2 times the expected or score below half the
@@ -153,7 +153,7 @@ SENTIMENT_EXTRA = 1.0  #: the sentiment score must pass sensitivity + this (shar
 SENTIMENT_VOLUME = 2.0  #: ... over at least this many times min_volume posts
 CALM_FRACTION = 0.5  #: calm = the hour's score below this fraction of the sensitivity ...
 CALM_RATIO = 1.2  #: ... or its posts within this multiple of the expected
-CALM_BUCKETS = 12  #: consecutive calm buckets (an hour) before an incident closes
+CALM_BUCKETS = 12  #: consecutive calm buckets before an incident closes (the detector asks for an hour's worth)
 LONG_COOLDOWN_HOURS = 12.0  #: the longest cool-down a long incident earns
 CALM_EXPECTED = 10.0  #: the calm test covers at least this many expected posts ...
 CALM_LOOKBACK_HOURS = 6.0  #: ... looking back at most this far
@@ -1051,7 +1051,7 @@ class TopicDetector:
         at = t + B
         cooldown = p.cooldown_minutes * 60
         out = self.topic.observe(at, self._topic_signal(r), r["calm"], settled=True,
-                                 cooldown_s=cooldown, metrics=r)
+                                 cooldown_s=cooldown, calm_needed=p.calm_window, metrics=r)  # an hour calm
         # silence
         if y == 0:
             self.zero_run += 1

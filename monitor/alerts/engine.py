@@ -288,8 +288,9 @@ class _Applier:
         if refresh:
             values["details"] = details_fn(row.get("details"))
             meta["details_at"] = tr.at
-        if tr.action in ("update", "close"):
+        if tr.action == "close" or (tr.action == "update" and (inc.kind or tr.kind) != "silence"):
             values.pop("title", None)  # the title tells the peak moment: set on open, reopen and escalate
+            # (a silence's title counts its hours, so it follows them)
         if tr.action == "update":
             self.conn.execute(update(a).where(a.c.id == alert_id).values(**values))
             self.summary.updated += 1

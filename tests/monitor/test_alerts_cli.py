@@ -33,8 +33,12 @@ def test_backtest_csv_lists_what_would_have_been_raised(tmp_path, env):
     runner = CliRunner()
     out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "mentions"])
     assert out.exit_code == 0, out.output
-    assert "buckets of 60 min" in out.output and "1 alerts: 1 critical" in out.output
+    assert "buckets of 60 min" in out.output and "1 alert: 1 critical" in out.output
     assert "2026-01-15 16:00" in out.output  # the hour 15:00 is judged once complete
+    # a one-hour spike closes after an hour back to normal, as the README says (not a day later)
+    (a,) = json.loads(runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "mentions", "--json"]).output)["alerts"]
+    opened, closed = datetime.fromisoformat(a["opened_at"]), datetime.fromisoformat(a["closed_at"])
+    assert timedelta(hours=1) <= closed - opened <= timedelta(hours=2)
     out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "mentions", "--json", "--min-volume", "5000"])
     assert out.exit_code == 0 and json.loads(out.output)["alerts"] == []
     out = runner.invoke(alerts, ["backtest-csv", str(path), "--count-col", "nope"])
@@ -80,3 +84,26 @@ def test_detect_runs_once_and_reports(env):
     assert "critical" in out.output and "ongoing" in out.output
     out = runner.invoke(alerts, ["detect", "--topic", "nope"])
     assert out.exit_code == 2 and "no topic 'nope'" in out.output
+
+
+def test_backtest_rejects_a_backwards_or_future_period_and_ends_with_the_data(env):
+    import os
+
+    from monitor.store import Store
+
+    store = Store(os.environ["EARSHOT_DATABASE_URL"])
+    end = FIXED_NOW - timedelta(days=30)  # the data stopped a month before the clock
+    fill(store, "flu", end - timedelta(days=3), end, 2.0, seed=32, hook=False)
+    store.dispose()
+    runner = CliRunner()
+    out = runner.invoke(alerts, ["backtest", "flu", "--since", "2026-10-20", "--until", "2026-10-18"])
+    assert out.exit_code == 2 and "is not before --until" in out.output
+    out = runner.invoke(alerts, ["backtest", "flu", "--since", "2099-01-01"])
+    assert out.exit_code == 2 and "in the future" in out.output
+    # by default the replay ends where the data ends: a month without posts after it is not a "silence"
+    out = runner.invoke(alerts, ["backtest", "flu", "--since", (end - timedelta(days=1)).date().isoformat(),
+                                 "--warmup", "2d", "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert datetime.fromisoformat(result["end"]) <= end + timedelta(minutes=5)
+    assert [a for a in result["alerts"] if a["kind"] == "silence"] == []

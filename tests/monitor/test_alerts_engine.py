@@ -151,7 +151,7 @@ def test_summary_lines_list_the_week_and_the_cli_shows_and_acts(demo, monkeypatc
     assert out.exit_code == 1 and "already resolved by alice" in out.output
     out = runner.invoke(alerts_cli, ["backtest", topic, "--since", "2026-11-17", "--until", "2026-11-23",
                                      "--warmup", "1d"])
-    assert out.exit_code == 0 and "1 alerts: 1 critical" in out.output, out.output
+    assert out.exit_code == 0 and "1 alert: 1 critical" in out.output, out.output
 
 
 # ----------------------------------------------------------------------------- synthetic flows
