@@ -10,6 +10,7 @@ stories (:func:`edit`: the briefing goes back to draft if it was approved), then
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -45,7 +46,8 @@ def save_build(store: Store, built: Built, *, by: str, now: datetime | None = No
                               .limit(1)).mappings().first()
         if latest is not None and latest["content_hash"] == built.content_hash:
             if latest["status"] == "draft":  # the layout may have changed since: the draft shows the current one
-                r = render_all(latest["content"], edits=latest["edits"], status="draft") if latest["edits"] else built.rendered
+                r = (render_all(latest["content"], edits=latest["edits"], status="draft", charts=built.rendered.charts)
+                     if latest["edits"] else built.rendered)
                 conn.execute(b.update().where(b.c.id == latest["id"]).values(html=r.html, text=r.text, pdf=r.pdf))
             _event(conn, latest["id"], "rebuilt", by, at, note="same data, same content: revision kept")
             return dict(conn.execute(select(b).where(b.c.id == latest["id"])).mappings().one()), False
@@ -54,13 +56,18 @@ def save_build(store: Store, built: Built, *, by: str, now: datetime | None = No
         rid = conn.execute(b.insert().values(
             week=built.week.label, revision=rev, status="draft", week_start=built.week.start, week_end=built.week.end,
             content=built.content, content_hash=built.content_hash, edits=None,
-            topics=[t["id"] for t in built.content["topics"]], subject=subject_for(built.content, "draft"),
+            topics=covered(built.content), subject=subject_for(built.content, "draft"),
             html=r.html, text=r.text, pdf=r.pdf, built_at=at, built_by=by,
         ).returning(b.c.id)).scalar_one()
         _event(conn, rid, "built", by, at, detail={"stages_s": {k: round(v, 3) for k, v in built.stages_s.items()},
                                                    "revision": rev})
         row = conn.execute(select(b).where(b.c.id == rid)).mappings().one()
     return dict(row), True
+
+
+def covered(content: dict[str, Any]) -> list[str]:
+    """The topics a briefing reported on: those with posts or alerts that week, most important first."""
+    return [t["id"] for t in content["topics"] if t["posts"] or t["alerts"]]
 
 
 def get(store: Store, ref: int | str | None = None) -> dict[str, Any]:
@@ -98,8 +105,37 @@ def events(store: Store, briefing_id: int) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(select(ev).where(ev.c.briefing_id == briefing_id).order_by(ev.c.id)).mappings()]
 
 
-def _rerender(row: dict[str, Any], edits: dict[str, Any] | None, status: str) -> Rendered:
-    return render_all(row["content"], edits=edits, status=status)
+_CHARTS: dict[str, list] = {}  # content hash -> its charts (the same content draws the same charts)
+_CHARTS_LOCK = threading.Lock()
+
+
+def charts_of(row: dict[str, Any]) -> list:
+    """The row's charts, drawn once per process for its content."""
+    from briefings.charts import charts_for
+
+    key = row["content_hash"]
+    with _CHARTS_LOCK:  # a page asks for its charts all at once: draw them once
+        if key not in _CHARTS:
+            if len(_CHARTS) >= 16:
+                _CHARTS.pop(next(iter(_CHARTS)))
+            _CHARTS[key] = charts_for(row["content"])
+        return _CHARTS[key]
+
+
+def _rerender(row: dict[str, Any], edits: dict[str, Any] | None, status: str, pdf: bool = True) -> Rendered:
+    return render_all(row["content"], edits=edits, status=status, charts=charts_of(row), pdf=pdf)
+
+
+def ensure_pdf(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its PDF: an edited draft's PDF is made when first asked for (an edit stays quick)."""
+    if row["pdf"]:
+        return row
+    from briefings.render import render_pdf
+
+    pdf = render_pdf(row["html"], charts_of(row))
+    with store.engine.begin() as conn:  # unless the briefing changed meanwhile (then its own PDF comes)
+        conn.execute(b.update().where(b.c.id == row["id"], b.c.html == row["html"]).values(pdf=pdf))
+    return {**row, "pdf": pdf}
 
 
 def story_ids(row: dict[str, Any]) -> dict[str, list[str]]:
@@ -135,7 +171,7 @@ def edit(store: Store, ref: int | str | None, *, by: str, note: str | None = Non
             by_topic[tid] = [s for s in order if known[s] == tid]
         edits["order"] = by_topic
     at = _now(now)
-    r = _rerender(row, edits, "draft")
+    r = _rerender(row, edits, "draft", pdf=False)
     with store.engine.begin() as conn:
         conn.execute(b.update().where(b.c.id == row["id"]).values(
             edits=edits, status="draft", html=r.html, text=r.text, pdf=r.pdf, subject=subject_for(row["content"], "draft"),
@@ -162,13 +198,13 @@ def approve(store: Store, ref: int | str | None, *, by: str, note: str | None = 
 
 
 def rendered(row: dict[str, Any]) -> Rendered:
-    """The stored row's parts with its charts (made again from its content: the same bytes)."""
-    from briefings.charts import charts_for
-
-    return Rendered(row["html"], row["text"], row["pdf"], charts_for(row["content"]))
+    """The stored row's parts with its charts (drawn again from its content: the same bytes)."""
+    return Rendered(row["html"], row["text"], row["pdf"], charts_of(row))
 
 
-def message(row: dict[str, Any], *, sender: str, to: list[str]):
+def message(store: Store, row: dict[str, Any], *, sender: str, to: list[str]):
+    """The e-mail of a stored briefing (its PDF made first if an edit left it to be made)."""
+    row = ensure_pdf(store, row)
     return message_for(row["content"], rendered(row), status=row["status"], sender=sender, to=to,
                        revision=row["revision"])
 
@@ -191,7 +227,7 @@ def send(store: Store, smtp_settings: Any, bsettings: BriefingSettings, ref: int
     if not smtp_settings.smtp_host:
         raise BriefingError("EARSHOT_SMTP_HOST is not set: nowhere to send the briefing")
     sender = bsettings.sender or smtp_settings.smtp_from
-    msg = message(row, sender=sender, to=bsettings.recipients)
+    msg = message(store, row, sender=sender, to=bsettings.recipients)
     at = _now(now)
     try:
         send_email(smtp_settings, msg)
@@ -231,7 +267,7 @@ def notify_editors(store: Store, smtp_settings: Any, bsettings: BriefingSettings
                   f"Approve it: earshot briefing approve {row['week']} --by NAME",
                   "", "The draft is attached as a PDF."]
         msg.set_content("\n".join(lines))
-        msg.add_attachment(row["pdf"], maintype="application", subtype="pdf", filename=f"draft-briefing-{row['week']}.pdf")
+        msg.add_attachment(ensure_pdf(store, row)["pdf"], maintype="application", subtype="pdf", filename=f"draft-briefing-{row['week']}.pdf")
         try:
             send_email(smtp_settings, msg)
             outcome = f"editors told: {', '.join(bsettings.editors)}"
@@ -254,6 +290,6 @@ def browser_html(row: dict[str, Any]) -> str:
     import base64
 
     html = row["html"]
-    for ch in rendered(row).charts:
+    for ch in charts_of(row):
         html = html.replace(f'src="cid:{ch.cid}"', f'src="data:image/png;base64,{base64.b64encode(ch.png).decode()}"')
     return html

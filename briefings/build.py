@@ -90,16 +90,21 @@ class Stages:
 
 
 def render_all(content: dict[str, Any], *, edits: dict[str, Any] | None, status: str,
-               archive_url: str | None = None, stages: Stages | None = None) -> Rendered:
+               archive_url: str | None = None, stages: Stages | None = None, charts: list[Chart] | None = None,
+               pdf: bool = True) -> Rendered:
+    """HTML, text and (unless ``pdf=False``: ``b""``, made later) the PDF; ``charts`` when already drawn."""
     stages = stages or Stages()
-    with stages("charts"):
-        charts = charts_for(content)
+    if charts is None:
+        with stages("charts"):
+            charts = charts_for(content)
     with stages("rendering"):
         html = render_html(content, charts, edits=edits, status=status, archive_url=archive_url)
         text = render_text(content, edits=edits, status=status)
-    with stages("pdf"):
-        pdf = render_pdf(html, charts)
-    return Rendered(html, text, pdf, charts)
+    data = b""
+    if pdf:
+        with stages("pdf"):
+            data = render_pdf(html, charts)
+    return Rendered(html, text, data, charts)
 
 
 def build(store: Store, config: Config, week: Week, settings: BriefingSettings, *,

@@ -48,15 +48,15 @@ def _row(ctx, ref):
         _fail(str(exc))
 
 
-def write_files(row_or_built, out: Path, sender: str, to: list[str]) -> list[Path]:
-    """``briefing-WEEK.eml``, ``.html``, ``.txt`` and ``.pdf`` in ``out``."""
+def write_files(store, row, out: Path, sender: str, to: list[str]) -> list[Path]:
+    """``briefing-WEEK.eml``, ``.html``, ``.txt`` and ``.pdf`` of a stored briefing in ``out``."""
     from briefings import archive
 
     out.mkdir(parents=True, exist_ok=True)
-    week = row_or_built["week"]
-    msg = archive.message(row_or_built, sender=sender, to=to)
-    files = {"eml": msg.as_bytes(), "html": row_or_built["html"].encode(), "txt": row_or_built["text"].encode(),
-             "pdf": row_or_built["pdf"]}
+    week = row["week"]
+    row = archive.ensure_pdf(store, row)
+    msg = archive.message(store, row, sender=sender, to=to)
+    files = {"eml": msg.as_bytes(), "html": row["html"].encode(), "txt": row["text"].encode(), "pdf": row["pdf"]}
     paths = []
     for ext, data in files.items():
         p = out / f"briefing-{week}.{ext}"
@@ -94,7 +94,7 @@ def build_cmd(week_s, out, by, timings) -> None:
     if timings:
         click.echo("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in built.stages_s.items()))
     if out:
-        for p in write_files(row, out, bs.sender or ctx.settings.smtp_from, bs.recipients):
+        for p in write_files(ctx.store, row, out, bs.sender or ctx.settings.smtp_from, bs.recipients):
             click.echo(f"wrote {p}")
 
 
@@ -147,11 +147,11 @@ def preview_cmd(ref, out, open_, stories) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         ext = path.suffix.lower()
         if ext == ".pdf":
-            path.write_bytes(row["pdf"])
+            path.write_bytes(archive.ensure_pdf(ctx.store, row)["pdf"])
         elif ext == ".txt":
             path.write_text(row["text"], encoding="utf-8")
         elif ext == ".eml":
-            path.write_bytes(archive.message(row, sender=bs.sender or ctx.settings.smtp_from, to=bs.recipients).as_bytes())
+            path.write_bytes(archive.message(ctx.store, row, sender=bs.sender or ctx.settings.smtp_from, to=bs.recipients).as_bytes())
         else:
             path.write_text(archive.browser_html(row), encoding="utf-8")
         click.echo(f"wrote {path}")

@@ -34,6 +34,8 @@ PAGES: tuple[Page, ...] = (
     Page("/search", "viewer", "Search posts"),
     Page("/posts/{post_id}", "viewer", "Post", menu=False),
     Page("/status", "viewer", "Collection"),
+    Page("/briefings", "viewer", "Briefings"),
+    Page("/briefings/{briefing_id}", "viewer", "Briefing", menu=False),
     Page("/audit", "admin", "Audit log"),
     Page("/users", "admin", "Accounts"),
 )
@@ -59,12 +61,13 @@ def nav_items(user) -> list[tuple[str, str, str]]:
 
 def concrete_paths(store: Store, config: Config) -> list[str]:
     """Every page with its placeholders filled from the store (the first topic, the first post and its
-    author, the first alert); a page whose placeholder has nothing to fill it is left out."""
+    author, the first alert, the first briefing); a page whose placeholder has nothing to fill it is left out."""
     with store.engine.connect() as conn:
         post = conn.execute(select(m.posts.c.id, m.posts.c.account_id).order_by(m.posts.c.id).limit(1)).first()
         alert = conn.execute(select(m.alerts.c.id).order_by(m.alerts.c.id).limit(1)).scalar()
+        briefing = conn.execute(select(m.briefings.c.id).order_by(m.briefings.c.id).limit(1)).scalar()
     values = {"topic": next(iter(config.topics), None), "account_id": post.account_id if post else None,
-              "post_id": post.id if post else None, "alert_id": alert}
+              "post_id": post.id if post else None, "alert_id": alert, "briefing_id": briefing}
     out = []
     for p in PAGES:
         path = p.path

@@ -529,7 +529,7 @@ briefings = Table(
     Column("content", JSON, nullable=False),  # what compose() made (JSON; nobody private named)
     Column("content_hash", String(64), nullable=False),  # of the content alone: the same data gives the same hash
     Column("edits", JSON),  # {"note", "key_messages", "removed", "order"}
-    Column("topics", JSON),  # topic ids it covers, most important first
+    Column("topics", JSON),  # topic ids it reported on (posts or alerts that week), most important first
     Column("subject", Text, nullable=False),
     Column("html", Text, nullable=False),
     Column("text", Text, nullable=False),

@@ -181,11 +181,12 @@ class Dashboard:
                                         .order_by(m.alerts.c.id)).scalar()
                 account_id = conn.execute(select(m.accounts.c.id).where(m.accounts.c.handle == "evil_handle")).scalar()
                 post_id = conn.execute(select(m.posts.c.id).where(m.posts.c.platform_id == "990000101")).scalar()
+                briefing_id = conn.execute(select(m.briefings.c.id).order_by(m.briefings.c.id)).scalar()
             values = {"alert_id": alert_id, "topic": HOSTILE_TOPIC, "topic_id": HOSTILE_TOPIC,
                       "account_id": account_id, "post_id": post_id, "name": SPARE_USER[0],
                       "user": SPARE_USER[0], "username": SPARE_USER[0], "platform": "x", "fmt": "csv",
-                      "format": "csv", "mark_id": 1, "action": "revoke"}
-            missing = [k for k in ("alert_id", "account_id", "post_id") if values[k] is None]
+                      "format": "csv", "mark_id": 1, "action": "revoke", "briefing_id": briefing_id}
+            missing = [k for k in ("alert_id", "account_id", "post_id", "briefing_id") if values[k] is None]
             assert not missing, f"the test store lacks the hostile {missing}"
             self._values = {k: str(v) for k, v in values.items()}
         return self._values

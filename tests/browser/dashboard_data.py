@@ -138,6 +138,13 @@ def build_store(path: Path, work: Path, config_path: Path) -> dict:
     truth, _ = load_week(store, load_config(config_path), work, DEMO_SIZE, DEMO_SEED,
                          before_detect=[hostile_batch(end - timedelta(hours=3))])
     assert datetime.fromisoformat(truth["end"]) == end
+    from briefings.archive import save_build
+    from briefings.build import build
+    from briefings.settings import BriefingSettings
+    from briefings.week import Week
+
+    week = Week.containing(datetime.fromisoformat(truth["start"]))
+    save_build(store, build(store, load_config(config_path), week, BriefingSettings()), by="test")  # hostile post in it
     users = _add_users(store)
     store.dispose()
     return {"start": truth["start"], "end": truth["end"], "users": users}
