@@ -27,7 +27,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Alert tuning keys and their defaults; the alert engine documents what each does.
 # (monitor/alerts/detector.py documents the detector; monitor/alerts/__init__.py the rest.)
 ALERT_DEFAULTS: dict[str, Any] = {
-    "sensitivity": 4.0,  # robust z-score a 15- or 60-minute window must pass to count (the 5-minute one: 1.5x)
+    "sensitivity": 4.0,  # robust score the 3- and 6-hour volume windows must pass (5/15-minute bursts: twice it)
     "min_volume": 10,  # posts in the detection window below which nothing pages
     "quiet_hours": None,  # "22:00-07:00": e-mails and webhooks of non-critical alerts wait; critical ones still go
     "cooldown_minutes": 60,  # after an incident closes, a recurrence this soon reopens the same alert
@@ -37,6 +37,8 @@ ALERT_DEFAULTS: dict[str, Any] = {
     "voice_min_amplifiers": 10,  # distinct accounts amplifying an unusual account within an hour
     "notify_min_severity": "info",  # lowest severity e-mailed and posted to webhooks (all go to the dashboard)
     "timezone": "Europe/London",  # local time for quiet hours and the time-of-day / day-of-week baseline
+    "coordinated_share": 0.5,  # an alert whose rise comes this much from accounts flagged as coordinated says so
+    "coordinated_severity": "lower",  # ... and is one severity lower ("same": as loud as any other)
 }
 ALERT_SEVERITIES = ("info", "warning", "critical")
 
@@ -307,6 +309,12 @@ def _alerts(r: _Reader, node: yaml.Node, where: str, base: dict[str, Any]) -> di
         elif key == "notify_min_severity":
             ok = val in ALERT_SEVERITIES
             msg = "one of " + ", ".join(ALERT_SEVERITIES)
+        elif key == "coordinated_share":
+            ok = isinstance(val, (int, float)) and not isinstance(val, bool) and 0 < val <= 1
+            msg = "a share above 0 and at most 1 (0.5: most of the rise)"
+        elif key == "coordinated_severity":
+            ok = val in ("lower", "same")
+            msg = "lower or same"
         elif key == "timezone":
             ok = isinstance(val, str) and _is_timezone(val)
             msg = 'an IANA time zone such as "Europe/London"'

@@ -141,6 +141,17 @@ def show_cmd(alert_id: int, as_json: bool) -> None:
         label = "when it closed" if a["closed_at"] else "latest"
         click.echo(f"  {label}: {_num(a['current'], '.0f')} posts/hour, normally about {_num(a['expected'], '.0f')} "
                    f"(ratio {_num(a['ratio'])}); peak {_num(a['peak'], '.0f')} posts/hour")
+    coord = d.get("coordination")
+    if coord is None and a["topic"] and a["kind"] in ("volume", "sentiment") and a.get("started_at"):
+        from monitor.alerts.engine import coordination
+
+        end = a["closed_at"] or a["updated_at"] or a["opened_at"]
+        with ctx.store.engine.connect() as conn:  # flags found since it was raised (the latest influence run)
+            coord = coordination(conn, a["topic"], a["started_at"].timestamp(), end.timestamp())
+    if coord and coord["share"] > 0:
+        from monitor.alerts.engine import coordination_words
+
+        click.echo(f"  coordinated: {coordination_words(coord)} — {coord['flagged_posts']} of {coord['posts']} posts")
     sent = d.get("sentiment") or {}
     if sent.get("negative_share") is not None:
         click.echo(f"  sentiment: {sent['negative_share']:.0%} negative (norm {_num(sent.get('norm'), '.0%')}), "

@@ -59,7 +59,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor import models as m
 from monitor.alerts import notify
-from monitor.alerts.detector import Incident, Params, TopicDetector, Transition
+from monitor.alerts.detector import SEVERITIES, Incident, Params, TopicDetector, Transition, rank
 from monitor.alerts.records import ENGINE_USER, add_event
 from monitor.config import ALERT_DEFAULTS, Config, Topic, load_config
 from monitor.items import Batch
@@ -256,27 +256,30 @@ class _Applier:
         inc = tr.incident
         at = _dt(tr.at)
         fields, details_fn = describe(tr)
+        severity = fields.pop("severity", None) or tr.severity  # the describer may lower it (coordination)
         row = None
         if inc.alert_id is not None:
             row = self.conn.execute(select(a).where(a.c.id == inc.alert_id)).mappings().first()
         snapshot = {k: fields.get(k) for k in ("current", "expected", "ratio", "peak", "score")}
         if row is None and tr.action in ("update", "close"):
             return  # nothing to update: its alert was deleted
+        if row is not None and tr.action in ("update", "close"):
+            severity = row["severity"]  # as it was set (perhaps lowered for coordination)
         # "open" is always a new alert, even when the incident still names the row of an earlier one:
         # one run can hold open, close and open again of the same key (a catch-up over days of history),
         # and the first open's row is what inc.alert_id points at by the time the second is applied
         if row is None or tr.action == "open":
             details = details_fn(None)
             res = self.conn.execute(a.insert().values(
-                state="open", severity=tr.severity, opened_at=at, updated_at=at, created_at=self.wall,
+                state="open", severity=severity, opened_at=at, updated_at=at, created_at=self.wall,
                 started_at=_dt(inc.started_at) if inc.started_at else at, details=details, **fields))
             alert_id = res.inserted_primary_key[0]
             inc.alert_id = alert_id
             inc_meta(inc)["details_at"] = tr.at
             inc_meta(inc)["noted_at"] = tr.at
-            ev = add_event(self.conn, alert_id, "opened", at, severity=tr.severity, snapshot=snapshot)
+            ev = add_event(self.conn, alert_id, "opened", at, severity=severity, snapshot=snapshot)
             self.summary.opened.append(alert_id)
-            self._notify("opened", alert_id, ev, tr.severity, at)
+            self._notify("opened", alert_id, ev, severity, at)
             return
         alert_id = row["id"]
         meta = inc_meta(inc)
@@ -296,17 +299,17 @@ class _Applier:
             self.summary.updated += 1
             ev = None
             if tr.at - meta.get("noted_at", 0) >= UPDATE_EVENT_SECONDS:
-                ev = add_event(self.conn, alert_id, "updated", at, severity=tr.severity, snapshot=snapshot)
+                ev = add_event(self.conn, alert_id, "updated", at, severity=severity, snapshot=snapshot)
                 meta["noted_at"] = tr.at
             self.messages.append(("updated", alert_id, ev))
             return
         if tr.action == "reopen":
-            values.update(closed_at=None, severity=tr.severity)
+            values.update(closed_at=None, severity=severity)
             if row["state"] == "resolved":
                 values.update(state="open", resolved_by=None, resolved_at=None)
             event = "reopened"
         elif tr.action == "escalate":
-            values.update(severity=tr.severity)
+            values.update(severity=severity)
             event = "escalated"
         elif tr.action == "close":
             values.update(closed_at=at)
@@ -317,12 +320,12 @@ class _Applier:
         else:  # pragma: no cover - the detector has no other actions
             raise ValueError(tr.action)
         self.conn.execute(update(a).where(a.c.id == alert_id).values(**values))
-        ev = add_event(self.conn, alert_id, event, at, severity=tr.severity, snapshot=snapshot,
+        ev = add_event(self.conn, alert_id, event, at, severity=severity, snapshot=snapshot,
                        note="back to normal" if event == "closed" else None)
         meta["noted_at"] = tr.at
         # a person resolved it while it ran: keep the record current, do not announce it again
         if not (row["state"] == "resolved" and row["resolved_by"] != ENGINE_USER and event == "escalated"):
-            self._notify(event, alert_id, ev, tr.severity, at)
+            self._notify(event, alert_id, ev, severity, at)
         else:
             self.messages.append((event, alert_id, ev))
 
@@ -625,12 +628,26 @@ class _Describer:
                 score = mtr.get("sentiment_z")
             fields = {**base, "title": title, "current": _num(cur), "expected": _num(exp), "ratio": _num(ratio),
                       "peak": _num(inc.peak), "score": _num(score)}
+            end = tr.at
+            begun = inc.started_at if inc.started_at is not None else end - 3600
+            start = min(end - 3600, max(begun, end - DETAILS_SPAN))  # the incident so far, 1 to 3 hours
+            coord = None
+            if tr.action in ("open", "reopen", "escalate"):  # the moments a title is set
+                span = float(mtr.get("window_minutes") or 60) * 60  # the window that fired, and its rise
+                coord = coordination(self.conn, topic, end - span, end, expected=_num(mtr.get("expected_posts")))
+                alerts = self.run_.alerts
+                if coord and coord["share"] >= float(alerts.get("coordinated_share") or 0.5):
+                    fields["title"] = f"{title} — {coordination_words(coord)}"
+                    if alerts.get("coordinated_severity", "lower") == "lower":
+                        fields["severity"] = SEVERITIES[max(0, rank(tr.severity) - 1)]
 
             def details(old):
-                end = tr.at
-                begun = inc.started_at if inc.started_at is not None else end - 3600
-                start = min(end - 3600, max(begun, end - DETAILS_SPAN))  # the incident so far, 1 to 3 hours
-                return conn_holder._topic_details(start, end, mtr, inc, old)
+                d = conn_holder._topic_details(start, end, mtr, inc, old)
+                if coord is not None:
+                    d["coordination"] = coord
+                elif old and old.get("coordination"):
+                    d["coordination"] = old["coordination"]
+                return d
             return fields, details
         if kind == "silence":
             hours = mtr.get("silent_hours") or 0.0
@@ -719,6 +736,52 @@ def _span(minutes: Any) -> str:
     if hours < 48:
         return "1 hour" if hours == 1 else f"{hours:.0f} hours"
     return f"{hours / 24:.0f} days"
+
+
+def coordination(conn, topic: str, start: float, end: float, *, expected: float | None = None
+                 ) -> dict[str, Any] | None:
+    """How much of a topic's rise in ``[start, end)`` came from accounts flagged as automated or
+    coordinated by the topic's latest influence run (read from ``influence_flags``; monitor does not
+    import influence).
+
+    ``share`` is the flagged accounts' posts over the rise (the posts above ``expected``, at most 1),
+    or over all the posts when ``expected`` is not given; ``posts_share`` over all the posts.
+    Returns ``{"share", "posts_share", "posts", "flagged_posts", "rings": [{"ring", "posts"}],
+    "run_id"}``, or None when no run has flagged anyone."""
+    runs, flags, pt = m.influence_runs, m.influence_flags, m.post_topics
+    run_id = conn.execute(select(runs.c.id).where(runs.c.topic == topic, runs.c.exclude_flagged.is_(False))
+                          .order_by(runs.c.window_end.desc(), runs.c.id.desc()).limit(1)).scalar()
+    if run_id is None:
+        return None
+    flagged = {r.account_id: r.ring for r in conn.execute(
+        select(flags.c.account_id, flags.c.ring).where(flags.c.run_id == run_id,
+                                                         (flags.c.flagged.is_(True)) | (flags.c.ring.is_not(None))))}
+    if not flagged:
+        return None
+    rows = conn.execute(select(pt.c.account_id, func.count()).where(
+        pt.c.topic == topic, pt.c.created_at >= _dt(start), pt.c.created_at < _dt(end)).group_by(pt.c.account_id))
+    posts = flagged_posts = 0
+    rings: dict[int, int] = {}
+    for account_id, n in rows:
+        posts += n
+        if account_id in flagged:
+            flagged_posts += n
+            if flagged[account_id] is not None:
+                rings[flagged[account_id]] = rings.get(flagged[account_id], 0) + n
+    if not posts:
+        return None
+    rise = posts - expected if expected is not None else posts
+    share = min(1.0, flagged_posts / rise) if rise > 0 else 0.0
+    return {"share": share, "posts_share": flagged_posts / posts, "posts": posts, "flagged_posts": flagged_posts,
+            "run_id": run_id,
+            "rings": [{"ring": k, "posts": v} for k, v in sorted(rings.items(), key=lambda kv: -kv[1])]}
+
+
+def coordination_words(coord: Mapping[str, Any]) -> str:
+    """``62% of the rise from accounts flagged as coordinated (ring 1)``."""
+    rings = [r["ring"] for r in coord.get("rings") or []][:3]
+    which = f" (ring {', '.join(str(r) for r in rings)})" if rings else ""
+    return f"{coord['share']:.0%} of the rise from accounts flagged as coordinated{which}"
 
 
 def _fmt_ratio(ratio: float | None) -> str:

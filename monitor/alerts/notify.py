@@ -281,6 +281,12 @@ def _summary_lines(row: Mapping[str, Any]) -> list[str]:
         out.append(f"{d.get('posts_count', 1)} post(s) by the stakeholder")
     elif kind == "source":
         out.append(d.get("reason", ""))
+    coord = d.get("coordination") or {}
+    if coord.get("share"):
+        rings = ", ".join(str(r["ring"]) for r in (coord.get("rings") or [])[:3])
+        out.append(f"Coordinated: {coord['share']:.0%} of the rise ({coord.get('flagged_posts')} of "
+                   f"{coord.get('posts')} posts) came from accounts flagged as coordinated"
+                   + (f" (ring {rings})" if rings else ""))
     sent = d.get("sentiment") or {}
     if sent.get("negative_share") is not None and kind in ("volume", "sentiment"):
         out.append(f"Sentiment: {sent['negative_share']:.0%} negative (norm {sent.get('norm', 0):.0%}), "

@@ -392,3 +392,43 @@ def test_a_catch_up_over_two_incidents_opens_two_alerts(store, cfg_env):
         assert b <= a["opened_at"] <= b + timedelta(minutes=15) and a["closed_at"] is not None
         kinds = [e["kind"] for e in records.events(store, a["id"])]
         assert kinds[0] == "opened" and kinds[-1] == "closed" and kinds.count("opened") == 1
+
+
+def test_an_alert_driven_by_a_flagged_ring_says_so_and_is_one_level_lower(sqlite_store, cfg_env, monkeypatch):
+    """The share of the posts from accounts an influence run flagged (read from influence_flags) is in the
+    title, the details and the e-mail text, and lowers the severity by one level (configurable)."""
+    from monitor.alerts.notify import render_email
+
+    store = sqlite_store
+    now = FIXED_NOW
+    fill(store, "flu", now - timedelta(days=2), now - timedelta(minutes=10), 2.0, seed=41, hook=False)
+    ring = [f"{9500 + i}" for i in range(60)]
+    from tests.monitor.alerts_support import account
+
+    store.write_batch([], [account(r) for r in ring], source="test")  # the ring's accounts, known from earlier
+    with store.engine.begin() as conn:
+        ids = {r.platform_id: r.id for r in conn.execute(select(m.accounts.c.platform_id, m.accounts.c.id))}
+        run = conn.execute(m.influence_runs.insert().values(
+            topic="flu", platform="all", window_start=now - timedelta(days=7), window_end=now - timedelta(minutes=15),
+            exclude_flagged=False, computed_at=now, seconds=0.1, interactions=0, accounts=60, edges=0,
+            flagged=60)).inserted_primary_key[0]
+        conn.execute(m.influence_flags.insert(), [{"run_id": run, "account_id": ids[r], "flagged": True, "ring": 1,
+                                                    "signals": ["coordinated"]} for r in ring])
+    # the ring posts again, with a few ordinary accounts: a loud spike, mostly the ring's
+    burst = [post(int(r), now - timedelta(minutes=4) + timedelta(seconds=i), "flu") for i, r in enumerate(ring)]
+    burst += [post(3000 + i, now - timedelta(minutes=4), "flu") for i in range(20)]
+    write(store, burst, now=now)
+    (a,) = records.list_alerts(store)
+    assert a["kind"] == "volume" and "flagged as coordinated (ring 1)" in a["title"]
+    coord = a["details"]["coordination"]
+    assert coord["share"] >= 0.5 and coord["rings"][0]["ring"] == 1 and coord["run_id"] == run
+    assert a["severity"] == "warning"  # critical on volume alone: one level lower
+    assert "came from accounts flagged as coordinated (ring 1)" in render_email("opened", a, sender="e@x",
+                                                                                recipient="p@x").get_body(("plain",)).get_content()
+    # the press office can keep such alerts as loud as any other
+    store2_cfg = parse_config(TEST_CONFIG.replace("recipients: [press@health.example.gov.uk]",
+                                                  "recipients: [press@health.example.gov.uk]\n    coordinated_severity: same"))
+    assert store2_cfg.topics["flu"].alerts["coordinated_severity"] == "same"
+    with pytest.raises(Exception, match="coordinated_severity must be"):
+        parse_config(TEST_CONFIG.replace("recipients: [press@health.example.gov.uk]",
+                                         "recipients: [press@health.example.gov.uk]\n    coordinated_severity: loud"))
