@@ -53,21 +53,24 @@ def floor_time(t: datetime, step: int) -> datetime:
 
 
 def newest_bucket(store: Store, topics: Iterable[str] | None = None) -> datetime | None:
+    """The newest rollup bucket (of ``topics``: one primary-key lookup each, instead of a scan)."""
     r = m.rollups
-    q = select(func.max(r.c.bucket))
-    if topics is not None:
-        q = q.where(r.c.topic.in_(list(topics)))
     with store.engine.connect() as conn:
-        return conn.execute(q).scalar()
+        if topics is None:
+            return conn.execute(select(func.max(r.c.bucket))).scalar()
+        found = [conn.execute(select(func.max(r.c.bucket)).where(r.c.topic == t)).scalar() for t in topics]
+    found = [f for f in found if f is not None]
+    return max(found) if found else None
 
 
-def data_now(store: Store, at: datetime | None = None) -> datetime:
+def data_now(store: Store, at: datetime | None = None, topics: Iterable[str] | None = None) -> datetime:
     """The time the pages are drawn at: ``at`` if given, else now -- or, when the newest stored post is
-    more than a day old (a replayed or demo week), the end of its bucket, so the charts show data."""
+    more than a day old (a replayed or demo week), the end of its bucket, so the charts show data.
+    ``topics``: the configured topics (their newest buckets are read by key)."""
     if at is not None:
         return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     now = datetime.now(timezone.utc)
-    newest = newest_bucket(store)
+    newest = newest_bucket(store, topics)
     if newest is not None and newest < now - timedelta(days=1):
         return newest + timedelta(seconds=BUCKET)
     return now
@@ -98,38 +101,63 @@ def volume(store: Store, topic: str, start: datetime, end: datetime, step: int) 
     return out
 
 
+_detectors: dict[tuple[str, str], tuple[int, TopicDetector | None]] = {}
+_bands: "dict[tuple, tuple[TopicDetector, list[tuple[float, float, float]]]]" = {}
+
+
 def detector_for(store: Store, topic: Topic) -> TopicDetector | None:
-    """The topic's saved alert detector (None before the engine has run on it)."""
+    """The topic's saved alert detector (None before the engine has run on it); rebuilt only when the
+    engine has saved a new version of it."""
     s = m.alert_state
+    key = f"topic:{topic.id}"
     with store.engine.connect() as conn:
-        row = conn.execute(select(s.c.state).where(s.c.key == f"topic:{topic.id}")).first()
-    if row is None or not row.state or not row.state.get("detector"):
-        return None
-    try:
-        return TopicDetector.from_dict(row.state["detector"], Params.from_alerts(topic.alerts, BUCKET))
-    except (KeyError, ValueError, TypeError):
-        return None
+        version = conn.execute(select(s.c.version).where(s.c.key == key)).scalar()
+        if version is None:
+            return None
+        hit = _detectors.get((store.url, key))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        row = conn.execute(select(s.c.state, s.c.version).where(s.c.key == key)).first()
+    det = None
+    if row is not None and row.state and row.state.get("detector"):
+        try:
+            det = TopicDetector.from_dict(row.state["detector"], Params.from_alerts(topic.alerts, BUCKET))
+        except (KeyError, ValueError, TypeError):
+            det = None
+    if len(_detectors) > 256:
+        _detectors.clear()
+    _detectors[(store.url, key)] = (row.version if row is not None else version, det)
+    return det
 
 
 def expected_band(det: TopicDetector | None, points: Sequence[dict[str, Any]], step: int) -> None:
-    """Add ``expected``, ``low`` and ``high`` (posts per step) to each point, from the detector."""
+    """Add ``expected``, ``low`` and ``high`` (posts per step) to each point, from the detector
+    (computed once per detector state, window and step)."""
     per = max(1, step // BUCKET)
     if det is None or not det.is_warm:
         for p in points:
             p["expected"] = p["low"] = p["high"] = None
         return
-    # the noise scale of the detector window closest to the step
-    window = min(det.params.windows, key=lambda w: abs(w - per))
-    scale = max(1.0, 1.2533 * det.mabs.get(window, 0.8))
-    z = float(det.params.sensitivity)
-    for p in points:
-        t0 = p["t"].timestamp()
-        e = sum(det.expected(t0 + k * BUCKET) for k in range(per))
-        root = math.sqrt(e + 0.375)
-        p["expected"] = e
-        p["high"] = (root + z * scale / 2) ** 2 - 0.375
-        lo = root - z * scale / 2
-        p["low"] = max(0.0, lo * lo - 0.375) if lo > 0 else 0.0
+    key = (id(det), points[0]["t"].timestamp() if points else 0, len(points), step)
+    hit = _bands.get(key)  # (detector, band): the entry keeps its detector alive, so its id is not reused
+    band = hit[1] if hit is not None and hit[0] is det else None
+    if band is None:
+        # the noise scale of the detector window closest to the step
+        window = min(det.params.windows, key=lambda w: abs(w - per))
+        scale = max(1.0, 1.2533 * det.mabs.get(window, 0.8))
+        z = float(det.params.sensitivity)
+        band = []
+        for p in points:
+            t0 = p["t"].timestamp()
+            e = sum(det.expected(t0 + k * BUCKET) for k in range(per))
+            root = math.sqrt(e + 0.375)
+            lo = root - z * scale / 2
+            band.append((e, (root + z * scale / 2) ** 2 - 0.375, max(0.0, lo * lo - 0.375) if lo > 0 else 0.0))
+        if len(_bands) > 512:
+            _bands.clear()
+        _bands[key] = (det, band)
+    for p, (e, hi, lo) in zip(points, band):
+        p["expected"], p["high"], p["low"] = e, hi, lo
 
 
 def volume_figure(points: Sequence[dict[str, Any]], title: str, *, band: bool = True,

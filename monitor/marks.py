@@ -204,37 +204,45 @@ def recent_marks(store: Store, *, topic: str | None = None, limit: int = 50) -> 
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def review_stats(store: Store, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, dict[str, Any]]:
-    """Per topic: posts on it now, posts marked irrelevant (still in force) and their share of both,
-    sentiment checks made on its posts and how often they disagreed with the automatic score."""
-    pm, pt, p = m.post_marks, m.post_topics, m.posts
+def review_stats(store: Store, *, since: datetime | None = None, until: datetime | None = None,
+                 topic: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per topic (or one ``topic``): posts on it now (from the rollups), posts marked irrelevant (still in
+    force) and their share of both, sentiment checks made on its posts and how often they disagreed
+    with the automatic score. Marks are few: their queries start from ``post_marks``."""
+    pm, pt, p, r = m.post_marks, m.post_topics, m.posts, m.rollups
     out: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as conn:
-        q = select(pt.c.topic, func.count()).group_by(pt.c.topic)
+        q = select(r.c.topic, func.sum(r.c.posts)).group_by(r.c.topic)
+        if topic is not None:
+            q = q.where(r.c.topic == topic)
         if since is not None:
-            q = q.where(pt.c.created_at >= since)
+            q = q.where(r.c.bucket >= since)
         if until is not None:
-            q = q.where(pt.c.created_at < until)
-        for topic, n in conn.execute(q):
-            out.setdefault(topic, _empty())["posts"] = int(n)
+            q = q.where(r.c.bucket < until)
+        for t, n in conn.execute(q):
+            out.setdefault(t, _empty())["posts"] = int(n or 0)
         q = (select(pm.c.topic, func.count()).select_from(pm.join(p, p.c.id == pm.c.post_id))
              .where(pm.c.kind == "irrelevant", pm.c.undone_at.is_(None)).group_by(pm.c.topic))
+        if topic is not None:
+            q = q.where(pm.c.topic == topic)
         if since is not None:
             q = q.where(p.c.created_at >= since)
         if until is not None:
             q = q.where(p.c.created_at < until)
-        for topic, n in conn.execute(q):
-            out.setdefault(topic, _empty())["irrelevant"] = int(n)
+        for t, n in conn.execute(q):
+            out.setdefault(t, _empty())["irrelevant"] = int(n)
         # sentiment checks in force, counted on every topic the post is on
         q = (select(pt.c.topic, pm.c.label, pm.c.machine_sentiment)
              .select_from(pm.join(pt, pt.c.post_id == pm.c.post_id))
              .where(pm.c.kind == "sentiment", pm.c.undone_at.is_(None)))
+        if topic is not None:
+            q = q.where(pt.c.topic == topic)
         if since is not None:
             q = q.where(pt.c.created_at >= since)
         if until is not None:
             q = q.where(pt.c.created_at < until)
-        for topic, label, machine in conn.execute(q):
-            s = out.setdefault(topic, _empty())
+        for t, label, machine in conn.execute(q):
+            s = out.setdefault(t, _empty())
             s["sentiment_checked"] += 1
             s["sentiment_disagreed"] += int(label != label_of(machine))
     for s in out.values():

@@ -39,8 +39,10 @@ _coord_cache: "OrderedDict[tuple, float | None]" = OrderedDict()
 
 
 def coordinated_share(state: State, alert: dict[str, Any]) -> float | None:
-    """Share of the retweets and quotes on the alert's topic, in its window, made by accounts that
-    ``influence.bots`` flags as coordinated or in bursts (None: not a topic alert, or no amplification).
+    """Share of the retweets and quotes on the alert's topic, in its window, made in coordinated bursts:
+    runs of at least ``Thresholds.burst_min_accounts`` accounts reposting the same post, each within
+    ``burst_gap_seconds`` of the previous (:func:`influence.bots.find_bursts`, the same test the influence
+    flags use). None: not a topic alert, or no amplification in the window.
 
     The window is the alert's, from where the unusual level began to its last update (at most 6 hours).
     Cached per alert and update.
@@ -48,24 +50,24 @@ def coordinated_share(state: State, alert: dict[str, Any]) -> float | None:
     topic = alert.get("topic")
     if not topic or alert.get("kind") not in ("volume", "sentiment", "voice"):
         return None
-    key = (alert["id"], alert.get("updated_at"))
+    key = (state.store.url, alert["id"], alert.get("updated_at"))
     if key in _coord_cache:
         return _coord_cache[key]
     from influence import bots
 
     end = (alert.get("closed_at") or alert.get("updated_at")) + timedelta(minutes=5)
     start = max(alert.get("started_at") or alert["opened_at"], end - timedelta(hours=6))
-    flags = bots.detect(state.store, topic, start, end)
-    marked = {acc for acc, f in flags.items() if f.flagged or "burst" in f.kinds}
     i, pt = m.interactions, m.post_topics
     with state.store.engine.connect() as conn:
-        rows = conn.execute(select(i.c.src_account_id, func.count())
+        rows = conn.execute(select(i.c.ref_platform_id, i.c.created_at, i.c.src_account_id)
                             .select_from(pt.join(i, i.c.post_id == pt.c.post_id))
                             .where(pt.c.topic == topic, pt.c.created_at >= start, pt.c.created_at < end,
-                                   i.c.kind.in_(("retweet", "quote")))
-                            .group_by(i.c.src_account_id)).all()
-    total = sum(n for _, n in rows)
-    share = sum(n for acc, n in rows if acc in marked) / total if total else None
+                                   i.c.kind.in_(("retweet", "quote")))).all()
+    th = bots.Thresholds()
+    bursts = bots.find_bursts(((ref, t.timestamp(), acc) for ref, t, acc in rows), gap=th.burst_gap_seconds,
+                              min_accounts=th.burst_min_accounts, max_span=th.burst_max_span_seconds)
+    in_bursts = sum(len(b["accounts"]) for b in bursts)
+    share = min(1.0, in_bursts / len(rows)) if rows else None
     _coord_cache[key] = share
     while len(_coord_cache) > 500:
         _coord_cache.popitem(last=False)
@@ -125,7 +127,7 @@ def alerts_page(request: Request, user: Viewer, state: AppState,
                 alert: Annotated[int | None, Query(ge=1)] = None):
     rows = _sorted_unresolved(state)
     cards = [card(state, r) for r in rows]
-    now = charts.data_now(state.store, at)
+    now = charts.data_now(state.store, at, state.config.topics)
     topics = [t for t in dict.fromkeys(r["topic"] for r in rows if r.get("topic")) if t in state.config.topics]
     figures = []
     for tid in topics[:8]:

@@ -34,7 +34,7 @@ WHY_TOP = 5  # accounts whose full "why" the page shows
 def _window(state: State, window: str, at: datetime | None) -> tuple[datetime | None, datetime | None]:
     """None, None (the lookup's default: the last 30 days, a stored run answers) for 30 days up to now;
     else the window ending at the newest data (a past week) or ``at``."""
-    end = charts.data_now(state.store, at)
+    end = charts.data_now(state.store, at, state.config.topics)
     if at is None and window == "30d" and abs((datetime.now(end.tzinfo) - end).total_seconds()) < 3600:
         return None, None
     return end - WINDOWS[window], end
@@ -131,7 +131,7 @@ def api_export(request: Request, user: Viewer, state: AppState, topic: Annotated
         raise HTTPException(404, f"no topic {topic!r}")
     since, until = _window(state, window, at)
     if since is None:
-        until = charts.data_now(state.store, at)
+        until = charts.data_now(state.store, at, state.config.topics)
         since = until - WINDOWS[window]
     a = analyse(state.store, topic, since, until, platform=platform or None, exclude_flagged=exclude_flagged,
                 stakeholders=t.stakeholders)
@@ -156,7 +156,7 @@ def account_detail(state: State, account_id: int, topic: str | None = None) -> d
     acc = queries.account(state.store, account_id)
     if acc is None:
         raise HTTPException(404, f"no account #{account_id}")
-    end = charts.data_now(state.store)
+    end = charts.data_now(state.store, None, state.config.topics)
     posts = queries.posts_in(state.store, None, end - timedelta(days=90), end + timedelta(days=1),
                              account_id=account_id, limit=50)
     history = queries.rank_history(state.store, account_id)

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard import charts, queries
-from dashboard.web import AppState, State, Viewer, csv_response, render
+from dashboard import audit, charts, queries
+from dashboard.web import AppState, State, Viewer, client_ip, csv_response, render
 from monitor import marks
 from monitor.alerts import records
 from monitor.health import gaps_between
@@ -43,7 +43,7 @@ def _topic(state: State, topic: str):
 
 def window(state: State, range_: str, at: datetime | None) -> tuple[datetime, datetime, int]:
     length, step = RANGES[range_]
-    end = charts.data_now(state.store, at)
+    end = charts.data_now(state.store, at, state.config.topics)
     end = charts.floor_time(end, 3600) + timedelta(hours=1) if step == 3600 else charts.floor_time(end, 86400) + timedelta(days=1)
     return end - length, end, step
 
@@ -74,7 +74,7 @@ def overview(state: State, topic: str, range_: str = "7d", platform: str | None 
         ranking_window = (ranking.since, ranking.until) if ranking else None
     except Exception:  # no stored ranking yet, or the influence package unavailable
         influencers, ranking_window = [], None
-    review = marks.review_stats(state.store, since=start, until=end).get(topic, {})
+    review = marks.review_stats(state.store, since=start, until=end, topic=topic).get(topic, {})
     return {
         "topic": {"id": t.id, "label": t.label, "description": t.description},
         "range": range_, "platform": platform, "start": start, "end": end, "step_seconds": step,
@@ -114,7 +114,7 @@ def topics_page(request: Request, user: Viewer, state: AppState, at: At = None):
 
 
 def topic_list(state: State, at: datetime | None = None) -> list[dict[str, Any]]:
-    end = charts.data_now(state.store, at)
+    end = charts.data_now(state.store, at, state.config.topics)
     start = end - timedelta(days=7)
     counts = state.store.topic_counts(start, end)
     review = marks.review_stats(state.store, since=start, until=end)
@@ -217,8 +217,9 @@ def api_topics(user: Viewer, state: AppState, at: At = None) -> list[dict[str, A
 
 
 @router.get("/api/topics.csv", summary="Topics with their last 7 days (CSV)", response_class=Response)
-def api_topics_csv(user: Viewer, state: AppState, at: At = None):
+def api_topics_csv(request: Request, user: Viewer, state: AppState, at: At = None):
     rows = topic_list(state, at)
+    audit.record(state.store, "export", user=user.name, target="topics", detail={"format": "csv"}, ip=client_ip(request))
     cols = ["id", "label", "posts", "authors", "sentiment", "negative_pct", "irrelevant_pct", "disagree_pct"]
     return csv_response("topics.csv", cols, ([r[c] for c in cols] for r in rows))
 
@@ -248,9 +249,12 @@ def api_volume(topic: str, user: Viewer, state: AppState, range: Range = "7d", p
 
 @router.get("/api/topics/{topic}/volume.csv", summary="Posts, expected level and sentiment over time (CSV)",
             response_class=Response, responses={404: {"description": "No such topic"}})
-def api_volume_csv(topic: str, user: Viewer, state: AppState, range: Range = "7d", platform: Platform = None,
-                   at: At = None, hours: Annotated[int | None, Query(ge=1, le=24 * 90)] = None, weekly: bool = False):
+def api_volume_csv(request: Request, topic: str, user: Viewer, state: AppState, range: Range = "7d",
+                   platform: Platform = None, at: At = None,
+                   hours: Annotated[int | None, Query(ge=1, le=24 * 90)] = None, weekly: bool = False):
     pts = api_volume(topic, user, state, range, platform, at, hours, weekly)
+    audit.record(state.store, "export", user=user.name, target=f"topic:{topic}",
+                 detail={"format": "csv", "range": range, "platform": platform or None}, ip=client_ip(request))
     cols = ["t", "posts", "expected", "low", "high", "sentiment", "negative_share"]
     return csv_response(f"{topic}-volume.csv", cols, ([p[c] for c in cols] for p in pts))
 
