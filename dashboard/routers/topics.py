@@ -9,6 +9,7 @@ Pages ``/topics`` and ``/topics/{topic}``; API ``/api/topics``, ``/api/topics/{t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -136,9 +137,10 @@ def topic_page(request: Request, topic: str, user: Viewer, state: AppState, rang
     step = ov["step_seconds"]
     label = ov["topic"]["label"]
     qs = f"range={range}" + (f"&platform={platform}" if platform else "") + (f"&at={at.isoformat()}" if at else "")
-    vol_rows = [{"t": _fmt_t(p["t"], step), "posts": p["posts"], "expected": p["expected"], "low": p["low"],
-                 "high": p["high"], "expected_digits": 1, "low_digits": 1, "high_digits": 1} for p in ov["volume"]]
     points_url = f"/topics/{topic}/points?step={step}" + (f"&platform={platform}" if platform else "")
+    vol_rows = [{"t": _fmt_t(p["t"], step), "t_href": f"{points_url}&point={quote(p['t'].isoformat())}" if p["posts"] else None,
+                 "posts": p["posts"], "expected": p["expected"], "low": p["low"],
+                 "high": p["high"], "expected_digits": 1, "low_digits": 1, "high_digits": 1} for p in ov["volume"]]
     volume_chart = {
         "id": "volume", "title": f"{label}: posts per {'hour' if step < 86400 else 'day'} against the expected level",
         "figure": charts.figure_json(charts.volume_figure(ov["volume"], "Posts", band=platform is None)),
@@ -203,11 +205,13 @@ def _short(p: dict[str, Any], n: int = 140) -> str:
 def points_fragment(request: Request, topic: str, user: Viewer, state: AppState,
                     point: Annotated[datetime, Query(description="Start of the chart step clicked")],
                     step: Annotated[int, Query(ge=300, le=7 * 86400)] = 3600, platform: Platform = None):
-    _topic(state, topic)
+    t = _topic(state, topic)
     posts = queries.posts_in(state.store, topic, point, point + timedelta(seconds=step), platform=platform or None,
                              limit=50)
-    return render(request, "partials/posts_list.html", posts=posts, heading=f"Posts from {_fmt_t(point, 3600)} UTC",
-                  more_url=None)
+    heading = f"Posts from {_fmt_t(point, 3600)} UTC"
+    if request.headers.get("sec-fetch-mode") == "navigate":  # opened as a page (a table's link), not by the chart
+        return render(request, "topic_points.html", posts=posts, heading=heading, topic=t)
+    return render(request, "partials/posts_list.html", posts=posts, heading=heading, more_url=None)
 
 
 # ----------------------------------------------------------------------------- API

@@ -53,6 +53,11 @@ def test_the_topic_overview_shows_the_crisis_against_its_expected_band(demo_clie
     t = peak["t"]
     frag = demo_client.get(f"/topics/vaccination/points?point={t}&step=3600")
     assert frag.status_code == 200 and frag.text.count('class="earshot-post"') == min(peak["posts"], 50)
+    assert "<html" not in frag.text
+    # the same posts as a page, from the chart's table (keyboard users): each hour with posts links there
+    assert "/topics/vaccination/points?step=3600&amp;point=" in page.text
+    full = demo_client.get(f"/topics/vaccination/points?point={t}&step=3600", headers={"Sec-Fetch-Mode": "navigate"})
+    assert "<html" in full.text and full.text.count('class="earshot-post"') == min(peak["posts"], 50)
     csv_rows = list(csv.reader(io.StringIO(demo_client.get("/api/topics/vaccination/volume.csv?range=7d").text)))
     assert csv_rows[0][:3] == ["t", "posts", "expected"] and len(csv_rows) == len(ov["volume"]) + 1
     assert demo_client.get("/api/topics/nope").status_code == 404
