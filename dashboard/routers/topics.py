@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard import audit, charts, queries
+from dashboard import audit, cache, charts, queries
 from dashboard.web import AppState, State, Viewer, client_ip, csv_response, render
 from monitor import marks
 from monitor.alerts import records
@@ -76,6 +76,10 @@ def overview(state: State, topic: str, range_: str = "7d", platform: str | None 
     except Exception:  # no stored ranking yet, or the influence package unavailable
         influencers, ranking_window = [], None
     review = marks.review_stats(state.store, since=start, until=end, topic=topic).get(topic, {})
+    key = (state.store.url, topic, start, end, platform)
+    (shared_posts, shared_links), as_of = cache.cached(("shared",) + key, lambda: (
+        queries.most_shared_posts(state.store, topic, start, end, platform=platform),
+        queries.most_shared_links(state.store, topic, start, end, platform=platform)))
     return {
         "topic": {"id": t.id, "label": t.label, "description": t.description},
         "range": range_, "platform": platform, "start": start, "end": end, "step_seconds": step,
@@ -83,8 +87,9 @@ def overview(state: State, topic: str, range_: str = "7d", platform: str | None 
         "totals": queries.totals(pts),
         "previous": {"start": start - length, "end": start, **prev},
         "weekly": weeks,
-        "most_shared_posts": queries.most_shared_posts(state.store, topic, start, end, platform=platform),
-        "most_shared_links": queries.most_shared_links(state.store, topic, start, end, platform=platform),
+        "most_shared_posts": shared_posts,
+        "most_shared_links": shared_links,
+        "shared_as_of": as_of,
         "stakeholder_posts": queries.stakeholder_posts(state.store, topic, t.stakeholders, start, end, platform=platform),
         "influencers": influencers, "influencers_window": ranking_window,
         "alerts": [{"id": a["id"], "title": a["title"], "severity": a["severity"], "state": a["state"],
@@ -117,7 +122,8 @@ def topics_page(request: Request, user: Viewer, state: AppState, at: At = None):
 def topic_list(state: State, at: datetime | None = None) -> list[dict[str, Any]]:
     end = charts.data_now(state.store, at, state.config.topics)
     start = end - timedelta(days=7)
-    counts = state.store.topic_counts(start, end)
+    counts, _ = cache.cached(("topic_counts", state.store.url, charts.floor_time(end, 60)),
+                             lambda: state.store.topic_counts(start, end))
     review = marks.review_stats(state.store, since=start, until=end)
     out = []
     for tid, t in state.config.topics.items():
