@@ -97,8 +97,9 @@ def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path):
     rows = page.locator("#ranking-table tbody tr")
     assert rows.count() >= 10
     assert rows.first.locator("td").first.inner_text().strip() == "1"
-    page.locator("details.govuk-details summary").first.click()
-    assert "Score parts" in page.locator("details.govuk-details").first.inner_text()
+    page.locator("details[data-why-url] summary").first.click()  # the why is read when opened
+    page.wait_for_selector("details[data-why-url] >> text=Share of the conversation")
+    assert "Amplified by" in page.locator("details[data-why-url]").first.inner_text()
     page.wait_for_selector("#network .main-svg")
     screenshot(page, "flow-influencers")
     with page.expect_download() as dl:

@@ -127,12 +127,16 @@ def test_search_finds_highlights_and_pages(demo_client):
 
 def test_influencer_lookup_explains_and_exports(demo_client, demo_week):
     login(demo_client, *users_of(demo_client)["viewer"])
-    r = demo_client.get("/api/influencers", params={"topic": "vaccination", "window": "7d"}).json()
+    r = demo_client.get("/api/influencers", params={"topic": "vaccination", "window": "7d", "why": 3}).json()
     assert r["accounts"] and r["accounts"][0]["rank"] == 1
     top = str(r["accounts"][0]["account_id"])
     assert top in r["why"] and r["why"][top]["measures"] and "share" in r["why"][top]
     page = demo_client.get("/influencers", params={"topic": "vaccination", "window": "7d"})
     assert page.status_code == 200 and "Why the top" in page.text and 'data-plotly="network-data"' in page.text
+    why = demo_client.get("/influencers/why", params={"topic": "vaccination", "window": "7d", "account": top})
+    assert why.status_code == 200 and "Share of the conversation" in why.text and "<html" not in why.text
+    assert demo_client.get("/influencers/why", params={"topic": "vaccination", "window": "7d",
+                                                       "account": 999999}).status_code == 404
     gexf = demo_client.get("/api/influencers/export", params={"topic": "vaccination", "window": "7d", "format": "gexf"})
     assert gexf.status_code == 200 and "attachment" in gexf.headers["content-disposition"]
     ET.fromstring(gexf.content)

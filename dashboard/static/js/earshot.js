@@ -197,6 +197,25 @@ function liveAlerts(box) {
   window.earshotLive = source;
 }
 
+// "why" of a ranked account: read from the server when its details are first opened
+document.querySelectorAll('details[data-why-url]').forEach(function (d) {
+  d.addEventListener('toggle', function () {
+    if (!d.open || d.dataset.loaded) { return; }
+    d.dataset.loaded = '1';
+    var box = d.querySelector('.govuk-details__text');
+    var link = box.querySelector('a');
+    fetch(d.dataset.whyUrl, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (html) {
+        var t = document.createElement('template');
+        t.innerHTML = html; // rendered and escaped by the server
+        box.replaceChildren(t.content);
+        if (link) { box.appendChild(link); }
+      })
+      .catch(function () { d.dataset.loaded = ''; });
+  });
+});
+
 document.querySelectorAll('[data-sortable-table]').forEach(makeSortable);
 drawCharts(document);
 window.addEventListener('load', function () { drawCharts(document); });
