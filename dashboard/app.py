@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     from monitor.config import load_config
     from monitor.settings import load_settings
 
+    import influence  # noqa: F401  (networkx, scipy, igraph: loaded now, not by the first request that needs them)
+
     settings = settings or load_settings()
     config = config or load_config(settings.config_path)
     store = store or Store(settings.database_url)

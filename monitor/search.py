@@ -39,7 +39,7 @@ HIT_START, HIT_END = "\x02", "\x03"
 INDEX_CHUNK = 20_000
 SEARCH_INDEX_ROWS = 100_000  #: posts a search indexes before answering (the rest: the dashboard's background indexer)
 MAX_TERMS = 16
-COUNT_CAP = 10_000  #: totals above this are reported as "more than"
+COUNT_CAP = 1_000  #: totals above this are reported as "more than" (counting every match of a common word is slow)
 
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -173,21 +173,30 @@ def search(store: Store, query: str, *, topic: str | None = None, platform: str 
         base = f"FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid JOIN accounts a ON a.id = p.account_id " \
                f"WHERE posts_fts MATCH :q{extra}"
         order_sql = "posts_fts.rank" if order == "relevance" else "p.created_at DESC"
-        rows_sql = (f"SELECT {cols}, highlight(posts_fts, 1, '{HIT_START}', '{HIT_END}') AS snippet, "
-                    f"highlight(posts_fts, 0, '{HIT_START}', '{HIT_END}') AS title_snippet "
-                    f"{base} ORDER BY {order_sql}, p.id DESC LIMIT :limit OFFSET :offset")
+        marks_sql = (f"highlight(posts_fts, 1, '{HIT_START}', '{HIT_END}') AS snippet, "
+                     f"highlight(posts_fts, 0, '{HIT_START}', '{HIT_END}') AS title_snippet")
+        if not extra and order == "relevance":
+            # no filter on the posts: the index alone finds, counts and ranks; 20 rows are joined after
+            count_from = "FROM posts_fts WHERE posts_fts MATCH :q"
+            rows_sql = (f"SELECT {cols}, hit.snippet, hit.title_snippet FROM (SELECT rowid AS id, rank AS r, {marks_sql} "
+                        f"FROM posts_fts WHERE posts_fts MATCH :q ORDER BY rank LIMIT :limit OFFSET :offset) hit "
+                        f"JOIN posts p ON p.id = hit.id JOIN accounts a ON a.id = p.account_id ORDER BY hit.r, p.id DESC")
+        else:
+            count_from = base
+            rows_sql = f"SELECT {cols}, {marks_sql} {base} ORDER BY {order_sql}, p.id DESC LIMIT :limit OFFSET :offset"
     else:
         tsq, _ = pg_query(terms)
         params["q"] = tsq
         base = f"FROM posts p JOIN accounts a ON a.id = p.account_id WHERE p.search @@ to_tsquery('simple', :q){extra}"
         key = "ts_rank(p.search, to_tsquery('simple', :q))" if order == "relevance" else "p.created_at"
+        count_from = base
         rows_sql = (f"SELECT {cols}, p.text AS snippet, p.title AS title_snippet "
                     f"FROM (SELECT p.id, {key} AS sort_key {base} ORDER BY sort_key DESC, p.id DESC "
                     f"LIMIT :limit OFFSET :offset) hit JOIN posts p ON p.id = hit.id JOIN accounts a ON a.id = p.account_id "
                     f"ORDER BY hit.sort_key DESC, p.id DESC")
     params.update(limit=limit, offset=offset)
     with store.engine.connect() as conn:
-        total = conn.execute(sql_text(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT {COUNT_CAP + 1}) c"),
+        total = conn.execute(sql_text(f"SELECT count(*) FROM (SELECT 1 {count_from} LIMIT {COUNT_CAP + 1}) c"),
                              params).scalar() or 0
         rows = [dict(r) for r in conn.execute(sql_text(rows_sql), params).mappings()]
     for r in rows:
