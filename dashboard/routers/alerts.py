@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dashboard import audit, charts, live
 from dashboard.links import post_url
-from dashboard.web import AppState, Press, PressWrite, RowId, State, Viewer, client_ip, render, render_fragment
+from dashboard.web import AppState, PressWrite, RowId, State, Viewer, client_ip, render, render_fragment
 from monitor import models as m
 from monitor.alerts import records
 from monitor.alerts.notify import alert_json

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dashboard import audit, auth
-from dashboard.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppState, Viewer, ViewerWrite, client_ip,
+from dashboard.web import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppState, Viewer, ViewerWrite, client_ip,
                            current_session, render, safe_next)
 
 router = APIRouter(tags=["session"])
