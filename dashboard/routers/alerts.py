@@ -27,6 +27,7 @@ from dashboard.links import post_url
 from dashboard.web import AppState, PressWrite, RowId, State, Viewer, client_ip, render, render_fragment
 from monitor import models as m
 from monitor.alerts import records
+from monitor.alerts.engine import coordination_words
 from monitor.alerts.notify import alert_json
 
 router = APIRouter(tags=["alerts"])
@@ -90,10 +91,13 @@ def card(state: State, row: dict[str, Any]) -> dict[str, Any]:
     for p in posts:
         plat = platforms.get(p.get("id")) or ("x" if p.get("platform_id") and str(p["platform_id"]).isdigit() else None)
         p["link"] = post_url(plat, p.get("url"), p.get("platform_id"))
-    try:
-        coord = coordinated_share(state, row)
-    except Exception:  # the flags are a help, not a requirement for the card
-        coord = None
+    flagged = d.get("coordination")  # the engine's: the share of the rise from accounts the influence run flagged
+    coord = None
+    if not flagged:  # no influence run has flagged anyone yet: the retweets in bursts, measured now
+        try:
+            coord = coordinated_share(state, row)
+        except Exception:  # a help, not a requirement for the card
+            coord = None
     return {
         **row,
         "topic_label": topic.label if topic else (row.get("topic") or row.get("source") or ""),
@@ -102,6 +106,7 @@ def card(state: State, row: dict[str, Any]) -> dict[str, Any]:
         "top_amplifiers": list(d.get("top_amplifiers") or [])[:5],
         "top_accounts": list(d.get("top_accounts") or [])[:5],
         "coordinated_share": coord,
+        "coordination_words": coordination_words(flagged) if flagged else None,
         "signals": d.get("signals") or [],
     }
 

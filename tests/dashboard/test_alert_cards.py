@@ -45,3 +45,13 @@ def test_the_card_counts_retweets_in_bursts_as_coordinated(sqlite_store, topics_
     assert c["top_posts"][0]["platform_id"] == "orig0" and c["top_posts"][0]["amplified"] == 20
     assert c["top_posts"][0]["link"] is None  # its stored URL is javascript:, and its id is not an X id
     assert c["top_posts"][1]["link"] == "https://x.com/u101/status/1"
+
+
+def test_the_card_shows_the_engines_coordination_when_the_influence_run_flagged_accounts(sqlite_store, topics_env):
+    app = make_app(sqlite_store, topics_env, hub=False)
+    row = {"id": 1, "topic": "flu", "kind": "volume", "severity": "warning", "state": "open", "title": "Flu: 5× <b>",
+           "opened_at": T, "updated_at": T, "started_at": T, "closed_at": None, "ratio": 5.0, "current": 50.0,
+           "expected": 10.0, "details": {"coordination": {"share": 0.62, "rings": [{"ring": 1, "posts": 30}]}}}
+    c = card(app.state.earshot, row)
+    assert c["coordination_words"] == "62% of the rise from accounts flagged as coordinated (ring 1)"
+    assert c["coordinated_share"] is None
