@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ import numpy as np
 from sqlalchemy import func, select
 
 from influence import bots
-from influence.communities import Community, describe, leiden, make_label
-from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, build_graph, read_edges)
+from influence.communities import Community, Features, describe, leiden, make_label
+from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, _placeholder, build_graph,
+                             raw_query, read_edges, topic_filter_sql)
 from influence.scoring import MEASURES, SEED, Scores, score_graph
 from monitor import models as m
 from monitor.store import Store
@@ -120,40 +122,59 @@ def _domain(url: str) -> str | None:
     return None if host in PLATFORM_DOMAINS else host
 
 
-def features_per_account(store: Store, topic: str, since, until, platform=None) -> dict[int, dict[str, Counter]]:
-    """What each account's posts on the topic in the window carry: ``{"hashtags", "words", "domains"}`` counters.
+#: Community labels read at most this many of the topic's posts (an even sample by post id beyond it): they
+#: compare frequencies, which a sample of this size gives to well under a percent.
+LABEL_SAMPLE_POSTS = 100_000
+_URLS = re.compile(r"https?://\S+|www\.\S+", re.I)
+_WORDS = re.compile(r"(?<![@#\w'\u2019])[a-z]{3,}(?![\w'\u2019])")
 
-    Hashtags (lower case, no '#') and link domains (``www.`` dropped; links to the platforms' own posts
-    left out) of every post, retweets included (what
-    a camp passes on says what it is); words (:func:`influence.bots.normalise_text`, at least three letters,
-    no stop words, no hashtag words) of what the account wrote itself (retweets left out).
+
+def _json_list(v) -> list:
+    if not v:
+        return []
+    if isinstance(v, str):
+        if v == "[]":
+            return []
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return []
+    return v if isinstance(v, list) else []
+
+
+def features_per_account(store: Store, topic: str, since, until, platform=None, *,
+                         sample: int = LABEL_SAMPLE_POSTS) -> Features:
+    """What each account's posts on the topic in the window carry: hashtags, words and web sites (counts).
+
+    Hashtags (lower case, no '#') and link domains (``www.`` dropped; links to the platforms' own posts left
+    out) of every post, retweets included (what a camp passes on says what it is); words (letters only, at
+    least three, lower case, no stop words, no hashtags, mentions, links or contractions) of what the account
+    wrote itself (retweets left out). At most ``sample`` posts are read: beyond that an even sample by post
+    id, the same for the same data.
     """
-    pt, p = m.post_topics, m.posts
-    q = (select(pt.c.account_id, p.c.kind, p.c.text, p.c.hashtags, p.c.links)
-         .select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*_topic_cond(topic, since, until, platform)))
-    out: dict[int, dict[str, Counter]] = {}
-
-    def as_list(v):
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except ValueError:
-                return []
-        return v or []
-
-    with store.engine.connect() as conn:
-        for acc, kind, text, tags, links in conn.execute(q):
-            f = out.get(acc)
-            if f is None:
-                f = out[acc] = {"hashtags": Counter(), "words": Counter(), "domains": Counter()}
-            tags = [str(t).lower() for t in as_list(tags)]
-            f["hashtags"].update(tags)
-            f["domains"].update(d for d in (_domain(u) for u in as_list(links)) if d)
-            if kind != "retweet" and text:
-                skip = set(tags)
-                f["words"].update({w for w in bots.normalise_text(text).split()
-                                   if len(w) >= 3 and w not in STOPWORDS and w not in skip})
-    return out
+    engine = store.engine
+    where, params = topic_filter_sql(engine, topic, since, until, platform, alias_posts="p")
+    total = next(iter(raw_query(engine, f"SELECT count(*) FROM post_topics pt JOIN posts p ON p.id = pt.post_id "
+                                        f"WHERE {where}", params)))[0]
+    if total > sample:
+        step = -(-total // sample)
+        mod = "%%" if params and _placeholder(engine) == "%s" else "%"  # psycopg: a literal % is doubled
+        where += f" AND pt.post_id {mod} {int(step)} = 0"
+    sql = (f"SELECT pt.account_id, p.kind, p.text, p.hashtags, p.links FROM post_topics pt "
+           f"JOIN posts p ON p.id = pt.post_id WHERE {where}")
+    tags_c: Counter = Counter()
+    words_c: Counter = Counter()
+    domains_c: Counter = Counter()
+    for acc, kind, text, tags, links in raw_query(engine, sql, params):
+        tags = _json_list(tags)
+        if tags:
+            tags_c.update((acc, str(t).lower()) for t in tags)
+        links = _json_list(links)
+        if links:
+            domains_c.update((acc, d) for d in (_domain(u) for u in links) if d)
+        if kind != "retweet" and text:
+            words_c.update((acc, w) for w in set(_WORDS.findall(_URLS.sub(" ", text).lower())) if w not in STOPWORDS)
+    return Features.from_pairs({"hashtags": tags_c, "words": words_c, "domains": domains_c})
 
 
 @dataclass
@@ -344,6 +365,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
             platform: str | None = None, exclude_flagged: bool = False, stakeholders: Iterable[str] = (),
             communities: bool = True, flags: bots.Flags | dict[int, bots.AccountFlags] | None = None,
             edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
+            features: Features | None = None,
             account_limit: int | None = 1000, seed: int = SEED) -> Analysis:
     """Compute the influence analysis of ``topic`` in ``[since, until)``.
 
@@ -361,8 +383,9 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
         The topic's stakeholder handles (lower case), marked in the ranking.
     communities : bool
         Find the communities (Leiden) and label them.
-    flags, edges : optional
-        Already computed flags and already read edges (to share them between variants).
+    flags, edges, features : optional
+        Already computed flags, already read edges and already read label features
+        (:func:`features_per_account`), to share them between variants.
     account_limit : int or None
         Look up account details (handles, followers) for this many top accounts (None: all).
     seed : int
@@ -420,7 +443,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     accounts = account_info(store, want)
     if membership is not None:
         tl = time.perf_counter()
-        feats = features_per_account(store, topic, since, until, plat)
+        feats = features if features is not None else features_per_account(store, topic, since, until, plat)
         comms = describe(g, membership, scores.order, scores.betweenness,
                          {a: i.handle for a, i in accounts.items()}, feats)
         named = {b["account_id"] for c in comms for b in c.bridges}

@@ -60,6 +60,7 @@ from typing import Any, Iterable
 import numpy as np
 from sqlalchemy import func, select
 
+from influence.graph import raw_query, topic_filter_sql
 from monitor import models as m
 from monitor.store import Store
 
@@ -376,12 +377,6 @@ def _window(cols, since, until):
     return cond
 
 
-def _epoch(col, dialect: str):
-    if dialect == "sqlite":
-        return (func.julianday(col) - 2440587.5) * 86400.0
-    return func.extract("epoch", col)
-
-
 def detect(store: Store, topic: str, since: datetime | None, until: datetime | None, platform: str | None = None,
            thresholds: Thresholds | None = None) -> Flags:
     """Signals for the accounts posting on ``topic`` in ``[since, until)``.
@@ -451,9 +446,10 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
         # near-identical texts
         texts: list[str] = []
         authors: list[int] = []
-        q = (select(pt.c.account_id, p.c.text).select_from(pt.join(p, p.c.id == pt.c.post_id))
-             .where(*cond, p.c.kind != "retweet").order_by(pt.c.created_at, pt.c.post_id))
-        for acc, text in conn.execute(q):
+        where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
+        for acc, text in raw_query(store.engine, f"SELECT pt.account_id, p.text FROM post_topics pt JOIN posts p ON "
+                                                 f"p.id = pt.post_id WHERE {where} AND p.kind <> 'retweet' "
+                                                 f"ORDER BY pt.created_at, pt.post_id", params):
             authors.append(acc)
             texts.append(text or "")
         dup_posts: Counter = Counter()
@@ -476,20 +472,20 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
                     posts=n, accounts=accounts, example=sample)
 
         # bursts and coordination
-        qi = (select(i.c.platform, i.c.ref_platform_id, _epoch(i.c.created_at, store.dialect), i.c.src_account_id,
-                     i.c.dst_account_id)
-              .select_from(pt.join(i, i.c.post_id == pt.c.post_id))
-              .where(pt.c.topic == topic, *_window(pt.c.created_at, since, until), i.c.kind == "retweet",
-                     i.c.src_account_id != i.c.dst_account_id))
+        where, params = topic_filter_sql(store.engine, topic, since, until, None)
         if platform and platform != "all":
-            qi = qi.where(i.c.platform == platform)
-        authors: dict[tuple[str, str], int] = {}
+            where += f" AND i.platform = {'?' if store.dialect == 'sqlite' else '%s'}"
+            params.append(platform)
+        epoch = ("(julianday(i.created_at) - 2440587.5) * 86400.0" if store.dialect == "sqlite"
+                 else "EXTRACT(EPOCH FROM i.created_at)")
+        qi = (f"SELECT i.platform, i.ref_platform_id, {epoch}, i.src_account_id, i.dst_account_id "
+              f"FROM post_topics pt JOIN interactions i ON i.post_id = pt.post_id WHERE {where} "
+              f"AND i.kind = 'retweet' AND i.src_account_id <> i.dst_account_id AND i.ref_platform_id IS NOT NULL")
+        post_authors: dict[tuple[str, str], int] = {}
 
         def retweets():
-            for plat_, ref, ts, src, dst in conn.execute(qi):
-                if ref is None:
-                    continue
-                authors[(plat_, ref)] = dst
+            for plat_, ref, ts, src, dst in raw_query(store.engine, qi, params):
+                post_authors[(plat_, ref)] = dst
                 yield (plat_, ref), float(ts), src
 
         bursts = find_bursts(retweets(), gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
@@ -522,7 +518,7 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
             b = max(bs, key=lambda x: len(x["accounts"]))
             add(acc, "burst", f"retweeted post {b['post'][1]} together with {len(b['accounts']) - 1} other accounts "
                 f"within {b['span']:.0f} seconds", bursts=len(bs), post=b["post"][1], accounts=len(b["accounts"]))
-    flags.rings, flags.posts = _rings_and_posts(groups, bursts, ring_id, authors)
+    flags.rings, flags.posts = _rings_and_posts(groups, bursts, ring_id, post_authors)
     return flags
 
 

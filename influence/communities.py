@@ -190,6 +190,53 @@ def distinctive(counts: Counter, total: Counter, *, top: int = 5, min_z: float =
     return out[:top]
 
 
+@dataclass
+class Features:
+    """Counts of label features per account, compactly: for each kind, parallel arrays of account id,
+    feature code (into ``vocab[kind]``) and count."""
+
+    vocab: dict[str, list[str]]
+    account: dict[str, np.ndarray]
+    code: dict[str, np.ndarray]
+    count: dict[str, np.ndarray]
+
+    @classmethod
+    def from_pairs(cls, pairs: dict[str, Counter]) -> "Features":
+        """From ``kind -> Counter({(account id, feature): count})``."""
+        vocab, account, code, count = {}, {}, {}, {}
+        for kind in FEATURES[:3]:
+            c = pairs.get(kind) or Counter()
+            names = sorted({f for _, f in c})
+            index = {f: i for i, f in enumerate(names)}
+            vocab[kind] = names
+            account[kind] = np.fromiter((a for a, _ in c), dtype=np.int64, count=len(c))
+            code[kind] = np.fromiter((index[f] for _, f in c), dtype=np.int64, count=len(c))
+            count[kind] = np.fromiter(c.values(), dtype=np.float64, count=len(c))
+        return cls(vocab, account, code, count)
+
+    @classmethod
+    def from_counters(cls, per_account: dict[int, dict[str, Counter]]) -> "Features":
+        """From ``account id -> {kind: Counter({feature: count})}``."""
+        pairs = {k: Counter() for k in FEATURES[:3]}
+        for acc, kinds in per_account.items():
+            for k, c in kinds.items():
+                pairs[k].update({(acc, f): n for f, n in c.items()})
+        return cls.from_pairs(pairs)
+
+    def by_community(self, kind: str, g: TopicGraph, membership: np.ndarray, n_comm: int) -> sp.csr_array:
+        """``[community, feature]`` counts (accounts not in the graph left out)."""
+        acc = self.account[kind]
+        V = len(self.vocab[kind])
+        if acc.size == 0 or g.n == 0:
+            return sp.csr_array((n_comm, V))
+        pos = np.searchsorted(g.account_ids, acc)
+        pos = np.minimum(pos, g.n - 1)
+        ok = g.account_ids[pos] == acc
+        M = sp.csr_array((self.count[kind][ok], (membership[pos[ok]], self.code[kind][ok])), shape=(n_comm, V))
+        M.sum_duplicates()
+        return M
+
+
 def make_label(c: "Community", handles: dict[int, str | None]) -> str:
     """``@top1, @top2, @top3 · #tag #tag · words · site · engages @x``: the top accounts, then what sets it apart."""
     def name(a: int) -> str:
@@ -210,7 +257,7 @@ def make_label(c: "Community", handles: dict[int, str | None]) -> str:
 
 
 def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenness: np.ndarray,
-             handles: dict[int, str | None], features: dict[int, dict[str, Counter]], *,
+             handles: dict[int, str | None], features: "Features | dict[int, dict[str, Counter]]", *,
              max_communities: int = 30, min_size: int = 3, top: int = 3) -> list[Community]:
     """Label the largest communities by their top accounts and by what sets them apart.
 
@@ -225,9 +272,9 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
         Betweenness per node (to order bridges).
     handles : dict
         account id -> handle, for labels (missing: "account <id>"; :func:`make_label` again once known).
-    features : dict
-        account id -> {"hashtags" | "words" | "domains": Counter} of its posts on the topic in the window
-        (:func:`influence.analysis.features_per_account`). The accounts a community engages with come from
+    features : Features or dict
+        What the accounts' posts on the topic in the window carry (:func:`influence.analysis.features_per_account`),
+        or ``account id -> {"hashtags" | "words" | "domains": Counter}``. The accounts a community engages with come from
         the graph: the interaction weight its members give each account, against everyone's.
     """
     if g.n == 0:
@@ -248,18 +295,18 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
                 wanted.discard(c)
                 if not wanted:
                     break
-    per: dict[int, dict[str, Counter]] = {c: {k: Counter() for k in FEATURES[:3]} for c in shown}
-    totals: dict[str, Counter] = {k: Counter() for k in FEATURES[:3]}
-    for v in range(g.n):
-        f = features.get(int(ids[v]))
-        if not f:
-            continue
-        c = int(membership[v])
-        for k in FEATURES[:3]:
-            if f.get(k):
-                totals[k].update(f[k])
-                if c in per:
-                    per[c][k].update(f[k])
+    if not isinstance(features, Features):
+        features = Features.from_counters(features)
+    per: dict[int, dict[str, Counter]] = {c: {} for c in shown}
+    totals: dict[str, Counter] = {}
+    for k in FEATURES[:3]:
+        M = features.by_community(k, g, membership, n_comm)
+        names = features.vocab[k]
+        col = np.asarray(M.sum(axis=0)).ravel()
+        totals[k] = Counter({names[j]: float(col[j]) for j in np.flatnonzero(col)})
+        for c in shown:
+            row = slice(M.indptr[c], M.indptr[c + 1])
+            per[c][k] = Counter({names[j]: float(x) for j, x in zip(M.indices[row].tolist(), M.data[row].tolist())})
     # the accounts each community engages with: interaction weight from its members, against everyone's
     W = g.interaction.tocoo()
     E = sp.csr_array((W.data, (membership[W.row], W.col)), shape=(n_comm, g.n))
@@ -272,6 +319,9 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
     links: dict[int, Counter] = {}
     for a, b, w in zip(rows[cross].tolist(), U.indices[cross].tolist(), U.data[cross].tolist()):
         links.setdefault(a, Counter())[int(membership[b])] += w
+    bridging: dict[int, list[int]] = {}
+    for v in links:
+        bridging.setdefault(int(membership[v]), []).append(v)
     out = []
     for c in shown:
         found = {k: distinctive(per[c][k], totals[k]) for k in FEATURES[:3]}
@@ -279,7 +329,7 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
         engaged = Counter({str(int(ids[j])): float(w) for j, w in zip(E.indices[row].tolist(), E.data[row].tolist())
                            if int(ids[j]) not in tops[c] and membership[j] != c})
         found["accounts"] = [(a, n, z) for a, n, z in distinctive(engaged, total_acc, min_support=1)]
-        members_bridging = [v for v in links if membership[v] == c]
+        members_bridging = bridging.get(c, [])
         members_bridging.sort(key=lambda v: (-betweenness[v], int(ids[v])))
         bridges = [{"account_id": int(ids[v]),
                     "communities": [k for k, _ in sorted(links[v].items(), key=lambda kv: (-kv[1], kv[0]))][:5]}

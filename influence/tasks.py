@@ -6,7 +6,8 @@ The Celery task ``earshot.influence_recompute``, defined on the worker's app by
 point ``earshot.schedule``). Each run computes, per topic, the
 window ``[end - 30 days, end)`` with ``end`` the start of the current hour, in
 both variants (all interactions, and without those of flagged accounts),
-reading the interactions and detecting flags once for both. A window already
+reading the interactions, detecting flags and reading the community labels'
+features once for both. A window already
 stored is not computed again, so a retried or duplicated task does no harm.
 Old runs are pruned (:data:`influence.results.KEEP_RUNS` per topic and variant).
 """
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from influence import bots, results
+from influence.analysis import features_per_account
 from influence.graph import ALL_PLATFORMS, read_edges
 from influence.lookup import DEFAULT_WINDOW, compute_run
 from monitor.store import Store
@@ -81,7 +83,7 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         topic = config.topics[tid]
         t0 = time.perf_counter()
         done: dict[str, Any] = {}
-        edges = flags = None
+        edges = flags = features = None
         for exclude in (False, True):
             if results.find_run(store, tid, plat, since, until, exclude) is not None:
                 done["excluding_flagged" if exclude else "all"] = "already stored"
@@ -89,8 +91,9 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
             if edges is None:
                 edges = read_edges(store.engine, tid, since, until, plat)
                 flags = bots.detect(store, tid, since, until, plat)
+                features = features_per_account(store, tid, since, until, plat)
             rid, a = compute_run(store, tid, since, until, platform=plat, exclude_flagged=exclude,
-                                 stakeholders=topic.stakeholders, edges=edges, flags=flags)
+                                 stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features)
             results.prune(store, tid, plat, exclude)
             done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,
                                                                 "interactions": a.interactions_read}
