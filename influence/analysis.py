@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from influence import bots
 from influence.communities import Community, Features, describe, leiden, make_label
-from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, _placeholder, build_graph,
-                             raw_query, read_edges, topic_filter_sql)
+from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, _placeholder,
+                             build_graph, raw_query, read_edges, topic_filter_sql)
 from influence.scoring import MEASURES, SEED, Scores, score_graph
 from monitor import models as m
 from monitor.store import Store

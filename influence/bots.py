@@ -388,7 +388,7 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
         and the coordinated posts.
     """
     th = thresholds or Thresholds()
-    pt, p, i, a = m.post_topics, m.posts, m.interactions, m.accounts
+    pt, p, a = m.post_topics, m.posts, m.accounts
     cond = [pt.c.topic == topic, *_window(pt.c.created_at, since, until)]
     if platform and platform != "all":
         cond.append(p.c.platform == platform)
@@ -522,7 +522,8 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
     return flags
 
 
-def _rings_and_posts(groups, bursts, ring_id: dict[int, int], authors: dict) -> tuple[list[Ring], list[CoordinatedPost]]:
+def _rings_and_posts(groups, bursts, ring_id: dict[int, int],
+                     authors: dict) -> tuple[list[Ring], list[CoordinatedPost]]:
     """Each ring's bursts and posts, and the posts each ring burst on (a burst belongs to the ring most of
     whose members in it it has, when at least two)."""
     ring_bursts: Counter = Counter()

@@ -273,8 +273,9 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
     handles : dict
         account id -> handle, for labels (missing: "account <id>"; :func:`make_label` again once known).
     features : Features or dict
-        What the accounts' posts on the topic in the window carry (:func:`influence.analysis.features_per_account`),
-        or ``account id -> {"hashtags" | "words" | "domains": Counter}``. The accounts a community engages with come from
+        What the accounts' posts on the topic in the window carry
+        (:func:`influence.analysis.features_per_account`), or
+        ``account id -> {"hashtags" | "words" | "domains": Counter}``. The accounts a community engages with come from
         the graph: the interaction weight its members give each account, against everyone's.
     """
     if g.n == 0:

@@ -5,7 +5,8 @@ the account is flagged (a cross) or boosted by flagged accounts (a diamond);
 hovering shows the account, its rank and score, followers (shown, not scored),
 community, flags and boost. The title names the topic by its label and says how
 many accounts of the network are left out; labels never overlap each other or
-another account's marker; an empty network shows a message. Edges are the interactions among the accounts shown. Names and handles
+another account's marker; an empty network shows a message. Edges are the
+interactions among the accounts shown. Names and handles
 come from strangers and are HTML-escaped before they reach the hover text.
 The layout is networkx's spring layout with a fixed seed, so the same ranking
 draws the same picture.
