@@ -314,6 +314,12 @@ class Analysis:
     def flagged_ids(self) -> set[int]:
         return {a for a, f in self.flags.items() if f.flagged}
 
+    def community_of(self) -> dict[int, int]:
+        """account id -> community (empty when communities were not computed)."""
+        if self.membership is None:
+            return {}
+        return dict(zip(self.graph.account_ids.tolist(), self.membership.tolist()))
+
     def node_score(self, v: int, previous: dict[int, int] | None = None) -> AccountScore:
         """The :class:`AccountScore` of node index ``v``."""
         g, s = self.graph, self.scores
@@ -365,7 +371,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
             platform: str | None = None, exclude_flagged: bool = False, stakeholders: Iterable[str] = (),
             communities: bool = True, flags: bots.Flags | dict[int, bots.AccountFlags] | None = None,
             edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
-            features: Features | None = None,
+            features: Features | None = None, start_communities: dict[int, int] | None = None,
             account_limit: int | None = 1000, seed: int = SEED) -> Analysis:
     """Compute the influence analysis of ``topic`` in ``[since, until)``.
 
@@ -386,6 +392,8 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     flags, edges, features : optional
         Already computed flags, already read edges and already read label features
         (:func:`features_per_account`), to share them between variants.
+    start_communities : dict, optional
+        account id -> community of the other variant, where the community search starts.
     account_limit : int or None
         Look up account details (handles, followers) for this many top accounts (None: all).
     seed : int
@@ -428,7 +436,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     comms: list[Community] = []
     if communities and g.n:
         tc = time.perf_counter()
-        membership = leiden(g, seed=seed)
+        membership = leiden(g, seed=seed, start=start_communities)
         timings["communities"] = time.perf_counter() - tc
         n_comm = int(membership.max()) + 1
         # the labels name each community's top accounts

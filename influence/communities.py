@@ -73,8 +73,13 @@ def undirected(g: TopicGraph) -> sp.csr_array:
     return W
 
 
-def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0) -> np.ndarray:
+def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0,
+           start: dict[int, int] | None = None) -> np.ndarray:
     """Community id of every node (0 = the largest community); see the module doc.
+
+    ``start`` (account id -> community of an earlier partition of nearly the same graph, such as the
+    ranking with every interaction when the flagged accounts' are left out) is where the search begins:
+    Leiden then only moves what the difference calls for, and finishes sooner.
 
     Examples
     --------
@@ -118,8 +123,17 @@ def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0) -> np.nd
         G.es["weight"] = wt
         ig.set_random_number_generator(random.Random(seed))
         try:
+            initial = None
+            if start:
+                initial = np.fromiter((start.get(int(a), -1) for a in g.account_ids[core]), dtype=np.int64,
+                                      count=core.size)
+                fresh = initial < 0
+                initial[fresh] = initial.max(initial=-1) + 1 + np.arange(int(fresh.sum()))
+                _, initial = np.unique(initial, return_inverse=True)
+                initial = initial.tolist()
             part = np.asarray(G.community_leiden(objective_function="modularity", weights="weight",
-                                                 resolution=resolution, n_iterations=-1).membership)
+                                                 resolution=resolution, n_iterations=-1,
+                                                 initial_membership=initial).membership)
         finally:
             ig.set_random_number_generator(random)  # igraph's default: the random module
     membership = np.full(n, -1, dtype=np.int64)

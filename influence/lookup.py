@@ -64,7 +64,8 @@ def resolve_window(since: datetime | None, until: datetime | None, now: datetime
 def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, platform: str | None = None,
                 exclude_flagged: bool = False, stakeholders: Iterable[str] = (), with_previous: bool = True,
                 edges: Edges | None = None, flags: dict[int, bots.AccountFlags] | None = None,
-                communities: bool = True, features: dict | None = None) -> tuple[int, Analysis]:
+                communities: bool = True, features=None,
+                start_communities: dict[int, int] | None = None) -> tuple[int, Analysis]:
     """Analyse and store one window (and the previous window of the same length when it is not stored).
 
     Returns
@@ -84,7 +85,8 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
             prev_id = results.save_run(store, pa)
         previous = results.previous_ranks(store, prev_id)
     a = analyse(store, topic, since, until, platform=plat, exclude_flagged=exclude_flagged,
-                stakeholders=stakeholders, edges=edges, flags=flags, communities=communities, features=features)
+                stakeholders=stakeholders, edges=edges, flags=flags, communities=communities, features=features,
+                start_communities=start_communities)
     rid = results.save_run(store, a, previous=previous, previous_run_id=prev_id)
     return rid, a
 

@@ -7,7 +7,8 @@ point ``earshot.schedule``). Each run computes, per topic, the
 window ``[end - 30 days, end)`` with ``end`` the start of the current hour, in
 both variants (all interactions, and without those of flagged accounts),
 reading the interactions, detecting flags and reading the community labels'
-features once for both. A window already
+features once for both; the second variant's community search starts from
+the first's camps. A window already
 stored is not computed again, so a retried or duplicated task does no harm.
 Old runs are pruned (:data:`influence.results.KEEP_RUNS` per topic and variant).
 """
@@ -83,7 +84,7 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         topic = config.topics[tid]
         t0 = time.perf_counter()
         done: dict[str, Any] = {}
-        edges = flags = features = None
+        edges = flags = features = start = None
         for exclude in (False, True):
             if results.find_run(store, tid, plat, since, until, exclude) is not None:
                 done["excluding_flagged" if exclude else "all"] = "already stored"
@@ -93,7 +94,9 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
                 flags = bots.detect(store, tid, since, until, plat)
                 features = features_per_account(store, tid, since, until, plat)
             rid, a = compute_run(store, tid, since, until, platform=plat, exclude_flagged=exclude,
-                                 stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features)
+                                 stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features,
+                                 start_communities=start)
+            start = a.community_of()  # the other variant's search starts from these camps
             results.prune(store, tid, plat, exclude)
             done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,
                                                                 "interactions": a.interactions_read}

@@ -240,3 +240,14 @@ def test_camps_sharing_the_topic_hashtag_are_labelled_apart(sqlite_store):
     assert "nhs.example" in pro.label and "clinic" in pro.label and "truth.example" in anti.label
     assert [f for f, *_ in pro.features["hashtags"]] == ["mmr"]
     assert "freedom" in [w for w, *_ in anti.features["words"]]
+
+
+def test_leiden_started_from_a_partition_keeps_the_camps():
+    g = two_camps()
+    cold = leiden(g)
+    start = dict(zip(g.account_ids.tolist(), cold.tolist()))
+    assert np.array_equal(leiden(g, start=start), cold)
+    # a start that lumps everyone together is undone: the camps come back
+    lumped = leiden(g, start={a: 0 for a in g.account_ids.tolist()})
+    idx = {int(a): i for i, a in enumerate(g.account_ids)}
+    assert lumped[idx[1]] != lumped[idx[11]] and len({lumped[idx[a]] for a in range(1, 9)}) == 1
