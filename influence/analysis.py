@@ -93,11 +93,9 @@ def _topic_cond(topic: str, since: datetime | None, until: datetime | None, plat
 
 def topic_posts_per_account(store: Store, topic: str, since, until, platform=None) -> Counter:
     """Posts each account made on the topic in the window."""
-    pt, p = m.post_topics, m.posts
-    q = (select(pt.c.account_id, func.count()).select_from(pt.join(p, p.c.id == pt.c.post_id))
-         .where(*_topic_cond(topic, since, until, platform)).group_by(pt.c.account_id))
-    with store.engine.connect() as conn:
-        return Counter({acc: n for acc, n in conn.execute(q)})
+    where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
+    return Counter(dict(raw_query(store.engine, f"SELECT pt.account_id, count(*) FROM post_topics pt JOIN posts p "
+                                                f"ON p.id = pt.post_id WHERE {where} GROUP BY pt.account_id", params)))
 
 
 #: Words that say nothing about a camp (besides, log-odds against the whole topic already discounts them).

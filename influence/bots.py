@@ -255,21 +255,35 @@ def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.5, min_ch
     R = _BANDS * _ROWS
     a = rng.integers(1, _P, size=(R, 1), dtype=np.uint64)
     b = rng.integers(0, _P, size=(R, 1), dtype=np.uint64)
-    buckets: dict[tuple, list[int]] = defaultdict(list)
-    for j, sh in enumerate(shingles):
-        h = np.fromiter((zlib.crc32(s.encode()) for s in sh), dtype=np.uint64, count=len(sh))
-        # (a*h + b) mod p with h < 2^32 and a < 2^61 may overflow 64 bits: fold a to 32 bits
-        sig = ((((a & 0xFFFFFFFF) * h[None, :]) + b) % np.uint64(_P)).min(axis=1)
-        for band in range(_BANDS):
-            buckets[(band, *sig[band * _ROWS:(band + 1) * _ROWS].tolist())].append(j)
+    a32 = a & np.uint64(0xFFFFFFFF)  # (a*h + b) mod p with h < 2^32 and a < 2^61 may overflow 64 bits: fold a
+    sizes = np.fromiter((len(sh) for sh in shingles), dtype=np.int64, count=len(shingles))
+    sig = np.empty((R, len(shingles)), dtype=np.uint64)
+    lo = 0
+    while lo < len(shingles):  # in chunks of about 200,000 word pairs: the (rows x pairs) products fit in memory
+        hi = int(np.searchsorted(np.cumsum(sizes[lo:]), 200_000)) + lo + 1
+        hi = min(max(hi, lo + 1), len(shingles))
+        h = np.fromiter((zlib.crc32(x.encode()) for sh in shingles[lo:hi] for x in sh), dtype=np.uint64,
+                        count=int(sizes[lo:hi].sum()))
+        offsets = np.concatenate([[0], np.cumsum(sizes[lo:hi])[:-1]])
+        sig[:, lo:hi] = np.minimum.reduceat((a32 * h[None, :] + b) % np.uint64(_P), offsets, axis=1)
+        lo = hi
+    buckets: list[np.ndarray] = []
+    for band in range(_BANDS):  # texts whose band of the signature is equal share a bucket
+        rows = np.ascontiguousarray(sig[band * _ROWS:(band + 1) * _ROWS].T)
+        _, inv, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        inv = inv.ravel()
+        shared = np.flatnonzero(counts[inv] >= 2)
+        if shared.size:
+            order = shared[np.argsort(inv[shared], kind="stable")]
+            cut = np.flatnonzero(np.diff(inv[order])) + 1
+            buckets.extend(np.split(order, cut))
 
     def jaccard(x: int, y: int) -> float:
         A, B = shingles[x], shingles[y]
         return len(A & B) / len(A | B)
 
-    for members in buckets.values():
-        if len(members) < 2:
-            continue
+    for members in buckets:
+        members = members.tolist()
         rep = members[0]
         for other in members[1:]:
             if find(other) != find(rep) and jaccard(rep, other) >= similarity:
@@ -295,24 +309,45 @@ def find_bursts(retweets: Iterable[tuple[str, float, int]], *, gap: float = 10.0
     >>> [(b["post"], b["accounts"], b["span"]) for b in find_bursts(rows)]
     [('p', [0, 1, 2, 3, 4, 5], 10.0)]
     """
-    by_post: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    codes: dict[Any, int] = {}
+    keys: list[Any] = []
+    post_code, times, accs = [], [], []
     for post, ts, acc in retweets:
-        if post is not None:
-            by_post[post].append((float(ts), int(acc)))
-    out = []
-    for post, events in by_post.items():
-        if len(events) < min_accounts:
+        if post is None:
             continue
-        events.sort()
-        start = 0
-        for i in range(1, len(events) + 1):
-            if i == len(events) or events[i][0] - events[i - 1][0] > gap:
-                run = events[start:i]
-                accounts = sorted({a for _, a in run})
-                span = run[-1][0] - run[0][0]
-                if len(accounts) >= min_accounts and span <= max_span:
-                    out.append({"post": post, "start": run[0][0], "span": span, "accounts": accounts})
-                start = i
+        c = codes.get(post)
+        if c is None:
+            c = codes[post] = len(keys)
+            keys.append(post)
+        post_code.append(c)
+        times.append(float(ts))
+        accs.append(int(acc))
+    if not post_code:
+        return []
+    code = np.asarray(post_code, dtype=np.int64)
+    ts_ = np.asarray(times, dtype=np.float64)
+    acc_ = np.asarray(accs, dtype=np.int64)
+    # posts with too few retweets cannot burst
+    enough = np.bincount(code)[code] >= min_accounts
+    code, ts_, acc_ = code[enough], ts_[enough], acc_[enough]
+    if code.size == 0:
+        return []
+    order = np.lexsort((acc_, ts_, code))
+    code, ts_, acc_ = code[order], ts_[order], acc_[order]
+    # a run breaks where the post changes or the gap to the previous retweet exceeds ``gap``
+    brk = np.ones(code.size, dtype=bool)
+    brk[1:] = (code[1:] != code[:-1]) | (np.diff(ts_) > gap)
+    run = np.cumsum(brk) - 1
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], code.size)
+    span = ts_[ends - 1] - ts_[starts]
+    pair = np.unique(np.stack([run, acc_]), axis=1)  # distinct (run, account)
+    distinct = np.bincount(pair[0], minlength=starts.size)
+    out = []
+    for r in np.flatnonzero((distinct >= min_accounts) & (span <= max_span)).tolist():
+        lo, hi = starts[r], ends[r]
+        out.append({"post": keys[int(code[lo])], "start": float(ts_[lo]), "span": float(span[r]),
+                    "accounts": sorted(set(acc_[lo:hi].tolist()))})
     out.sort(key=lambda b: (b["start"], b["post"]))
     return out
 
@@ -401,15 +436,15 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
     with store.engine.connect() as conn:
         # per author: posts and retweets on the topic, and the span the topic was observed over
         per: dict[int, dict[str, int]] = defaultdict(dict)
-        first = last = None
-        q = (select(pt.c.account_id, p.c.kind, func.count(), func.min(pt.c.created_at), func.max(pt.c.created_at))
-             .select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*cond).group_by(pt.c.account_id, p.c.kind))
-        for acc, kind, n, lo, hi in conn.execute(q):
+        where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
+        for acc, kind, n in raw_query(store.engine, f"SELECT pt.account_id, p.kind, count(*) FROM post_topics pt "
+                                                    f"JOIN posts p ON p.id = pt.post_id WHERE {where} "
+                                                    f"GROUP BY pt.account_id, p.kind", params):
             per[acc][kind] = n
-            first = lo if first is None or (lo and lo < first) else first
-            last = hi if last is None or (hi and hi > last) else last
         if not per:
             return flags
+        first, last = conn.execute(select(func.min(pt.c.created_at), func.max(pt.c.created_at))
+                                   .select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*cond)).one()
         days = max(1.0, (last - first).total_seconds() / 86400.0) if first and last else 1.0
         info: dict[int, Any] = {}
         ids = sorted(per)

@@ -2,9 +2,9 @@
 
 Communities are found by the Leiden algorithm (Traag, Waltman & van Eck 2019,
 "From Louvain to Leiden: guaranteeing well-connected communities"), as igraph
-implements it (``Graph.community_leiden``, optimising modularity until no move
-improves it, from a seeded random generator so the same data gives the same
-camps), on the undirected interaction graph with weights summed over both
+implements it (``Graph.community_leiden``, optimising modularity for
+:data:`LEIDEN_ITERATIONS` iterations, from a seeded random generator so the same
+data gives the same camps), on the undirected interaction graph with weights summed over both
 directions and every kind (:data:`influence.graph.KIND_WEIGHTS`). Unlike Louvain,
 Leiden never returns a community that falls apart into disconnected pieces.
 Chosen on evidence (``python bench/influence.py``): at 1,000,000 interactions
@@ -46,6 +46,9 @@ import scipy.sparse as sp
 from influence.graph import TopicGraph
 
 SEED = 42
+#: Leiden iterations (igraph's default; at a million interactions a third more iterations until nothing moves
+#: cost a third more time for the same modularity, ``bench/influence.py``).
+LEIDEN_ITERATIONS = 2
 
 
 @dataclass
@@ -132,7 +135,7 @@ def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0,
                 _, initial = np.unique(initial, return_inverse=True)
                 initial = initial.tolist()
             part = np.asarray(G.community_leiden(objective_function="modularity", weights="weight",
-                                                 resolution=resolution, n_iterations=-1,
+                                                 resolution=resolution, n_iterations=LEIDEN_ITERATIONS,
                                                  initial_membership=initial).membership)
         finally:
             ig.set_random_number_generator(random)  # igraph's default: the random module

@@ -251,3 +251,50 @@ def test_leiden_started_from_a_partition_keeps_the_camps():
     lumped = leiden(g, start={a: 0 for a in g.account_ids.tolist()})
     idx = {int(a): i for i, a in enumerate(g.account_ids)}
     assert lumped[idx[1]] != lumped[idx[11]] and len({lumped[idx[a]] for a in range(1, 9)}) == 1
+
+
+def reference_bursts(rows, gap, min_accounts, max_span):
+    """The definition, one post and one retweet at a time."""
+    by_post = {}
+    for post, ts, acc in rows:
+        by_post.setdefault(post, []).append((ts, acc))
+    out = []
+    for post, events in by_post.items():
+        events.sort()
+        start = 0
+        for i in range(1, len(events) + 1):
+            if i == len(events) or events[i][0] - events[i - 1][0] > gap:
+                run = events[start:i]
+                accounts = sorted({a for _, a in run})
+                if len(accounts) >= min_accounts and run[-1][0] - run[0][0] <= max_span:
+                    out.append({"post": post, "start": run[0][0], "span": run[-1][0] - run[0][0],
+                                "accounts": accounts})
+                start = i
+    return sorted(out, key=lambda b: (b["start"], b["post"]))
+
+
+def test_bursts_match_their_definition_on_random_retweets():
+    rng = np.random.default_rng(4)
+    for trial in range(5):
+        n = 3000
+        posts = [("x", f"p{int(k)}") for k in rng.integers(0, 40, n)]
+        ts = np.round(rng.exponential(6.0, n).cumsum() % 5000, 1).tolist()
+        accs = rng.integers(0, 60, n).tolist()
+        rows = list(zip(posts, ts, accs))
+        for gap, k, span in ((10.0, 5, 300.0), (3.0, 3, 60.0)):
+            assert bots.find_bursts(rows, gap=gap, min_accounts=k, max_span=span) == \
+                reference_bursts(rows, gap, k, span), (trial, gap)
+
+
+def test_near_duplicates_are_found_among_many_texts():
+    rng = np.random.default_rng(5)
+    words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 6)) for _ in range(300)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(3000)]
+    base = "please sign the petition to save our local hospital before the council votes on friday"
+    for k in range(6):  # paraphrases of one text among three thousand others
+        texts.insert(int(rng.integers(0, len(texts))), base.replace("friday", ["friday!!", "FRIDAY", "friday.",
+                                                                                  "friday night", "friday :(",
+                                                                                  "friday"][k]))
+    clusters = bots.near_duplicate_clusters(texts, similarity=0.8)
+    assert len(clusters) == 1 and len(clusters[0]) == 6
+    assert all(texts[i].startswith("please sign") for i in clusters[0])
