@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard import audit, charts, queries
+from dashboard import audit, cache, charts, queries
 from dashboard.links import account_url
 from dashboard.web import AppState, RowId, State, Viewer, client_ip, render
 
@@ -80,7 +80,10 @@ def influencers_page(request: Request, user: Viewer, state: AppState,
 
         t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, at=at)
         why_accounts = ranking.accounts[:WHY_TOP]
-        fig = network_figure(ranking, store=state.store, top=40)
+        # the figure (a spring layout) depends only on the stored run: drawn once a minute at most
+        fig_json, _ = cache.cached(("network", state.store.url, ranking.run_id, ranking.computed_at, ranking.source),
+                                   lambda: charts.figure_json(network_figure(ranking, store=state.store, top=40)
+                                                              .to_plotly_json()))
         qs = f"topic={topic}&window={window}" + (f"&platform={platform}" if platform else "") + \
              ("&exclude_flagged=true" if exclude_flagged else "") + (f"&at={at.isoformat()}" if at else "")
         rows = []
@@ -102,7 +105,7 @@ def influencers_page(request: Request, user: Viewer, state: AppState,
                 "rows": [{"id": c.id, "size": c.size, "label": c.label,
                           "hashtags": ", ".join(f"#{h}" for h, _ in (c.hashtags or [])[:5])} for c in ranking.communities]}
         chart = {"id": "network", "title": f"{t.label}: who amplifies whom (the top 40 accounts)",
-                 "figure": charts.figure_json(fig.to_plotly_json()), "columns": table["columns"][:4],
+                 "figure": fig_json, "columns": table["columns"][:4],
                  "rows": rows[:40]}
         ctx.update(t=t, ranking=ranking, why_accounts=why_accounts, table=table, comm=comm, chart=chart, qs=qs)
     return render(request, "influencers.html", **ctx)
