@@ -69,6 +69,14 @@ def demo_week(tmp_path_factory):
                 AFTER_BATCH.remove(engine.after_batch)
         end = datetime.fromisoformat(truth["end"])
         engine.detect(store, config, load_settings(), horizon=end, now=end + timedelta(days=1), sources=False)
+        from briefings.archive import save_build
+        from briefings.build import build
+        from briefings.settings import BriefingSettings
+        from briefings.week import Week
+
+        # the week's briefing, so its archive page is among the pages
+        save_build(store, build(store, config, Week.containing(datetime.fromisoformat(truth["start"])),
+                                BriefingSettings()), by="test")
     yield {"store": store, "config": config, "config_path": cfg_path, "truth": truth, "url": url,
            "end": end}
     store.dispose()
