@@ -286,13 +286,25 @@ class Cluster:
 
         return [c.pid for c in psutil.Process(worker.pid).children()]
 
-    def kill_pool_process(self, worker: subprocess.Popen) -> int:
-        """SIGKILL one of the worker's pool processes (the one storing a batch); its pid."""
-        kids = self.pool_processes(worker)
-        if not kids:
-            raise RuntimeError("the worker has no pool processes")
-        os.kill(kids[0], signal.SIGKILL)
-        return kids[0]
+    def kill_pool_process(self, worker: subprocess.Popen, timeout: float = 60) -> list[int]:
+        """SIGKILL the worker's pool processes until one dies running a task; the pids killed.
+
+        A pool process may be between two batches when it is killed (nothing lost then, nothing
+        to show), so the kill is repeated on the pool's next processes until the worker logs a
+        task lost with its process (``WorkerLostError``): every kill is a fault the run survives.
+        """
+        killed: list[int] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            kids = [k for k in self.pool_processes(worker) if k not in killed]
+            if kids:
+                os.kill(kids[0], signal.SIGKILL)
+                killed.append(kids[0])
+            for _ in range(10):
+                time.sleep(0.05)
+                if "WorkerLostError" in self.logs():
+                    return killed
+        raise RuntimeError(f"no pool process was caught running a task within {timeout:g} s ({len(killed)} killed)")
 
     def kill_worker(self, worker: subprocess.Popen) -> None:
         """SIGKILL the whole worker: its main process and every pool process at once."""
