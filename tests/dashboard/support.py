@@ -15,7 +15,6 @@ role, signing in, and a real server on a free loopback port.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from dashboard.settings import WebSettings
 from monitor.config import Config, load_config
 from monitor.settings import load_settings
 from monitor.store import Store
+from tests.services import free_port
 
 PASSWORD = "correct horse battery"  # test accounts only; the demo generates its own
 
@@ -86,12 +86,6 @@ def login(client, name: str, password: str, *, next_: str = "/alerts") -> str:
     me = client.get("/api/me")
     assert me.status_code == 200, me.text
     return me.json()["csrf_token"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:

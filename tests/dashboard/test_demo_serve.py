@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ROOT
-from tests.dashboard.support import free_port, login
+from tests.dashboard.support import login
+from tests.services import free_port
 
 EARSHOT = [sys.executable, "-c", "from monitor.cli import main; main()"]
 
