@@ -63,7 +63,7 @@ from monitor.alerts.detector import Params, TopicDetector  # noqa: E402
 from monitor.alerts.scoring import (EventCounts, StandardScore, detector_detections, event_counts,  # noqa: E402
                                     huginn_peaks, standard_score)
 from monitor.alerts.synthetic import HOURLY, WEEKDAY, poisson, wide_series  # noqa: E402
-from tests.services import ServiceMissing, start_redis  # noqa: E402  (private service starters, shared with the tests)
+from monitor.harness.services import ServiceMissing, start_redis  # noqa: E402  (private service starters, shared with the tests)
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "real-volume"
 B = 300

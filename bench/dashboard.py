@@ -10,7 +10,7 @@ feeds, as `earshot demo` makes them) goes through the ordinary importer
 a SQLite file; then the alert engine runs once over the week (:func:`monitor.alerts.engine.detect`,
 data time up to the week's end) and the influence rankings are computed and stored
 (:func:`influence.tasks.recompute`), as the hourly task does (shared with the browser tests:
-``tests/browser/dashboard_data.load_week``). Detection is the engine's one catch-up pass in data
+``monitor.harness.week.load_week``). Detection is the engine's one catch-up pass in data
 time rather than a run after every batch, which made the import about twice as slow here. With
 ``--db`` the store is kept and reused when it holds the same scenario (each run works on a copy).
 
@@ -79,7 +79,7 @@ def build_store(db: Path, n: int, seed: int = SEED) -> dict:
     """The scenario's week at ``n`` tweets in a SQLite file at ``db`` (reused when it already holds it)."""
     from monitor.config import load_config
     from monitor.store import Store
-    from tests.browser.dashboard_data import load_week
+    from monitor.harness.week import load_week
 
     meta_path = db.with_name(db.name + ".json")
     want = {"version": STORE_VERSION, "size": n, "seed": seed}
@@ -155,7 +155,7 @@ def start_server(db: Path, redis_url: str, work: Path) -> tuple[subprocess.Popen
     """
     import httpx
 
-    from tests.services import free_port
+    from monitor.harness.services import free_port
 
     port = free_port()
     env = {**os.environ, "EARSHOT_DATABASE_URL": f"sqlite:///{db}", "EARSHOT_REDIS_URL": redis_url,
@@ -417,7 +417,7 @@ def main() -> None:
 
     from monitor.config import load_config
     from monitor.store import Store
-    from tests.services import start_redis
+    from monitor.harness.services import start_redis
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

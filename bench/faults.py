@@ -5,7 +5,7 @@
 
 Each fault runs on a fresh database of a private PostgreSQL server, with a private Redis (its
 append-only file on, as the README says production must run it), one Celery worker of 4 pool
-processes and one beat, started by ``tests/faults.py``'s :class:`Cluster`. The demo generator's
+processes and one beat, started by :class:`monitor.harness.faults.Cluster`. The demo generator's
 week (``monitor.demo``: X API v2 pages of 100 tweets) goes through ``earshot import --enqueue``
 in batches of ``--batch-size`` posts, and the fault strikes while the workers are storing (some
 batches stored, more waiting):
@@ -52,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.faults import (  # noqa: E402  (the fault tests' harness: the same cluster and comparison)
+from monitor.harness.faults import (  # noqa: E402  (the fault tests' harness: the same cluster and comparison)
     Cluster,
     allow_posts,
     compare,
@@ -63,7 +63,7 @@ from tests.faults import (  # noqa: E402  (the fault tests' harness: the same cl
     refuse_posts,
     snapshot,
 )
-from tests.services import Postgres  # noqa: E402
+from monitor.harness.services import Postgres  # noqa: E402
 
 SETTINGS = {"EARSHOT_DB_RETRIES": "3", "EARSHOT_DB_RETRY_MAX": "2", "EARSHOT_RESEND_AFTER": "10",
             "EARSHOT_SWEEP_INTERVAL": "2"}

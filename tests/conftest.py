@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import ServiceMissing, start_redis
+from monitor.harness.services import ServiceMissing, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (Cluster, allow_posts, compare, demo_pages, hostile_accounts, newest_first, reference,
+from monitor.harness.faults import (Cluster, allow_posts, compare, demo_pages, hostile_accounts, newest_first, reference,
                           refuse_posts, snapshot)
-from tests.services import ServiceMissing, start_postgres
+from monitor.harness.services import ServiceMissing, start_postgres
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 

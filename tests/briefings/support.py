@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from monitor.items import Account, Batch, Post
-from monitor.pipeline import process_batch
 
 WEEK = "2026-W47"  # the demo week: Monday 16 November 2026
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> Waiting list & "quotes" javascript:alert(2)'
@@ -38,7 +37,7 @@ def smtp_sink():
             received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content})
             return "250 OK"
 
-    from tests.services import free_port
+    from monitor.harness.services import free_port
 
     ctl = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     ctl.start()

@@ -25,7 +25,7 @@ from dashboard.settings import WebSettings
 from monitor.config import Config, load_config
 from monitor.settings import load_settings
 from monitor.store import Store
-from tests.services import free_port
+from monitor.harness.services import free_port
 
 PASSWORD = "correct horse battery"  # test accounts only; the demo generates its own
 

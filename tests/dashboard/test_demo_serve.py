@@ -14,7 +14,7 @@ import httpx
 
 from tests.conftest import ROOT
 from tests.dashboard.support import login
-from tests.services import free_port
+from monitor.harness.services import free_port
 
 EARSHOT = [sys.executable, "-c", "from monitor.cli import main; main()"]
 

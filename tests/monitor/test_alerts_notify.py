@@ -15,7 +15,7 @@ import pytest
 from monitor import models as m
 from monitor.alerts import notify, records
 from monitor.settings import load_settings
-from tests.services import free_port
+from monitor.harness.services import free_port
 from tests.monitor.alerts_support import FIXED_NOW, TEST_CONFIG, config_file, fill, post, write
 
 STRANGER = '<script>alert("x")</script> & <img src=x onerror=alert(1)> [click](https://evil.example)'

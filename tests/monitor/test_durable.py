@@ -17,9 +17,9 @@ from monitor.items import Account, Batch, Post, Reference
 from monitor.store import Store
 from monitor.topics import Matcher
 from tests.conftest import ROOT
-from tests.faults import REFUSED, refuse_posts
+from monitor.harness.faults import REFUSED, refuse_posts
 from tests.monitor.test_x_source import QUERY, fake_x  # noqa: F401  (the loopback X API fixture)
-from tests.services import free_port
+from monitor.harness.services import free_port
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 

@@ -24,9 +24,9 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 
 from monitor import models as m
-from tests.services import Postgres, start_redis
+from monitor.harness.services import Postgres, start_redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from monitor.settings import PROJECT_ROOT as ROOT  # the checkout: its config, and the cwd of the workers
 
 
 # ---------------------------------------------------------------------- data
