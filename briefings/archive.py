@@ -4,14 +4,16 @@ A build is stored as a **draft** (:func:`save_build`); building the same week ag
 data finds the same content hash and keeps the stored revision (and its edits and approval); new
 data makes a new revision. An editor may add a note and key messages and remove or reorder
 stories (:func:`edit`: the briefing goes back to draft if it was approved), then approves it
-(:func:`approve`); only an approved briefing is sent (:func:`send`), once. Every step is a
-``briefing_events`` row (who, when, what).
+(:func:`approve`); only an approved briefing is sent (:func:`send`), once: the send first claims
+the row (``approved`` to ``sending`` in one conditional update), so two senders at once (a
+double click, the CLI and the dashboard) send one e-mail, and a failed delivery puts it back to
+``approved``. Every step is a ``briefing_events`` row (who, when, what).
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -24,9 +26,17 @@ from monitor.store import Store
 
 b, ev = m.briefings, m.briefing_events
 
+#: A claim to send (status ``sending``) older than this is taken to have died with its process (an
+#: SMTP exchange times out long before), so the briefing may be sent again.
+SEND_CLAIM_EXPIRES = timedelta(minutes=10)
+
 
 class BriefingError(Exception):
     """A review step that cannot be done as asked (no such briefing, not approved, already sent...)."""
+
+
+class SendFailed(BriefingError):
+    """The SMTP server refused the briefing or could not be reached: nothing was sent (recorded)."""
 
 
 def _now(now: datetime | None) -> datetime:
@@ -151,6 +161,7 @@ def edit(store: Store, ref: int | str | None, *, by: str, note: str | None = Non
     stories out, ``restore`` puts removed ones back. ``note=""`` clears the note.
     """
     row = get(store, ref)
+    _not_sending(row)
     if row["status"] == "sent":
         raise BriefingError(f"briefing {row['week']} r{row['revision']} was sent on {row['sent_at']:%Y-%m-%d %H:%M}; "
                             "build the week again for a new revision to edit")
@@ -183,6 +194,7 @@ def edit(store: Store, ref: int | str | None, *, by: str, note: str | None = Non
 def approve(store: Store, ref: int | str | None, *, by: str, note: str | None = None,
             now: datetime | None = None) -> dict[str, Any]:
     row = get(store, ref)
+    _not_sending(row)
     if row["status"] == "sent":
         raise BriefingError(f"briefing {row['week']} r{row['revision']} was already sent")
     if row["status"] == "approved":
@@ -209,16 +221,32 @@ def message(store: Store, row: dict[str, Any], *, sender: str, to: list[str]):
                        revision=row["revision"])
 
 
+def _not_sending(row: dict[str, Any]) -> None:
+    if row["status"] == "sending":
+        raise BriefingError(f"briefing {row['week']} r{row['revision']} is being sent by {row['sent_by']} "
+                            f"(since {row['sent_at']:%Y-%m-%d %H:%M:%S} UTC)")
+
+
 def send(store: Store, smtp_settings: Any, bsettings: BriefingSettings, ref: int | str | None, *, by: str,
          now: datetime | None = None) -> dict[str, Any]:
-    """Send the approved briefing to the recipients over SMTP (EARSHOT_SMTP_*); recorded, once."""
+    """Send the approved briefing to the recipients over SMTP (EARSHOT_SMTP_*); recorded, once.
+
+    The row is claimed before the e-mail goes (``approved`` -> ``sending``, conditionally), so of two
+    senders at once one sends and the other is told; a failed delivery is recorded and the briefing
+    is ``approved`` again. A claim older than :data:`SEND_CLAIM_EXPIRES` (its process died) may be
+    taken over.
+    """
     from monitor.alerts.notify import DeliveryError, send_email
 
     row = get(store, ref)
+    at = _now(now)
+    stale = at - SEND_CLAIM_EXPIRES
+    if row["status"] == "sending" and row["sent_at"] is not None and row["sent_at"] > stale:
+        _not_sending(row)
     if row["status"] == "sent":
         raise BriefingError(f"briefing {row['week']} r{row['revision']} was already sent on "
                             f"{row['sent_at']:%Y-%m-%d %H:%M} to {', '.join(row['sent_to'] or [])}")
-    if row["status"] != "approved":
+    if row["status"] not in ("approved", "sending"):
         raise BriefingError(f"briefing {row['week']} r{row['revision']} is a draft: an editor must approve it first "
                             f"(earshot briefing approve {row['week']} --by NAME)")
     if not bsettings.recipients:
@@ -227,14 +255,26 @@ def send(store: Store, smtp_settings: Any, bsettings: BriefingSettings, ref: int
     if not smtp_settings.smtp_host:
         raise BriefingError("EARSHOT_SMTP_HOST is not set: nowhere to send the briefing")
     sender = bsettings.sender or smtp_settings.smtp_from
-    msg = message(store, row, sender=sender, to=bsettings.recipients)
-    at = _now(now)
+    msg = message(store, {**row, "status": "approved"}, sender=sender, to=bsettings.recipients)
+    with store.engine.begin() as conn:  # the claim: one sender only
+        claimed = conn.execute(b.update().where(
+            b.c.id == row["id"], b.c.html == row["html"],
+            (b.c.status == "approved") | ((b.c.status == "sending") & (b.c.sent_at <= stale)),
+        ).values(status="sending", sent_at=at, sent_by=by)).rowcount
+    if claimed != 1:
+        now_row = get(store, row["id"])
+        _not_sending(now_row)
+        raise BriefingError(f"briefing {row['week']} r{row['revision']} changed while it was being sent "
+                            f"(now {now_row['status']}" + (f", by {now_row['sent_by']}" if now_row["sent_by"] else "")
+                            + "): nothing sent")
     try:
         send_email(smtp_settings, msg)
     except DeliveryError as exc:
         with store.engine.begin() as conn:
+            conn.execute(b.update().where(b.c.id == row["id"], b.c.status == "sending", b.c.sent_by == by,
+                                          b.c.sent_at == at).values(status="approved", sent_at=None, sent_by=None))
             _event(conn, row["id"], "send_failed", by, at, note=str(exc))
-        raise BriefingError(f"sending failed: {exc}") from exc
+        raise SendFailed(f"sending failed: {exc}") from exc
     with store.engine.begin() as conn:
         conn.execute(b.update().where(b.c.id == row["id"]).values(status="sent", sent_at=at, sent_by=by,
                                                                   sent_to=list(bsettings.recipients)))

@@ -1,4 +1,5 @@
-"""The audit log: who signed in (or failed to), acknowledged, resolved, marked, exported, managed accounts.
+"""The audit log: who signed in (or failed to), acknowledged, resolved, marked, exported, managed accounts,
+edited, approved or sent a briefing.
 
 Rows are only ever added. Admins read them on the audit page (``/audit``, ``GET /api/audit``).
 """
@@ -14,7 +15,8 @@ from monitor import models as m
 from monitor.store import Store
 
 ACTIONS = ("sign-in", "sign-in-failed", "sign-in-throttled", "sign-out", "ack", "resolve", "mark", "unmark",
-           "export", "user-add", "user-disable", "user-enable", "session-revoke")
+           "export", "user-add", "user-disable", "user-enable", "session-revoke", "briefing-edit", "briefing-approve",
+           "briefing-send", "briefing-send-failed")
 
 
 def record(store: Store, action: str, *, user: str | None, target: str | None = None,

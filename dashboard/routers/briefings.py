@@ -7,9 +7,11 @@
   press role, the review form: editor's note, key messages, stories removed or reordered, approve.
 - ``GET /briefings/{id}/briefing.pdf``, ``GET /briefings/{id}/charts/{name}.png``.
 - ``GET /api/briefings``, ``GET /api/briefings/{id}``: the archive and one briefing's content (JSON).
-- ``POST /api/briefings/{id}/edit`` and ``/approve`` (press role, CSRF; the page's forms post to
-  ``/briefings/{id}/edit`` and ``/approve``): recorded in the briefing's history with the signed-in
-  person's name. Sending stays on the command line (``earshot briefing send``).
+- ``POST /api/briefings/{id}/edit``, ``/approve`` and ``/send`` (press role, CSRF; the page's forms
+  post to ``/briefings/{id}/edit``, ``/approve`` and ``/send``): recorded in the briefing's history
+  with the signed-in person's name, and in the audit log. Send is offered once the briefing is
+  approved, names its recipients (``config/briefing.yaml``) and sends it once over SMTP
+  (``EARSHOT_SMTP_*``), as ``earshot briefing send`` does (:func:`briefings.archive.send`).
 
 Everything shown comes from :mod:`briefings.archive`; the content was masked when it was built, so
 no private individual is named here either.
@@ -27,8 +29,9 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from briefings import archive
-from briefings.archive import BriefingError
-from dashboard.web import AppState, PressWrite, RowId, State, Viewer, render
+from briefings.archive import BriefingError, SendFailed
+from dashboard import audit
+from dashboard.web import AppState, PressWrite, RowId, State, Viewer, client_ip, render
 
 router = APIRouter(tags=["briefings"])
 
@@ -122,9 +125,37 @@ def briefing_page(request: Request, briefing_id: RowId, user: Viewer, state: App
     stories = [{"topic": t["label"], "id": s["id"], "title": s["title"], "size": s["size"], "removed": s["id"] in removed}
                for t in row["content"]["topics"] for s in t["stories"]]
     flash = {"edit": "Changes saved: the briefing is a draft until it is approved.",
-             "approve": "Approved. Send it with: earshot briefing send"}.get(done or "", "")
+             "approve": "Approved: it can be sent now.",
+             "send": "Sent."}.get(done or "", "")
+    can_press = user.can("press")
+    recipients, send_problem = _send_readiness(state) if can_press and row["status"] == "approved" else ([], None)
     return render(request, "briefing.html", b=row, content=content, body=body_html(row), table=history,
-                  stories=stories, can_review=user.can("press") and row["status"] != "sent", flash=flash)
+                  stories=stories, can_review=can_press and row["status"] in ("draft", "approved"),
+                  can_send=can_press and row["status"] == "approved", recipients=recipients,
+                  send_problem=send_problem, flash=flash)
+
+
+def _briefing_settings(state: State):
+    from briefings.settings import load_briefing_settings
+    from monitor.config import ConfigError
+
+    try:
+        return load_briefing_settings(state.config.path)
+    except ConfigError as exc:
+        raise HTTPException(409, f"the briefing settings do not load: {exc}") from None
+
+
+def _send_readiness(state: State) -> tuple[list[str], str | None]:
+    """(recipients, what stops sending or None), for the page's send form."""
+    try:
+        bs = _briefing_settings(state)
+    except HTTPException as exc:
+        return [], str(exc.detail)
+    if not bs.recipients:
+        return [], f"No recipients are listed under 'recipients:' in {bs.path or 'config/briefing.yaml'}."
+    if not state.settings.smtp_host:
+        return list(bs.recipients), "EARSHOT_SMTP_HOST is not set: there is nowhere to send the briefing."
+    return list(bs.recipients), None
 
 
 @router.get("/briefings/{briefing_id}/briefing.pdf", summary="The briefing as PDF",
@@ -165,23 +196,51 @@ def _lines(text: str | None) -> list[str]:
     return [x.strip() for x in (text or "").splitlines() if x.strip()]
 
 
-def _edit(state: State, user, briefing_id: int, note: str | None, key_messages: str | None,
+def _edit(state: State, user, request: Request, briefing_id: int, note: str | None, key_messages: str | None,
           remove: list[str], restore: list[str], order: str | None) -> dict[str, Any]:
     _row(state, briefing_id)
     try:
-        return archive.edit(state.store, briefing_id, by=user.name, note=note,
-                            key_messages=_lines(key_messages) if key_messages is not None else None,
-                            remove=remove, restore=restore, order=_lines(order))
+        out = archive.edit(state.store, briefing_id, by=user.name, note=note,
+                           key_messages=_lines(key_messages) if key_messages is not None else None,
+                           remove=remove, restore=restore, order=_lines(order))
     except BriefingError as exc:
-        raise HTTPException(409 if "was sent" in str(exc) else 422, str(exc)) from None
+        raise HTTPException(409 if ("was sent" in str(exc) or "being sent" in str(exc)) else 422, str(exc)) from None
+    audit.record(state.store, "briefing-edit", user=user.name, target=f"briefing:{briefing_id}",
+                 detail={"week": out["week"], "revision": out["revision"], "removed": len(remove),
+                         "restored": len(restore)}, ip=client_ip(request))
+    return out
 
 
-def _approve(state: State, user, briefing_id: int, note: str | None) -> dict[str, Any]:
+def _approve(state: State, user, request: Request, briefing_id: int, note: str | None) -> dict[str, Any]:
     _row(state, briefing_id)
     try:
-        return archive.approve(state.store, briefing_id, by=user.name, note=(note or "").strip() or None)
+        out = archive.approve(state.store, briefing_id, by=user.name, note=(note or "").strip() or None)
     except BriefingError as exc:
         raise HTTPException(409, str(exc)) from None
+    audit.record(state.store, "briefing-approve", user=user.name, target=f"briefing:{briefing_id}",
+                 detail={"week": out["week"], "revision": out["revision"]}, ip=client_ip(request))
+    return out
+
+
+def _send(state: State, user, request: Request, briefing_id: int) -> dict[str, Any]:
+    row = _row(state, briefing_id)
+    if row["status"] == "approved":
+        _, problem = _send_readiness(state)
+        if problem:
+            raise HTTPException(409, problem)
+    target = f"briefing:{briefing_id}"
+    try:
+        out = archive.send(state.store, state.settings, _briefing_settings(state), briefing_id, by=user.name)
+    except SendFailed as exc:
+        audit.record(state.store, "briefing-send-failed", user=user.name, target=target,
+                     detail={"week": row["week"], "revision": row["revision"], "error": str(exc)[:500]},
+                     ip=client_ip(request))
+        raise HTTPException(502, str(exc)) from None
+    except BriefingError as exc:
+        raise HTTPException(409, str(exc)) from None
+    audit.record(state.store, "briefing-send", user=user.name, target=target,
+                 detail={"week": out["week"], "revision": out["revision"], "to": out["sent_to"]}, ip=client_ip(request))
+    return out
 
 
 EditNote = Annotated[str | None, Form(max_length=2000)]
@@ -192,27 +251,45 @@ StoryIds = Annotated[list[str], Form(max_length=200)]
 @router.post("/api/briefings/{briefing_id}/edit", response_model=BriefingOut, summary="Edit a briefing (press)",
              responses={404: {"description": "No such briefing"}, 409: {"description": "Already sent"},
                         422: {"description": "No such story"}})
-def api_edit(briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None, key_messages: EditLines = None,
-             remove: StoryIds = [], restore: StoryIds = [], order: EditLines = None):  # noqa: B006 (FastAPI form lists)
-    return _out(_edit(state, user, briefing_id, note, key_messages, remove, restore, order))
+def api_edit(request: Request, briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None,
+             key_messages: EditLines = None, remove: StoryIds = [], restore: StoryIds = [],  # noqa: B006 (FastAPI form lists)
+             order: EditLines = None):
+    return _out(_edit(state, user, request, briefing_id, note, key_messages, remove, restore, order))
 
 
 @router.post("/api/briefings/{briefing_id}/approve", response_model=BriefingOut, summary="Approve a briefing (press)",
              responses={404: {"description": "No such briefing"}, 409: {"description": "Already approved or sent"}})
-def api_approve(briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None):
-    return _out(_approve(state, user, briefing_id, note))
+def api_approve(request: Request, briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None):
+    return _out(_approve(state, user, request, briefing_id, note))
+
+
+@router.post("/api/briefings/{briefing_id}/send", response_model=BriefingOut, summary="Send an approved briefing (press)",
+             responses={404: {"description": "No such briefing"},
+                        502: {"description": "The SMTP server refused or could not be reached (nothing sent)"},
+                        409: {"description": "Not approved, being sent, sent, or nowhere to send it (no recipients, "
+                                              "no SMTP server configured)"}})
+def api_send(request: Request, briefing_id: RowId, user: PressWrite, state: AppState):
+    return _out(_send(state, user, request, briefing_id))
 
 
 @router.post("/briefings/{briefing_id}/edit", response_class=RedirectResponse, status_code=303,
              summary="Edit from the page (form)")
-def form_edit(briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None, key_messages: EditLines = None,
-              remove: StoryIds = [], restore: StoryIds = [], order: EditLines = None):  # noqa: B006
-    _edit(state, user, briefing_id, note, key_messages, remove, restore, order)
+def form_edit(request: Request, briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None,
+              key_messages: EditLines = None, remove: StoryIds = [], restore: StoryIds = [],  # noqa: B006
+              order: EditLines = None):
+    _edit(state, user, request, briefing_id, note, key_messages, remove, restore, order)
     return RedirectResponse(f"/briefings/{briefing_id}?done=edit", status_code=303)
 
 
 @router.post("/briefings/{briefing_id}/approve", response_class=RedirectResponse, status_code=303,
              summary="Approve from the page (form)")
-def form_approve(briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None):
-    _approve(state, user, briefing_id, note)
+def form_approve(request: Request, briefing_id: RowId, user: PressWrite, state: AppState, note: EditNote = None):
+    _approve(state, user, request, briefing_id, note)
     return RedirectResponse(f"/briefings/{briefing_id}?done=approve", status_code=303)
+
+
+@router.post("/briefings/{briefing_id}/send", response_class=RedirectResponse, status_code=303,
+             summary="Send from the page (form)")
+def form_send(request: Request, briefing_id: RowId, user: PressWrite, state: AppState):
+    _send(state, user, request, briefing_id)
+    return RedirectResponse(f"/briefings/{briefing_id}?done=send", status_code=303)

@@ -230,3 +230,65 @@ def test_every_briefing_setting_is_documented():
     for key in KEYS:
         assert f"| `{key}` |" in readme, f"briefing setting {key} is not in the README"
         assert key in sample, f"briefing setting {key} is not in config/briefing.yaml"
+
+
+def test_two_senders_at_once_send_one_email_and_a_dead_claim_is_taken_over(week_store, config):
+    """The send claims the row first: of two senders at once one sends, the other is told; a claim left
+    by a process that died (older than SEND_CLAIM_EXPIRES) does not block the briefing for ever."""
+    import asyncio
+    import threading
+
+    from aiosmtpd.controller import Controller
+
+    from monitor import models as m
+    from monitor.harness.services import free_port
+
+    received: list[bytes] = []
+
+    class SlowSink:  # a slow server keeps the first send in flight while the second tries
+        async def handle_DATA(self, server, session, envelope):
+            await asyncio.sleep(1.0)
+            received.append(envelope.content)
+            return "250 OK"
+
+    ctl = Controller(SlowSink(), hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    try:
+        row, _ = archive.save_build(week_store, build(week_store, config, W, BS), by="alice")
+        archive.approve(week_store, row["id"], by="carol")
+        outcomes: list[str] = []
+
+        def sender(name):
+            try:
+                archive.send(week_store, smtp_settings(ctl), BS, row["id"], by=name)
+                outcomes.append("sent")
+            except BriefingError as exc:
+                outcomes.append(str(exc))
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in ("dave", "erin")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(received) == 1, outcomes
+        assert sorted(outcomes)[1] == "sent" and "is being sent by" in sorted(outcomes)[0], outcomes
+        assert [e["kind"] for e in archive.events(week_store, row["id"])].count("sent") == 1
+
+        # a claim whose process died: refused while recent, taken over once older than the expiry
+        row2, _ = archive.save_build(week_store, build(week_store, config, W, replace(BS, stories_per_topic=2)), by="alice")
+        assert row2["id"] != row["id"]
+        archive.approve(week_store, row2["id"], by="carol")
+        claimed_at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+        with week_store.engine.begin() as conn:
+            conn.execute(m.briefings.update().where(m.briefings.c.id == row2["id"])
+                         .values(status="sending", sent_at=claimed_at, sent_by="frank"))
+        with pytest.raises(BriefingError, match="is being sent by frank"):
+            archive.send(week_store, smtp_settings(ctl), BS, row2["id"], by="gina", now=claimed_at + timedelta(minutes=2))
+        with pytest.raises(BriefingError, match="being sent"):
+            archive.edit(week_store, row2["id"], by="bob", note="mid-send")
+        assert len(received) == 1
+        sent = archive.send(week_store, smtp_settings(ctl), BS, row2["id"], by="gina",
+                            now=claimed_at + archive.SEND_CLAIM_EXPIRES + timedelta(seconds=1))
+        assert sent["status"] == "sent" and sent["sent_by"] == "gina" and len(received) == 2
+    finally:
+        ctl.stop()

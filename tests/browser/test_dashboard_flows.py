@@ -1,6 +1,7 @@
 """What people do in the dashboard, in chromium: sign in, watch an alert arrive live and acknowledge
 it, miss events while disconnected and get them on reconnecting, look up influencers and export,
-search posts, mark a post irrelevant and see the counts change. Screenshots are saved as artefacts.
+search posts, mark a post irrelevant and see the counts change, approve and send the weekly
+briefing (received by an SMTP server on loopback). Screenshots are saved as artefacts.
 """
 
 from __future__ import annotations
@@ -157,3 +158,46 @@ def test_mark_a_post_irrelevant_and_see_the_counts_change(dashboard, page, scree
     page.wait_for_selector(".govuk-notification-banner--success")
     page.goto(dashboard.url + "/topics/vaccination?range=7d")
     assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before
+
+
+def test_review_approve_and_send_the_briefing_from_its_page(request, monkeypatch, page, screenshot, axe_check):
+    """A press officer approves the week's briefing on its page and sends it; the e-mail arrives (aiosmtpd)."""
+    from briefings.settings import load_briefing_settings
+    from dashboard import audit
+    from tests.briefings.support import parse, smtp_sink
+
+    ctl, received = smtp_sink()
+    try:
+        monkeypatch.setenv("EARSHOT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("EARSHOT_SMTP_PORT", str(ctl.port))
+        monkeypatch.setenv("EARSHOT_SMTP_STARTTLS", "no")
+        dashboard = request.getfixturevalue("dashboard")  # after the SMTP settings are in the environment
+        to = load_briefing_settings(ROOT / "config" / "keywords.yaml").recipients
+        assert to
+        sign_in(page, dashboard, "press")
+        page.goto(dashboard.url + "/briefings")
+        page.locator("#briefings-table a:has-text('r1')").first.click()
+        page.wait_for_selector("#briefing")
+        assert page.locator("#status").inner_text().strip() == "draft"
+        assert page.locator("button:has-text('Send to')").count() == 0
+        page.fill("#approve-note", "Checked against the clippings")
+        page.click("button:has-text('Approve for sending')", timeout=60_000)  # approving makes the PDF again
+        page.wait_for_selector(".govuk-notification-banner--success")
+        assert page.locator("#status").inner_text().strip() == "approved"
+        assert page.locator("#recipients li").all_inner_texts() == to
+        axe_check(page)
+        screenshot(page, "flow-briefing-approved")
+        page.click("button:has-text('Send to')", timeout=60_000)
+        page.wait_for_selector(".govuk-notification-banner--success")
+        assert page.locator("#status").inner_text().strip() == "sent"
+        assert page.locator("button:has-text('Send to')").count() == 0
+        history = page.locator("#history-table").inner_text()
+        assert "approved" in history and "sent" in history and "percy" in history
+        screenshot(page, "flow-briefing-sent")
+        assert len(received) == 1 and sorted(received[0]["to"]) == sorted(to)
+        msg = parse(received[0]["data"])
+        assert "DRAFT" not in msg["Subject"] and msg.get_body(("html",)) is not None
+        assert [e["action"] for e in audit.entries(dashboard.store) if e["action"].startswith("briefing-")] == [
+            "briefing-send", "briefing-approve"]
+    finally:
+        ctl.stop()

@@ -78,3 +78,101 @@ def test_archive_read_download_review_approve(client, sqlite_store, topics_env, 
     assert [h["kind"] for h in done["history"]] == ["built", "edited", "approved"]
     assert client.post(f"/api/briefings/{row['id']}/approve", headers={"X-CSRF-Token": csrf}).status_code == 409
     assert client.get("/api/briefings/999999").status_code == 404
+
+
+def _sink(refuse_first: bool):
+    """An aiosmtpd server on loopback; refuses the first message's data when asked (a failed delivery)."""
+    from aiosmtpd.controller import Controller
+
+    from monitor.harness.services import free_port
+
+    received: list[dict] = []
+    state = {"refuse": refuse_first}
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            if state["refuse"]:
+                state["refuse"] = False
+                return "554 5.7.1 not today"
+            received.append({"to": list(envelope.rcpt_tos), "data": envelope.content})
+            return "250 OK"
+
+    ctl = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    return ctl, received
+
+
+def test_send_from_the_page_once_by_press_with_csrf_audited_and_received(sqlite_store, topics_env, users, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from dashboard import audit
+    from tests.briefings.support import parse
+    from tests.dashboard.support import make_app
+
+    to = ["minister@health.example.gov.uk", "perm.sec@health.example.gov.uk"]
+    (topics_env.parent / "briefing.yaml").write_text(f"recipients: [{', '.join(to)}]\n", encoding="utf-8")
+    ctl, received = _sink(refuse_first=True)
+    try:
+        monkeypatch.setenv("EARSHOT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("EARSHOT_SMTP_PORT", str(ctl.port))
+        monkeypatch.setenv("EARSHOT_SMTP_STARTTLS", "no")
+        row = _briefing(sqlite_store, topics_env)
+        bid = row["id"]
+        with TestClient(make_app(sqlite_store, topics_env, hub=False)) as client:
+            csrf = login(client, *users["press"])
+            page = client.get(f"/briefings/{bid}").text
+            assert f'action="/briefings/{bid}/send"' not in page  # a draft offers no send
+            r = client.post(f"/briefings/{bid}/send", data={"csrf_token": csrf}, follow_redirects=False)
+            assert r.status_code == 409 and "must approve it first" in r.text and not received
+            assert client.post(f"/briefings/{bid}/approve", data={"csrf_token": csrf},
+                               follow_redirects=False).status_code == 303
+            page = client.get(f"/briefings/{bid}").text
+            assert f'action="/briefings/{bid}/send"' in page and all(f"<li>{a}</li>" in page for a in to)
+            assert "Send to 2 recipients" in page
+            # no token, no send; a viewer may not send
+            assert client.post(f"/briefings/{bid}/send", data={}, follow_redirects=False).status_code == 403
+            assert client.post(f"/api/briefings/{bid}/send").status_code == 403
+            # the SMTP server refuses: nothing sent, still approved, recorded and audited
+            r = client.post(f"/briefings/{bid}/send", data={"csrf_token": csrf}, follow_redirects=False)
+            assert r.status_code == 502 and "554" in r.text
+            after = client.get(f"/api/briefings/{bid}").json()
+            assert after["status"] == "approved" and after["sent_by"] is None and not received
+            assert [h["kind"] for h in after["history"]][-1] == "send_failed"
+            # sent: once, to the recipients, as an approved briefing
+            r = client.post(f"/briefings/{bid}/send", data={"csrf_token": csrf}, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == f"/briefings/{bid}?done=send"
+            assert len(received) == 1 and sorted(received[0]["to"]) == sorted(to)
+            msg = parse(received[0]["data"])
+            assert msg["Subject"].startswith("Weekly media briefing") and "DRAFT" not in msg["Subject"]
+            assert msg.get_content_type() == "multipart/mixed"
+            html = msg.get_body(("html",)).get_content()
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
+            done = client.get(f"/api/briefings/{bid}").json()
+            assert done["status"] == "sent" and done["sent_by"] == "press1" and sorted(done["sent_to"]) == sorted(to)
+            assert [h["kind"] for h in done["history"]] == ["built", "approved", "send_failed", "sent"]
+            page = client.get(f"/briefings/{bid}?done=send").text
+            assert f'action="/briefings/{bid}/send"' not in page and "by press1 to" in page
+            # a second send (a double click, another tab) sends nothing
+            r = client.post(f"/api/briefings/{bid}/send", headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 409 and "already sent" in r.text and len(received) == 1
+            client.cookies.clear()
+            login(client, *users["viewer"])
+            assert client.post(f"/api/briefings/{bid}/send", headers={"X-CSRF-Token": "x"}).status_code == 403
+        rows = audit.entries(sqlite_store)
+        acts = [(e["action"], e["user_name"], e["target"]) for e in rows if e["action"].startswith("briefing-")]
+        assert acts == [("briefing-send", "press1", f"briefing:{bid}"), ("briefing-send-failed", "press1", f"briefing:{bid}"),
+                        ("briefing-approve", "press1", f"briefing:{bid}")]
+        assert next(e for e in rows if e["action"] == "briefing-send")["detail"]["to"] == to
+    finally:
+        ctl.stop()
+
+
+def test_send_without_smtp_or_recipients_says_why_and_sends_nothing(client, sqlite_store, topics_env, users):
+    row = _briefing(sqlite_store, topics_env)
+    csrf = login(client, *users["press"])
+    client.post(f"/briefings/{row['id']}/approve", data={"csrf_token": csrf}, follow_redirects=False)
+    page = client.get(f"/briefings/{row['id']}").text
+    assert "No recipients are listed" in page and f'action="/briefings/{row["id"]}/send"' not in page
+    r = client.post(f"/api/briefings/{row['id']}/send", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 409 and "recipients" in r.text
+    assert client.get(f"/api/briefings/{row['id']}").json()["status"] == "approved"
