@@ -307,6 +307,7 @@ class Analysis:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     boosts: dict[int, dict[str, Any]] = field(default_factory=dict)  # account id -> bots.boosted's mark
+    edges_read: Edges | None = field(default=None, repr=False)  # every interaction read (before any left out)
 
     @property
     def flagged_ids(self) -> set[int]:
@@ -370,7 +371,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
             communities: bool = True, flags: bots.Flags | dict[int, bots.AccountFlags] | None = None,
             edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
             features: Features | None = None, start_communities: dict[int, int] | None = None,
-            account_limit: int | None = 1000, seed: int = SEED) -> Analysis:
+            account_limit: int | None = 1000, seed: int = SEED, posts: Counter | None = None) -> Analysis:
     """Compute the influence analysis of ``topic`` in ``[since, until)``.
 
     Parameters
@@ -387,9 +388,10 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
         The topic's stakeholder handles (lower case), marked in the ranking.
     communities : bool
         Find the communities (Leiden) and label them.
-    flags, edges, features : optional
-        Already computed flags, already read edges and already read label features
-        (:func:`features_per_account`), to share them between variants.
+    flags, edges, features, posts : optional
+        Already computed flags, already read edges, already read label features
+        (:func:`features_per_account`) and posts per account (:func:`topic_posts_per_account`), to share
+        them between variants.
     start_communities : dict, optional
         account id -> community of the other variant, where the community search starts.
     account_limit : int or None
@@ -405,6 +407,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
         edges = read_edges(store.engine, topic, since, until, plat)
     timings["read"] = time.perf_counter() - t
     read = len(edges)
+    edges_read = edges
     t = time.perf_counter()
     if flags is None:
         flags = bots.detect(store, topic, since, until, plat, thresholds)
@@ -425,7 +428,8 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     scores = score_graph(g, seed=seed)
     timings.update({f"score_{k}": v for k, v in scores.timings.items()})
     t = time.perf_counter()
-    posts = topic_posts_per_account(store, topic, since, until, plat)
+    if posts is None:
+        posts = topic_posts_per_account(store, topic, since, until, plat)
     sh = frozenset(h.lower().lstrip("@") for h in stakeholders)
     sh_ids = frozenset(a for ids in accounts_by_handle(store, sh).values() for a in ids)
     want = set(g.account_ids[scores.order[: (g.n if account_limit is None else account_limit)]].tolist())
@@ -469,4 +473,4 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
                     scores=scores, membership=membership, communities=comms, flags=flags, posts=posts,
                     stakeholders=sh, stakeholder_ids=sh_ids, accounts=accounts, interactions_read=read,
                     excluded_interactions=excluded, computed_at=utcnow(), seconds=time.perf_counter() - t0,
-                    timings=timings, boosts=boosts)
+                    timings=timings, boosts=boosts, edges_read=edges_read)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from influence.graph import TopicGraph
+from influence.graph import TopicGraph, igraph_graph
 
 SEED = 42
 #: Leiden iterations (igraph's default; at a million interactions a third more iterations until nothing moves
@@ -122,8 +122,7 @@ def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0,
     if wt.size == 0:
         part = np.arange(core.size)
     else:
-        G = ig.Graph(n=int(core.size), edges=np.column_stack([src, dst]), directed=False)
-        G.es["weight"] = wt
+        G = igraph_graph(int(core.size), src, dst, wt)
         ig.set_random_number_generator(random.Random(seed))
         try:
             initial = None
@@ -183,26 +182,38 @@ def distinctive(counts: Counter, total: Counter, *, top: int = 5, min_z: float =
     >>> [f for f, n, z in distinctive(camp, topic)]
     ['bigpharma']
     """
-    n_all = sum(total.values())
-    n_c = sum(counts.values())
+    names = list(counts)
+    y_c = np.fromiter(counts.values(), dtype=np.float64, count=len(names))
+    y_all = np.fromiter((total.get(f, counts[f]) for f in names), dtype=np.float64, count=len(names))
+    return distinctive_arrays(names, y_c, y_all, n_all=sum(total.values()), top=top, min_z=min_z,
+                              min_ratio=min_ratio, min_support=min_support)
+
+
+def distinctive_arrays(names, y_c: np.ndarray, y_all: np.ndarray, *, n_all: float, n_c: float | None = None,
+                       index: np.ndarray | None = None, top: int = 5, min_z: float = MIN_Z, min_ratio: float = MIN_RATIO,
+                       min_support: int = MIN_SUPPORT) -> list[tuple[str, int, float]]:
+    """:func:`distinctive` on arrays: ``y_c[i]`` and ``y_all[i]`` are feature ``names[i]``'s count in the
+    community and in the topic, ``n_all`` the topic's total count (``n_c``, the community's, defaults to
+    ``y_c.sum()``); the same formula, computed for every feature at once. With ``index``, feature ``i`` is
+    named ``names[index[i]]``."""
+    n_c = float(y_c.sum()) if n_c is None else float(n_c)
     n_o = n_all - n_c
-    if n_c == 0 or n_o <= 0:
+    if n_c == 0 or n_o <= 0 or y_c.size == 0:
         return []
     a0 = PRIOR_SHARE * n_all
-    out = []
-    for f, y_c in counts.items():
-        if y_c < min_support:
-            continue
-        y_all = total.get(f, y_c)
-        y_o = max(y_all - y_c, 0)
-        a = a0 * y_all / n_all
-        rest_c, rest_o = n_c + a0 - y_c - a, n_o + a0 - y_o - a
-        if rest_c <= 1e-9 or rest_o <= 1e-9:  # the feature is all there is: it sets nobody apart
-            continue
-        delta = math.log((y_c + a) / rest_c) - math.log((y_o + a) / rest_o)
-        z = delta / math.sqrt(1.0 / (y_c + a) + 1.0 / (y_o + a))
-        if z >= min_z and (y_o == 0 or (y_c / n_c) >= min_ratio * (y_o / n_o)):
-            out.append((f, int(y_c), round(z, 3)))
+    sel = np.flatnonzero(y_c >= min_support)
+    yc, ya = y_c[sel], y_all[sel]
+    y_o = np.maximum(ya - yc, 0.0)
+    a = a0 * ya / n_all
+    rest_c, rest_o = n_c + a0 - yc - a, n_o + a0 - y_o - a
+    ok = (rest_c > 1e-9) & (rest_o > 1e-9)  # a feature that is all there is sets nobody apart
+    sel, yc, y_o, a, rest_c, rest_o = sel[ok], yc[ok], y_o[ok], a[ok], rest_c[ok], rest_o[ok]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.log((yc + a) / rest_c) - np.log((y_o + a) / rest_o)
+        z = delta / np.sqrt(1.0 / (yc + a) + 1.0 / (y_o + a))
+    keep = (z >= min_z) & ((y_o == 0) | ((yc / n_c) >= min_ratio * (y_o / n_o)))
+    at = sel[keep] if index is None else np.asarray(index)[sel[keep]]
+    out = [(names[int(i)], int(c), round(float(zz), 3)) for i, c, zz in zip(at, yc[keep], z[keep])]
     out.sort(key=lambda x: (-x[2], x[0]))
     return out[:top]
 
@@ -252,6 +263,16 @@ class Features:
         M = sp.csr_array((self.count[kind][ok], (membership[pos[ok]], self.code[kind][ok])), shape=(n_comm, V))
         M.sum_duplicates()
         return M
+
+
+class _AccountNames:
+    """Node index -> account id as text (the name of an "accounts" feature), made only when asked."""
+
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids
+
+    def __getitem__(self, j: int) -> str:
+        return str(int(self.ids[j]))
 
 
 def make_label(c: "Community", handles: dict[int, str | None]) -> str:
@@ -315,46 +336,48 @@ def describe(g: TopicGraph, membership: np.ndarray, order: np.ndarray, betweenne
                     break
     if not isinstance(features, Features):
         features = Features.from_counters(features)
-    per: dict[int, dict[str, Counter]] = {c: {} for c in shown}
-    totals: dict[str, Counter] = {}
+    found: dict[int, dict[str, list]] = {c: {} for c in shown}
     for k in FEATURES[:3]:
         M = features.by_community(k, g, membership, n_comm)
         names = features.vocab[k]
         col = np.asarray(M.sum(axis=0)).ravel()
-        totals[k] = Counter({names[j]: float(col[j]) for j in np.flatnonzero(col)})
+        n_all = float(col.sum())
         for c in shown:
             row = slice(M.indptr[c], M.indptr[c + 1])
-            per[c][k] = Counter({names[j]: float(x) for j, x in zip(M.indices[row].tolist(), M.data[row].tolist())})
+            j = M.indices[row]
+            found[c][k] = distinctive_arrays(names, M.data[row], col[j], n_all=n_all, index=j)
     # the accounts each community engages with: interaction weight from its members, against everyone's
     W = g.interaction.tocoo()
     E = sp.csr_array((W.data, (membership[W.row], W.col)), shape=(n_comm, g.n))
     E.sum_duplicates()
     received = np.asarray(E.sum(axis=0)).ravel()
-    total_acc = Counter({str(int(ids[j])): float(received[j]) for j in np.flatnonzero(received)})
+    received_all = float(received.sum())
+    account_names = _AccountNames(ids)
+    # bridges: members with neighbours in other communities (weight per other community), highest betweenness first
     U = undirected(g)
     rows = np.repeat(np.arange(g.n), np.diff(U.indptr))
     cross = membership[rows] != membership[U.indices]
-    links: dict[int, Counter] = {}
-    for a, b, w in zip(rows[cross].tolist(), U.indices[cross].tolist(), U.data[cross].tolist()):
-        links.setdefault(a, Counter())[int(membership[b])] += w
-    bridging: dict[int, list[int]] = {}
-    for v in links:
-        bridging.setdefault(int(membership[v]), []).append(v)
+    L = sp.csr_array((U.data[cross], (rows[cross], membership[U.indices[cross]])), shape=(g.n, n_comm))
+    L.sum_duplicates()
+    bridging = np.flatnonzero(np.diff(L.indptr))
+    bridging = bridging[np.lexsort((ids[bridging], -betweenness[bridging], membership[bridging]))]
+    bstart = np.searchsorted(membership[bridging], np.arange(n_comm + 1))
     out = []
     for c in shown:
-        found = {k: distinctive(per[c][k], totals[k]) for k in FEATURES[:3]}
         row = slice(E.indptr[c], E.indptr[c + 1])
-        engaged = Counter({str(int(ids[j])): float(w) for j, w in zip(E.indices[row].tolist(), E.data[row].tolist())
-                           if int(ids[j]) not in tops[c] and membership[j] != c})
-        found["accounts"] = [(a, n, z) for a, n, z in distinctive(engaged, total_acc, min_support=1)]
-        members_bridging = bridging.get(c, [])
-        members_bridging.sort(key=lambda v: (-betweenness[v], int(ids[v])))
-        bridges = [{"account_id": int(ids[v]),
-                    "communities": [k for k, _ in sorted(links[v].items(), key=lambda kv: (-kv[1], kv[0]))][:5]}
-                   for v in members_bridging[:top]]
+        j, w = E.indices[row], E.data[row]
+        keep = (membership[j] != c) & ~np.isin(ids[j], tops[c])
+        j, w = j[keep], w[keep]
+        found[c]["accounts"] = distinctive_arrays(account_names, w, received[j], n_all=received_all, index=j,
+                                                  min_support=1)
+        bridges = []
+        for v in bridging[bstart[c]:bstart[c + 1]][:top].tolist():
+            lr = slice(L.indptr[v], L.indptr[v + 1])
+            ks, ws = L.indices[lr], L.data[lr]
+            bridges.append({"account_id": int(ids[v]), "communities": ks[np.lexsort((ks, -ws))][:5].tolist()})
         com = Community(id=c, size=int(sizes[c]), label="", top_accounts=tops[c],
-                        hashtags=[(t, n) for t, n, _ in found["hashtags"][:top]], bridges=bridges,
-                        features={k: [list(x) for x in v] for k, v in found.items()})
+                        hashtags=[(t, n) for t, n, _ in found[c]["hashtags"][:top]], bridges=bridges,
+                        features={k: [list(x) for x in v] for k, v in found[c].items()})
         com.label = make_label(com, handles)
         out.append(com)
     return out

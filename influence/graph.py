@@ -131,6 +131,18 @@ def raw_query(engine: Engine, sql: str, params: Sequence) -> Iterable[tuple]:
             cur.close()
 
 
+def raw_rows(engine: Engine, sql: str, params: Sequence) -> list[tuple]:
+    """Every row of ``sql`` at once (``fetchall`` on a raw DB-API cursor: no SQLAlchemy rows, no generator
+    step per row)."""
+    with engine.connect() as conn:
+        cur = conn.connection.dbapi_connection.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            return cur.fetchall()
+        finally:
+            cur.close()
+
+
 def read_edges(engine: Engine, topic: str, since: datetime | None = None, until: datetime | None = None,
                platform: str | None = None, *, amplification_only: bool = False) -> Edges:
     """The interactions of ``topic``'s posts in ``[since, until)``, optionally on one platform.
@@ -269,6 +281,27 @@ class TopicGraph:
             G.add_edge(ids[a], ids[b], weight=float(wt), retweets=cnt[RETWEET], quotes=cnt[QUOTE],
                        replies=cnt[REPLY], mentions=cnt[MENTION])
         return G
+
+
+def igraph_graph(n: int, src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None, *,
+                 directed: bool = False):
+    """An ``igraph.Graph`` of ``n`` vertices and the edges ``src[i] - dst[i]`` (with a ``weight`` attribute).
+
+    The edges go in as a list of tuples of Python ints: igraph converts that four times faster than a
+    numpy array of pairs or a list of lists (0.3 s against 1.3 s for 900,000 edges, on this machine).
+
+    Examples
+    --------
+    >>> G = igraph_graph(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 0.5]))
+    >>> G.get_edgelist(), G.es["weight"]
+    ([(0, 1), (1, 2)], [1.0, 0.5])
+    """
+    import igraph as ig
+
+    G = ig.Graph(n=int(n), edges=list(zip(np.asarray(src).tolist(), np.asarray(dst).tolist())), directed=directed)
+    if weights is not None:
+        G.es["weight"] = np.asarray(weights, dtype=np.float64).tolist()
+    return G
 
 
 def build_graph(edges: Edges, kind_weights: dict[str, float] | None = None) -> TopicGraph:

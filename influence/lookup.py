@@ -12,6 +12,7 @@ queries.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -65,8 +66,16 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
                 exclude_flagged: bool = False, stakeholders: Iterable[str] = (), with_previous: bool = True,
                 edges: Edges | None = None, flags: dict[int, bots.AccountFlags] | None = None,
                 communities: bool = True, features=None,
-                start_communities: dict[int, int] | None = None) -> tuple[int, Analysis]:
+                start_communities: dict[int, int] | None = None, posts=None,
+                shared_previous: dict[str, Any] | None = None,
+                reuse: Analysis | None = None) -> tuple[int, Analysis]:
     """Analyse and store one window (and the previous window of the same length when it is not stored).
+
+    ``edges``, ``flags``, ``features`` and ``posts`` are the window's inputs when already read (see
+    :func:`influence.analysis.analyse`); ``shared_previous`` is a dict in which the previous window's
+    inputs (edges, flags, posts) are kept, so that the other variant's previous window reuses them.
+    ``reuse`` is the analysis of the same window with every interaction: when it flagged nobody, the
+    variant without flagged accounts is the same network, and that analysis is stored as it.
 
     Returns
     -------
@@ -80,13 +89,22 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
         p_since, p_until = since - length, since
         prev_id = results.find_run(store, topic, plat, p_since, p_until, exclude_flagged)
         if prev_id is None:
+            sp_ = shared_previous if shared_previous is not None else {}
             pa = analyse(store, topic, p_since, p_until, platform=plat, exclude_flagged=exclude_flagged,
-                         stakeholders=stakeholders, communities=False)
+                         stakeholders=stakeholders, communities=False, edges=sp_.get("edges"),
+                         flags=sp_.get("flags"), posts=sp_.get("posts"))
+            sp_.update(edges=pa.edges_read, flags=pa.flags, posts=pa.posts)
             prev_id = results.save_run(store, pa)
         previous = results.previous_ranks(store, prev_id)
-    a = analyse(store, topic, since, until, platform=plat, exclude_flagged=exclude_flagged,
-                stakeholders=stakeholders, edges=edges, flags=flags, communities=communities, features=features,
-                start_communities=start_communities)
+    if (reuse is not None and exclude_flagged and not reuse.exclude_flagged and not reuse.flagged_ids
+            and (reuse.since, reuse.until, reuse.platform, reuse.topic) == (since, until, plat, topic)
+            and (reuse.membership is not None or not communities)):
+        # nobody is flagged: leaving the flagged accounts' interactions out leaves the same network
+        a = dataclasses.replace(reuse, exclude_flagged=True, computed_at=utcnow())
+    else:
+        a = analyse(store, topic, since, until, platform=plat, exclude_flagged=exclude_flagged,
+                    stakeholders=stakeholders, edges=edges, flags=flags, communities=communities,
+                    features=features, start_communities=start_communities, posts=posts)
     rid = results.save_run(store, a, previous=previous, previous_run_id=prev_id)
     return rid, a
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
+from influence import bots
 from influence.analysis import AccountScore, Analysis, Ranking, account_info
 from influence.communities import Community
 from influence.scoring import WEIGHTS
@@ -73,10 +74,11 @@ def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = Non
             })
         if rows:
             conn.execute(m.influence_scores.insert(), rows)
-        flag_rows = [{"run_id": rid, "account_id": acc, "flagged": f.flagged, "ring": f.ring, "signals": f.kinds,
-                      "evidence": f.to_json(), "boosted_share": (a.boosts.get(acc) or {}).get("share"),
+        rows_of = a.flags.stored() if isinstance(a.flags, bots.Flags) else bots.Flags(a.flags).stored()
+        flag_rows = [{"run_id": rid, "account_id": acc, "flagged": flagged, "ring": ring, "signals": kinds,
+                      "evidence": evidence, "boosted_share": (a.boosts.get(acc) or {}).get("share"),
                       "boosted_by": _boosted_by(a.boosts.get(acc))}
-                     for acc, f in sorted(a.flags.items())]
+                     for acc, flagged, ring, kinds, evidence in rows_of]
         flag_rows += [{"run_id": rid, "account_id": acc, "flagged": False, "ring": None, "signals": [],
                        "evidence": [], "boosted_share": b["share"], "boosted_by": _boosted_by(b)}
                       for acc, b in sorted(a.boosts.items()) if acc not in a.flags]

@@ -6,9 +6,11 @@ The Celery task ``earshot.influence_recompute``, defined on the worker's app by
 point ``earshot.schedule``). Each run computes, per topic, the
 window ``[end - 30 days, end)`` with ``end`` the start of the current hour, in
 both variants (all interactions, and without those of flagged accounts),
-reading the interactions, detecting flags and reading the community labels'
-features once for both; the second variant's community search starts from
-the first's camps. A window already
+reading the interactions, detecting flags, counting posts per account and
+reading the community labels' features once for both (and the previous
+window's interactions, flags and posts once for both); the second variant's
+community search starts from the first's camps, and when nobody is flagged
+the second variant is the first's analysis stored again (the same network). A window already
 stored is not computed again, so a retried or duplicated task does no harm.
 Old runs are pruned (:data:`influence.results.KEEP_RUNS` per topic and variant).
 """
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from influence import bots, results
-from influence.analysis import features_per_account
+from influence.analysis import features_per_account, topic_posts_per_account
 from influence.graph import ALL_PLATFORMS, read_edges
 from influence.lookup import DEFAULT_WINDOW, compute_run
 from monitor.store import Store
@@ -84,7 +86,8 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
         topic = config.topics[tid]
         t0 = time.perf_counter()
         done: dict[str, Any] = {}
-        edges = flags = features = start = None
+        edges = flags = features = posts = start = first = None
+        previous: dict[str, Any] = {}  # the previous window's inputs, shared by the two variants
         for exclude in (False, True):
             if results.find_run(store, tid, plat, since, until, exclude) is not None:
                 done["excluding_flagged" if exclude else "all"] = "already stored"
@@ -93,9 +96,11 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
                 edges = read_edges(store.engine, tid, since, until, plat)
                 flags = bots.detect(store, tid, since, until, plat)
                 features = features_per_account(store, tid, since, until, plat)
+                posts = topic_posts_per_account(store, tid, since, until, plat)
             rid, a = compute_run(store, tid, since, until, platform=plat, exclude_flagged=exclude,
                                  stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features,
-                                 start_communities=start)
+                                 posts=posts, start_communities=start, shared_previous=previous, reuse=first)
+            first = a
             start = a.community_of()  # the other variant's search starts from these camps
             results.prune(store, tid, plat, exclude)
             done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,

@@ -236,3 +236,47 @@ def test_an_account_amplified_by_a_ring_is_marked_and_the_flags_are_stored(store
                                 .where(f.run_id == r.run_id)).scalar() == 0
     finally:
         store.dispose()
+
+
+def _rows(r):
+    return [(a.account_id, a.rank, round(a.score, 9), a.in_degree, a.flagged, a.boosted, a.previous_rank)
+            for a in r.accounts]
+
+
+def test_the_recompute_shares_its_inputs_and_stores_what_each_variant_computes_alone(sqlite_store):
+    """Both variants read the interactions, flags, posts and features once (and the previous window's once);
+    what each stores is what a lookup computing that variant on its own stores."""
+    two_weeks(sqlite_store)
+    config = load_config(PROJECT_ROOT / "config" / "keywords.yaml")
+    now = T0 + WEEK + timedelta(minutes=20)
+    done = tasks.recompute(sqlite_store, config, topics=[TOPIC], now=now)["topics"][TOPIC]
+    shared = {v: results.load_run(sqlite_store, done[k]["run_id"], limit=None)
+              for v, k in ((False, "all"), (True, "excluding_flagged"))}
+    assert shared[True].flagged_accounts == 6 and shared[True].excluded_interactions > 0
+    since, until = shared[False].since, shared[False].until
+    for exclude in (False, True):
+        alone = influencers(sqlite_store, TOPIC, since=since, until=until, exclude_flagged=exclude, fresh=True,
+                            limit=None)
+        assert _rows(alone) == _rows(shared[exclude])
+        assert alone.excluded_interactions == shared[exclude].excluded_interactions
+    assert [c.to_dict() for c in alone.communities if c.id is not None]  # the camps were described
+    assert shared[True].find("promo") is None or shared[True].find("promo").rank > shared[False].find("promo").rank
+
+
+def test_with_nobody_flagged_the_second_variant_is_the_first_stored_again(sqlite_store):
+    posts = [post("s1", "star", text="Carers need respite breaks now")]
+    posts += [post(f"rt{i}", f"fan{i}", "retweet", 10 * i + 1, ref=("retweet", "s1", "star")) for i in range(8)]
+    posts += [post(f"m{i}", f"fan{i}", minutes=200 + i, mentions=["fan0"], text=f"carers thread {i} with @fan0")
+              for i in range(1, 5)]
+    sqlite_store.write_batch(posts, [acc("star", "star", 900)] + [acc(f"fan{i}", f"fan{i}") for i in range(8)])
+    config = load_config(PROJECT_ROOT / "config" / "keywords.yaml")
+    now = T0 + timedelta(hours=5)
+    done = tasks.recompute(sqlite_store, config, topics=[TOPIC], now=now)["topics"][TOPIC]
+    a = results.load_run(sqlite_store, done["all"]["run_id"], limit=None)
+    b = results.load_run(sqlite_store, done["excluding_flagged"]["run_id"], limit=None)
+    assert a.flagged_accounts == 0 and b.exclude_flagged is True and b.excluded_interactions == 0
+    assert _rows(a) == _rows(b) and a.accounts[0].handle == "star"
+    assert [c.to_dict() for c in a.communities] == [c.to_dict() for c in b.communities]
+    alone = influencers(sqlite_store, TOPIC, since=a.since, until=a.until, exclude_flagged=True, fresh=True,
+                        limit=None)
+    assert _rows(alone) == _rows(b)
