@@ -1,29 +1,23 @@
 """X collection through real tweepy against a loopback X API v2 server built from recorded pages.
 
-The server (``FakeX``) serves recent search over the tweets of the recorded
-``brexit.jsonl`` page (newest first, ``since_id``/``until_id``/``next_token``
-honoured, ``includes`` cut to what each page refers to), the stream rules
-endpoints with real rule state, and the filtered stream as chunked HTTP. Scripted
-answers (429, 503, delays) are served before normal handling.
+The server (:class:`monitor.harness.xapi.FakeX`, shared with ``bench/alerts.py``) serves
+recent search over the tweets of the recorded ``brexit.jsonl`` page, the stream rules
+endpoints with real rule state, and the filtered stream as chunked HTTP.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from monitor.harness.xapi import TOKEN, FakeX, serve
 from monitor.sources.base import AuthError, SourceError
 from monitor.sources.x import X_HOST, XRoutingAdapter, XSearchSource, XStreamSource
 
 from tests.conftest import X_FIXTURES as FIXTURES  # noqa: E402  (shared/ beside the checkout)
-TOKEN = "good-token"
 QUERY = "#brexit -is:retweet"
 
 
@@ -51,174 +45,11 @@ OPERATIONAL_DISCONNECT = json.dumps({"errors": [{
     "type": "https://api.twitter.com/2/problems/operational-disconnect"}]}).encode()
 
 
-class FakeX:
-    """State and behaviour of the loopback X API."""
-
-    def __init__(self) -> None:
-        page = load_page("brexit.jsonl")
-        self.tweets = sorted(page["data"], key=lambda t: int(t["id"]), reverse=True)
-        self.users = {u["id"]: u for u in page["includes"]["users"]}
-        self.included = {t["id"]: t for t in page["includes"]["tweets"]}
-        self.hidden: set[str] = set()  # tweet ids not yet "posted"
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.script: deque[dict[str, Any]] = deque()  # answered before normal handling
-        self.rules: dict[str, dict[str, str]] = {}
-        self.next_rule_id = 100
-        self.streams: deque[list[bytes]] = deque()  # one list of lines per stream connection
-        self.lock = threading.Lock()
-        self.query = QUERY  # the query the server expects
-
-    def search_requests(self) -> list[dict[str, str]]:
-        return [q for m, p, q in self.requests if p == "/2/tweets/search/recent"]
-
-    # ---------------------------------------------------------------- search
-
-    def search(self, q: dict[str, str]) -> dict:
-        assert q["query"] == self.query
-        for key in ("expansions", "tweet.fields", "user.fields"):
-            assert key in q, f"search request without {key}"
-        assert "referenced_tweets.id.author_id" in q["expansions"] and "note_tweet" in q["tweet.fields"]
-        since, until = q.get("since_id"), q.get("until_id")
-        size = int(q.get("max_results", 10))
-        match = [t for t in self.tweets if t["id"] not in self.hidden
-                 and (since is None or int(t["id"]) > int(since)) and (until is None or int(t["id"]) < int(until))]
-        offset = int(q["next_token"].removeprefix("tok-")) if "next_token" in q else 0
-        page = match[offset:offset + size]
-        meta: dict[str, Any] = {"result_count": len(page)}
-        if page:
-            meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
-        if offset + size < len(match):
-            meta["next_token"] = f"tok-{offset + size}"
-        refs = [self.included[r["id"]] for t in page for r in t.get("referenced_tweets", []) if r["id"] in self.included]
-        user_ids = {t["author_id"] for t in page + refs}
-        user_ids |= {m["id"] for t in page for m in t.get("entities", {}).get("mentions", []) if "id" in m}
-        user_ids |= {t["in_reply_to_user_id"] for t in page if t.get("in_reply_to_user_id")}
-        out: dict[str, Any] = {"meta": meta}
-        if page:
-            out["data"] = page
-            out["includes"] = {"users": [self.users[u] for u in sorted(user_ids) if u in self.users],
-                               "tweets": list({t["id"]: t for t in refs}.values())}
-        return out
-
-    # ---------------------------------------------------------------- rules
-
-    def rules_get(self) -> dict:
-        data = list(self.rules.values())
-        return {"data": data, "meta": {"sent": "2024-01-01T00:00:00.000Z", "result_count": len(data)}} if data \
-            else {"meta": {"sent": "2024-01-01T00:00:00.000Z", "result_count": 0}}
-
-    def rules_post(self, body: dict) -> dict:
-        if "delete" in body:
-            ids = body["delete"]["ids"]
-            gone = [i for i in ids if self.rules.pop(i, None)]
-            return {"meta": {"sent": "now", "summary": {"deleted": len(gone), "not_deleted": len(ids) - len(gone)}}}
-        created, errors = [], []
-        for rule in body["add"]:
-            if "(" in rule["value"] and ")" not in rule["value"]:
-                errors.append({"value": rule["value"], "details": ["Rule has unbalanced parentheses"],
-                               "title": "UnprocessableEntity", "type": "https://api.twitter.com/2/problems/invalid-rules"})
-                continue
-            self.next_rule_id += 1
-            new = {"id": str(self.next_rule_id), "value": rule["value"], **({"tag": rule["tag"]} if "tag" in rule else {})}
-            self.rules[new["id"]] = new
-            created.append(new)
-        out: dict[str, Any] = {"meta": {"sent": "now", "summary": {"created": len(created), "not_created": len(errors),
-                                                                   "valid": len(created), "invalid": len(errors)}}}
-        if created:
-            out["data"] = created
-        if errors:
-            out["errors"] = errors
-        return out
-
-
-def make_handler(x: FakeX) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            try:
-                self.wfile.write(raw)
-            except OSError:  # the client gave up waiting (the timeout test)
-                self.close_connection = True
-
-        def _handle(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            q = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            body = None
-            if method == "POST":
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            with x.lock:
-                x.requests.append((method, parts.path, q))
-                scripted = None
-                if x.script and x.script[0].get("path", parts.path) == parts.path:
-                    scripted = x.script.popleft()
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._send_json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401,
-                                             "detail": "Unauthorized"})
-            if scripted:
-                if scripted.get("delay"):
-                    time.sleep(scripted["delay"])
-                if "status" in scripted:
-                    return self._send_json(scripted["status"], scripted.get("body", {"title": "scripted"}),
-                                           scripted.get("headers"))
-            if parts.path == "/2/tweets/search/recent":
-                return self._send_json(200, x.search(q))
-            if parts.path == "/2/tweets/search/stream/rules":
-                return self._send_json(200, x.rules_get() if method == "GET" else x.rules_post(body))
-            if parts.path == "/2/tweets/search/stream":
-                return self._stream()
-            self._send_json(404, {"title": "Not Found Error", "detail": parts.path})
-
-        def _stream(self) -> None:
-            with x.lock:
-                lines = x.streams.popleft() if x.streams else None
-            if lines is None:
-                return self._send_json(503, {"title": "Service Unavailable", "detail": "no more scripted streams"})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            try:
-                for line in lines:
-                    data = line + b"\r\n"
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-            except OSError:
-                pass
-            self.close_connection = True
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-    return Handler
-
-
 @pytest.fixture
 def fake_x() -> Iterator[tuple[FakeX, str]]:
-    x = FakeX()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(x))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield x, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    x = FakeX(load_page("brexit.jsonl"), query=QUERY, token=TOKEN)
+    with serve(x) as base:
+        yield x, base
 
 
 class Sleeps(list):
