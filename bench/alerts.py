@@ -199,40 +199,52 @@ def load_real(folder: Path = REAL) -> list[dict]:
     return out
 
 
-def run_real(series: list[dict]) -> dict:
-    """The detector at default settings and the Huginn reference on the real series."""
-    rows = []
+def _real_one(s: dict) -> tuple:
+    det = detector_detections(s["times"], s["counts"], Params())
+    ref = huginn_peaks(s["times"], s["counts"])
+    a, b = standard_score(s["times"], s["windows"], det), standard_score(s["times"], s["windows"], ref)
+    ea, eb = event_counts(s["windows"], det), event_counts(s["windows"], ref)
+    return (s["name"], len(s["times"]), len(s["windows"]), ea, a, eb, b)
+
+
+def run_real(series: list[dict], pool=None) -> dict:
+    """The detector at default settings and the Huginn reference on the real series (``pool``: an
+    executor to score the series side by side; the figures are the same)."""
+    rows = list(pool.map(_real_one, series)) if pool is not None else [_real_one(s) for s in series]
     ours_std, ref_std = StandardScore(), StandardScore()
     ours_ev, ref_ev = EventCounts(), EventCounts()
-    for s in series:
-        det = detector_detections(s["times"], s["counts"], Params())
-        ref = huginn_peaks(s["times"], s["counts"])
-        a, b = standard_score(s["times"], s["windows"], det), standard_score(s["times"], s["windows"], ref)
-        ea, eb = event_counts(s["windows"], det), event_counts(s["windows"], ref)
+    for _name, _n, _w, ea, a, eb, b in rows:
         ours_std, ref_std, ours_ev, ref_ev = ours_std + a, ref_std + b, ours_ev + ea, ref_ev + eb
-        rows.append((s["name"], len(s["times"]), len(s["windows"]), ea, a, eb, b))
     return {"rows": rows, "ours_std": ours_std, "ref_std": ref_std, "ours_ev": ours_ev, "ref_ev": ref_ev}
 
 
 # ----------------------------------------------------------------------------- widened synthetic set
-def run_wide(n: int) -> dict:
+def _wide_one(seed: int) -> tuple:
+    s = wide_series(seed, incidents=seed % 5 != 4, level=0.05 if seed % 10 == 9 else None)
+    det = detector_detections(s.times, s.counts, Params())
+    hits = []
+    for inc in s.incidents:
+        a, b = inc.window
+        hit = [d for d in det if a <= d <= b]
+        hits.append((inc.shape, inc.night, (min(hit) - a) / 60 if hit else None))
+    return len(s.times), event_counts(s.windows, det, since=s.learn_until), hits
+
+
+def run_wide(n: int, pool=None) -> dict:
     tot = EventCounts()
     by: dict[str, list[int]] = {}
     delays: list[float] = []
     buckets = 0
-    for seed in range(n):
-        s = wide_series(seed, incidents=seed % 5 != 4, level=0.05 if seed % 10 == 9 else None)
-        det = detector_detections(s.times, s.counts, Params())
-        buckets += len(s.times)
-        tot = tot + event_counts(s.windows, det, since=s.learn_until)
-        for inc in s.incidents:
-            a, b = inc.window
-            hit = [d for d in det if a <= d <= b]
-            for key in (inc.shape, "night" if inc.night else "day"):
+    results = list(pool.map(_wide_one, range(n))) if pool is not None else [_wide_one(k) for k in range(n)]
+    for nb, counts, hits in results:
+        buckets += nb
+        tot = tot + counts
+        for shape, night, delay in hits:
+            for key in (shape, "night" if night else "day"):
                 f, k = by.get(key, [0, 0])
-                by[key] = [f + bool(hit), k + 1]
-            if hit:
-                delays.append((min(hit) - a) / 60)
+                by[key] = [f + (delay is not None), k + 1]
+            if delay is not None:
+                delays.append(delay)
     return {"series": n, "counts": tot, "by": by, "buckets": buckets,
             "median_delay_min": float(statistics.median(delays)) if delays else float("nan")}
 
@@ -345,18 +357,143 @@ def run_latency(n_topics: int, tmp: Path) -> dict:
         proc.wait(5)
 
 
+# ----------------------------------------------------------------------------- (f) end to end
+def run_end_to_end(spikes: list[tuple[str, float, float]], quiet: list[tuple[str, float]], timeout: float,
+                   tmp: Path, searched: list[tuple[str, float, float]] = (),
+                   floods: list[tuple[str, float, int]] = (), seed: int = 3) -> dict:
+    """Posts on a loopback X filtered stream -> ``earshot stream`` -> the alert on the push channel.
+
+    ``spikes``: (topic, level, multiplier): a topic whose history holds ``level`` posts per 5 minutes
+    on average (the demo rhythm around it) and whose rate becomes ``multiplier`` times its normal
+    rate for the hour at a random moment in the first minute; ``quiet``: (topic, level) topics that
+    keep their normal rate (any alert on them is a false alarm); ``floods``: (topic, level, n): ``n``
+    posts at once at a random moment (decided by the first batch: the pipeline's own part). Normal traffic flows on every
+    topic throughout, as a Poisson stream in real time. One sample per spike: from the moment the
+    first post of the spike left the loopback server to the ``opened`` event on the channel.
+
+    Then the stream stops and, for each of ``searched`` (topic, level, multiplier), the posts of
+    a poll interval of such a spike (the last 5 minutes) wait in recent search and one X search
+    poll runs (:meth:`StreamRig.search_pass`): one sample is from the poll's start to the alert
+    on the channel (the processing part; the wait for the poll is the interval's).
+    """
+    import random
+
+    from monitor.alerts.synthetic import rhythm
+    from monitor.harness.stream import StreamRig
+
+    rng = random.Random(seed)
+    levels = ({t: lv for t, lv, _k in spikes} | {t: lv for t, lv, _n in floods} | dict(quiet)
+              | {t: lv for t, lv, _k in searched})
+    now = datetime.now(timezone.utc)
+    t_setup = time.perf_counter()
+    with StreamRig(tmp, levels, now, seed=seed) as rig:
+        setup_s = time.perf_counter() - t_setup
+        start = time.perf_counter()
+        begins = {t: start + rng.uniform(0, 60 if timeout >= 120 else 5) for t, _lv, _k in list(spikes) + list(floods)}
+        mult = {t: k for t, _lv, k in spikes}
+        flood = {t: n for t, _lv, n in floods}
+        sent: dict[str, int] = {t: 0 for t in begins}
+        sent_before: dict[str, int] = {}
+        tick = 0.05
+        nxt = start
+        while True:
+            at = datetime.now(timezone.utc)
+            clock = time.perf_counter()
+            opened = rig.opened()
+            waiting = [t for t in begins if t not in opened]
+            if not waiting or clock - start > timeout + max(begins.values()) - start:
+                break
+            for topic, n in flood.items():
+                if clock >= begins[topic] and not sent[topic]:
+                    for _ in range(n):
+                        rig.post(topic, at, stamp=(topic, sent[topic]))
+                        sent[topic] += 1
+            for topic, level in levels.items():
+                per_s = level * rhythm(at) / 300.0
+                spiking = topic in mult and clock >= begins[topic] and topic not in opened
+                lam = per_s * tick * (mult[topic] if spiking else 1.0)
+                for _ in range(poisson(rng, lam)):
+                    if spiking:
+                        rig.post(topic, at, stamp=(topic, sent[topic]))
+                        sent[topic] += 1
+                    else:
+                        rig.post(topic, at)
+            for topic, (arrived, _ev) in opened.items():
+                if topic in sent and topic not in sent_before:
+                    sent_before[topic] = sum(1 for i in range(sent[topic])
+                                             if (rig.sent_at((topic, i)) or float("inf")) <= arrived)
+            nxt += tick
+            time.sleep(max(0.0, nxt - time.perf_counter()))
+        time.sleep(0.5)
+        opened = rig.opened()
+        rows = []
+        for topic, level, k in list(spikes) + [(t, lv, None) for t, lv, _n in floods]:
+            first = rig.sent_at((topic, 0))
+            hit = opened.get(topic)
+            secs = hit[0] - first if hit and first is not None else None
+            alert = hit[1]["alert"] if hit else {}
+            rows.append({"topic": topic, "level": level, "multiplier": k, "flood": flood.get(topic), "seconds": secs,
+                         "posts_sent": sent_before.get(topic, sent[topic]),
+                         "window_minutes": (alert.get("details") or {}).get("window_minutes"),
+                         "severity": alert.get("severity")})
+        false = [t for t, _lv in quiet if t in opened]
+        log_tail = rig.log()
+        rig.stop_stream()
+        search_rows = []
+        for topic, level, k in searched:
+            at = datetime.now(timezone.utc)
+            n = poisson(rng, level * rhythm(at) * k)
+            rig.search_posts(topic, [at - timedelta(seconds=rng.uniform(0, 300)) for _ in range(n)])
+            began = rig.search_pass()
+            done = time.perf_counter()
+            deadline = done + 10
+            while rig.opened_at(topic) is None and time.perf_counter() < deadline:
+                time.sleep(0.01)
+            hit = rig.opened_at(topic)
+            search_rows.append({"topic": topic, "level": level, "multiplier": k, "posts": n,
+                                "pass_s": done - began, "seconds": hit - began if hit else None})
+    return {"rows": rows, "false": false, "setup_s": setup_s, "timeout": timeout, "log": log_tail,
+            "search": search_rows}
+
+
 # ----------------------------------------------------------------------------- main
+E2E_TIMEOUT = 300.0  #: seconds a planted spike is given to raise its alert (full run)
+
+
+def censored_percentiles(samples: list[float | None], timeout: float) -> tuple[float | None, float | None, int]:
+    """(p50, p95, misses) of times where None is "no alert within ``timeout``": a miss counts as
+    ``timeout`` (so a percentile that lands on a miss reads as the timeout, a lower bound)."""
+    if not samples:
+        return None, None, 0
+    xs = [timeout if x is None else x for x in samples]
+    return float(np.percentile(xs, 50)), float(np.percentile(xs, 95)), sum(x is None for x in samples)
+
+
+def _r(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None else round(x, nd)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer series and samples: under a minute")
     args = ap.parse_args(argv)
-    n_inc, n_quiet, n_wide, n_lat = (6, 2, 8, 8) if args.quick else (60, 12, 60, 40)
+    n_inc, n_quiet, n_wide, n_lat = (4, 2, 6, 6) if args.quick else (60, 12, 60, 40)
     t_start = time.perf_counter()
-    real = run_real(load_real())
-    wide = run_wide(n_wide)
-    q = run_quality(n_inc, n_quiet)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2) as pool:  # the series side by side; the figures are the same
+        real = run_real(load_real(), pool)
+        wide = run_wide(n_wide, pool)
+    q = run_quality(n_inc, n_quiet)  # also times the detector: in this process, alone
     with tempfile.TemporaryDirectory() as d:
         lat = run_latency(n_lat, Path(d))
+    floods = [("f20a", 20, 300), ("f20b", 20, 120)]
+    searched = [("p20", 20, 10), ("p60", 60, 10), ("p5", 5, 20)]
+    quiet = [("q20", 20), ("q60", 60)]
+    spikes = [] if args.quick else [(f"s{lv}x{k}", lv, k) for lv in (5, 20, 60) for k in (10, 20)] + [("s60x5", 60, 5)]
+    with tempfile.TemporaryDirectory() as d:
+        e2e = run_end_to_end(spikes, quiet, 20.0 if args.quick else E2E_TIMEOUT, Path(d), searched=searched,
+                             floods=floods)
     os_, rs, oe, re_ = real["ours_std"], real["ref_std"], real["ours_ev"], real["ref_ev"]
     print("(a) real series (../shared/fixtures/real-volume, default settings, nothing tuned per series)")
     print(f"    {'series':<6} {'buckets':>8} {'windows':>8} | {'found':>5} {'false':>5} {'std':>6} | "
@@ -382,6 +519,35 @@ def main(argv: list[str] | None = None) -> dict:
           + (f"   (no alert for {', '.join(lat['missing'])})" if lat["missing"] else ""))
     print(f"(e) detector cost: {q['us_per_bucket']:.1f} µs per topic per 5-minute bucket "
           f"({1e6 / q['us_per_bucket'] / 288 / 7:.0f} topic-weeks per second)")
+    from monitor.config import XSearchConfig
+
+    interval = XSearchConfig().interval
+
+    def secs(x):
+        return "no alert" if x is None else f"{x:.1f} s"
+
+    print(f"(f) end to end: first post of a spike on a loopback X filtered stream (real tweepy, `earshot stream`) "
+          f"-> alert on the Redis channel (set-up {e2e['setup_s']:.0f} s; waited {e2e['timeout']:.0f} s per spike)")
+    print(f"    {'topic':<7} {'posts/5min':>10} {'spike':>12} {'seconds':>9} {'posts sent':>10} {'window':>7}")
+    for r in e2e["rows"]:
+        what = f"{r['multiplier']}x" if r["multiplier"] else f"{r['flood']} at once"
+        print(f"    {r['topic']:<7} {r['level']:>10} {what:>12} {secs(r['seconds']):>9} {r['posts_sent']:>10} "
+              f"{str(r['window_minutes'] or '-'):>7}")
+    print(f"    quiet topics alerted (false alarms): {', '.join(e2e['false']) or 'none'}")
+    planted = [r for r in e2e["rows"] if r["multiplier"] in (10, 20)]
+    pipeline = [r["seconds"] for r in e2e["rows"] if r["flood"] and r["seconds"] is not None]
+    e2e_p50, e2e_p95, e2e_missed = censored_percentiles([r["seconds"] for r in planted], e2e["timeout"])
+    by_k = {k: censored_percentiles([r["seconds"] for r in planted if r["multiplier"] == k], e2e["timeout"])
+            for k in (10, 20)}
+    srch = [r["seconds"] for r in e2e["search"] if r["seconds"] is not None]
+    print(f"    planted 10x and 20x spikes ({len(planted)}): p50 {secs(e2e_p50)}, p95 {secs(e2e_p95)}"
+          + (f" ({e2e_missed} without an alert within {e2e['timeout']:.0f} s, counted as that)" if e2e_missed else "")
+          + "; " + ", ".join(f"{k}x p50 {secs(v[0])}" for k, v in by_k.items()))
+    print("    X search polling: one poll with a poll interval of spike waiting: "
+          + ", ".join(f"{r['topic']} {r['posts']} posts -> {secs(r['seconds'])} (poll {r['pass_s']:.2f} s)"
+                      for r in e2e["search"])
+          + f"; at the default interval of {interval} s the worst case adds the whole interval: "
+          f"{interval + (max(srch) if srch else float('nan')):.0f} s")
     goals = [("real standard >= 60", os_.normalised >= 60), ("real event precision >= 0.4", oe.precision >= 0.4),
              ("real event recall >= 0.7", oe.recall >= 0.7), ("latency p95 < 1 s", lat["p95"] < 1.0)]
     print("goals: " + ", ".join(f"{g} {'met' if ok else 'MISSED'}" for g, ok in goals)
@@ -393,7 +559,16 @@ def main(argv: list[str] | None = None) -> dict:
            "real_event_recall": round(oe.recall, 4), "real_false_alarms": oe.false_alarms,
            "reference_nab_standard": round(rs.normalised, 2), "reference_event_precision": round(re_.precision, 4),
            "synthetic_precision": round(wc.precision, 4), "synthetic_recall": round(wc.recall, 4),
-           "end_to_end_p95_s": None}
+           "end_to_end_p50_s": _r(e2e_p50), "end_to_end_p95_s": _r(e2e_p95),
+           "end_to_end_spikes": len(planted), "end_to_end_missed": e2e_missed,
+           "end_to_end_10x_p50_s": _r(by_k[10][0]), "end_to_end_20x_p50_s": _r(by_k[20][0]),
+           "end_to_end_flood_p50_s": _r(float(np.percentile(pipeline, 50)) if pipeline else None),
+           "end_to_end_flood_max_s": _r(max(pipeline) if pipeline else None),
+           "end_to_end_false_alarms": len(e2e["false"]),
+           "search_processing_p50_s": _r(float(np.percentile(srch, 50)) if srch else None),
+           "search_processing_max_s": _r(max(srch) if srch else None),
+           "search_interval_s": interval,
+           "search_worst_case_s": _r(interval + max(srch) if srch else None)}
     print(json.dumps(out))
     return out
 

@@ -476,6 +476,8 @@ class VolumeReference:
         self.seen = 0  # residuals entered
         self.peaks = {w: 0.0 for w in windows}  # the largest recent residual per window, fading
         self._cum: list[int] | None = None
+        self._shift_t: float | None = None  # shift() of the bucket last asked about, by days back
+        self._shifts: dict[int, int] = {}
 
     # -- state
     def to_dict(self) -> dict[str, Any]:
@@ -565,11 +567,17 @@ class VolumeReference:
         mid = t + self.B - w * self.B / 2  # a window's kind of day is that of its middle (6 hours to 1am: the evening)
         weekend = self.local.parts(mid)[1] >= 5
         same, other = [], []
+        if self._shift_t != t:  # the same for every window of this bucket
+            self._shift_t = t
+            self._shifts = {}
+        shifts = self._shifts
         for k in range(1, REFERENCE_DAYS + 1):
-            s = self.shift(t, k)
+            s = shifts.get(k)
+            if s is None:
+                s = shifts[k] = self.shift(t, k)
             if end - s - w < 0:
                 break
-            wd = self.local.parts(mid - k * _DAY)[1]
+            wd = self.local.weekday(mid - k * _DAY)
             if (wd >= 5) == weekend:
                 same.append(wsum(end - s))
             else:
@@ -628,6 +636,10 @@ class _LocalTime:
             off = int(dt.utcoffset().total_seconds())
             self._cache[h] = off
         return off
+
+    def weekday(self, t: float) -> int:
+        """Local weekday (0=Monday) at ``t``: ``parts(t)[1]``."""
+        return int(((t + self.offset(t)) // _DAY + 3) % 7)
 
     def parts(self, t: float) -> tuple[float, int]:
         """(hour of day as a float, weekday 0=Monday) of the local time at ``t``."""
