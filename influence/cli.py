@@ -265,8 +265,10 @@ def summary_lines(ctx, since=None, until=None) -> list[str]:
         if r is None:
             continue
         any_stored = True
-        names = ", ".join(f"{a.display} {a.score:.0f}" for a in r.accounts) or "nobody (no interactions)"
-        lines.append(f"  {t.label:<36} {names}  [{r.since:%d %b}\u2013{r.until:%d %b}]")
+        names = ", ".join(f"{a.display} {a.score:.0f}" + (f" ({boost_label(a.boosted)})" if a.boosted else "")
+                          + (" (FLAGGED)" if a.flagged else "") for a in r.accounts) or "nobody (no interactions)"
+        flagged = f"; {r.flagged_accounts} accounts flagged as automated or coordinated" if r.flagged_accounts else ""
+        lines.append(f"  {t.label:<36} {names}  [{r.since:%d %b}\u2013{r.until:%d %b}]{flagged}")
     if not any_stored:
         return ["", "influencers: none computed yet \u2014 `earshot influencers TOPIC` computes a topic's ranking "
                     "(the scheduled task stores them hourly when a worker runs)"]

@@ -20,32 +20,54 @@ demo, the tests and the benchmarks exercise the ordinary importers:
 
 Everyone in the scenario is fictional: people, organisations, handles, places
 and outlets (links point at the reserved ``.example`` domain). Post texts are
-written so the topic queries of ``config/keywords.yaml`` put every post on
-exactly the topic it was generated for (off-topic chatter matches none).
+written so the topic queries of ``config/keywords.yaml`` put every post on the
+topics it was generated for: most on one, some on two ("Waiting times for
+CAMHS ..."), and off-topic chatter on none, near-misses included ("NHSX",
+"smoking hot", a junior doctor's wedding). The same news is worded many ways
+(openings, endings, slots), so texts rarely repeat.
 
 What is planted
 ---------------
+The truth is the role each account was given, not a count any scorer reads: a
+method that ranks by amplifier counts or followers, or flags by account age and
+copied text, gets parts of it wrong (``tests/influence/test_demo_truth.py``).
+
 - **Accounts of many kinds** (:data:`KINDS`): journalists, MPs, charities,
   royal colleges, NHS trusts, think tanks, clinicians, campaigners, commentators,
-  an industry lobby account, the public (most accounts) and a bot ring.
+  an industry lobby account, the public (most accounts) and two bot rings.
   Followers and activity are heavy-tailed (lognormal).
 - **Communities**: every account follows one or two topics; who retweets,
   quotes or replies to whom follows preferential attachment inside topic
   communities (an account's appeal, plus a post's recent attention), with some
-  cross-community traffic.
+  cross-community traffic. Two topics (resident doctors' strikes, smoking) have
+  two **camps** that amplify each other only rarely.
 - **Central low-follower voices**: per topic, accounts with a few hundred
   followers whose posts are amplified by many distinct accounts across
-  communities.
+  communities; they post a lot and pass on little.
+- **Endorsed voices** (PageRank, not counts): per topic, an expert who posts
+  rarely and whom only the topic's leading voices (the central voices and its
+  most followed organisations) pass on: three amplifiers.
+- **Brokers** (betweenness): on each two-camp topic, an account whom the leading
+  voice and one member of each camp amplify: a handful of amplifiers.
 - **Follower-rich, unamplified accounts**: per topic, an account with 100k+
   followers that posts a lot and that nobody retweets, quotes, replies to or
   mentions.
+- **Follower-rich, clique-amplified accounts**: on three topics, a celebrity
+  with 150k+ followers whose every post five superfans retweet (and who retweet
+  each other): many retweets, few amplifiers, no standing.
 - **A crisis**: on one topic, volume jumps several-fold for a few hours on day
   4 and sentiment sours, driven by a handful of accounts whose posts are widely
-  retweeted.
-- **A bot ring**: 15-30 recently created accounts with default-looking names
-  that post around the clock, mostly retweets of one account, in coordinated
-  bursts (all members retweet the same post within seconds) plus near-identical
-  spam.
+  retweeted. In it, a **live event**: the crisis MP live-tweets a statement in
+  the House and a dozen or more people retweet each moment 10-30 s apart
+  (people, not bots, however fast).
+- **A loud bot ring**: 15-30 recently created accounts with default-looking
+  names and pictures that post around the clock, mostly retweets of one lobby
+  account, in coordinated bursts (all members retweet the same post within
+  seconds) plus near-identical spam.
+- **A bot ring that looks human**: 10-18 accounts created years ago with
+  ordinary names, bios and pictures, posting paraphrases and retweets of their
+  camp by day, that retweet a follower-rich creator's posts in bursts, each
+  member a jittered 1.5-8 s after the previous.
 - **Daily and weekly cycles**: quiet nights, morning and evening peaks,
   quieter weekends.
 
@@ -137,16 +159,22 @@ def generate(out_dir: str | Path, spec: ScenarioSpec = ScenarioSpec(), progress:
         - ``seed``, ``size``, ``start``, ``end`` (ISO 8601, UTC), ``topics``, ``files``;
         - ``crisis``: ``topic``, ``start``/``end`` of the spike window, ``driver_accounts`` (user ids),
           ``expected_sentiment`` ("negative"), ``article`` (the story that broke it);
-        - ``influencers``: ``central_low_follower`` and ``follower_rich_unamplified`` (user ids), and
-          the same per topic under ``..._by_topic``;
-        - ``expected_top_influencers``: per topic, up to 10 user ids ordered by how many distinct
-          (non-bot) accounts retweeted, quoted or replied to them on the topic, among the accounts
-          in public life, the planted ones and the ~3% most appealing members of the public;
-        - ``bot_ring``: ``members``, ``amplifies`` (user id), ``topic``, ``bursts`` ([first, last]
-          retweet time of each burst);
+        - ``influencers``: user ids, each also per topic under ``..._by_topic``: ``central_low_follower``,
+          ``endorsed``, ``brokers``, ``follower_rich_unamplified``, ``follower_rich_clique`` (with
+          ``clique_members_by_topic``), ``bot_boosted`` (the accounts the rings amplify);
+        - ``voices_by_topic``: per topic, the accounts that matter (central, endorsed, brokers, and on the
+          crisis topic its drivers); ``decoys_by_topic``: those that look as if they matter but do not
+          (follower-rich unamplified or clique-amplified, bot-boosted);
+        - ``camps``: per two-camp topic, the leading voice of each camp;
+        - ``bot_ring`` (the loud ring) and ``bot_rings`` (both): ``name``, ``members``, ``amplifies``
+          (user id), ``topic``, ``bursts`` ([first, last] retweet time of each burst); ``bots``: every member;
+        - ``look_like_bots``: ``live_event`` (``topic``, ``accounts``: the people retweeting the live
+          event, ``amplifies``: whom) and ``clique_members``: people who are not bots;
+        - ``posts``: ``two_topics`` (tweet id -> its two topics) and ``near_miss`` (tweet ids);
         - ``counts``: ``posts`` (all tweets = size), ``originals``, ``retweets``, ``quotes``,
           ``replies``, ``articles`` (RSS items written), ``per_topic`` (tweets per topic),
-          ``off_topic``, ``articles_per_topic``;
+          ``off_topic``, ``articles_per_topic``, ``two_topics``, ``near_miss`` (a post on two topics
+          counts for each);
         - ``accounts``: user id -> kind (one of :data:`KINDS`);
         - ``handles``: user id -> handle (what Earshot's output shows), for every id above.
 
@@ -200,7 +228,8 @@ def generate(out_dir: str | Path, spec: ScenarioSpec = ScenarioSpec(), progress:
     rss_files: list[str] = []
     if spec.with_rss:
         rss_files = _write_feeds(out / "rss", articles, spec)
-    truth = _ground_truth(spec, pop, core, articles, writer.files, rss_files)
+    truth = _ground_truth(spec, pop, core, articles, writer.files, rss_files, writer.dual_posts,
+                          writer.near_miss_posts)
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     if progress:
         print(f"wrote {n} tweets in {writer.pages} pages, {len(rss_files)} feeds, to {out} "
@@ -216,7 +245,8 @@ def iter_edges(spec: ScenarioSpec = ScenarioSpec()) -> Iterator[tuple[str, str, 
     from its author to the referenced post's author, and for each explicit mention an edge of
     kind ``"mention"``. The ``@handle`` X puts at the start of a reply and the ``RT @handle:`` of
     a retweet are not counted as mentions. ``topic`` is one of :data:`TOPICS` or
-    :data:`OFF_TOPIC`; ``src``/``dst`` are user ids; ``time`` is an aware UTC datetime.
+    :data:`OFF_TOPIC` (the topic the post was made for: the first of a post on two); ``src``/``dst``
+    are user ids; ``time`` is an aware UTC datetime.
 
     Examples
     --------

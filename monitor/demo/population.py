@@ -101,6 +101,29 @@ _CENTRAL_PERSONAS = (
     ("Resident doctor, year 3. Writing about rotas, pay and patients.", K_CLINICIAN),
     ("Ex-smoker, now a stop smoking adviser. Ask me anything.", K_CAMPAIGNER),
 )
+#: Topics with two camps that rarely amplify each other (strike supporters and critics; tobacco control
+#: and vapers), each with a broker whom both camps amplify.
+CAMP_TOPICS = (5, 6)
+_ENDORSED_PERSONAS = (
+    "Professor of health services research. I post the data, rarely.",
+    "Social care economist. Long reads, few posts.",
+    "Epidemiologist. Vaccine data, explained slowly.",
+    "Clinical psychologist and researcher. Posting the evidence now and then.",
+    "Nutrition scientist. Occasional threads on the evidence.",
+    "Labour economist: NHS workforce and pay. Infrequent poster.",
+    "Tobacco control researcher. Posting papers, not opinions.",
+)
+_BROKER_PERSONAS = {
+    5: ("Former NHS employer negotiator, now an independent mediator. Both sides have a point.", K_COMMENTATOR),
+    6: ("Stop smoking nurse and harm reduction researcher. Vapes for quitting, not for kids.", K_CLINICIAN),
+}
+# Follower-rich accounts whom only a small clique of superfans amplifies: (topic, name, handle, bio).
+_CLIQUE_PERSONAS = (
+    (1, "Portia Sallowby", "PortiaSallowby", "Author, patron, columnist. 200k followers can't be wrong."),
+    (3, "Jonty Rockcliffe", "JontyLiveLoud", "Reality TV. Gym. Mindset. Link in bio."),
+    (4, "Bella Fairbrass", "BellaFitFairy", "Fitness influencer. Meal plans. Discount codes in bio."),
+)
+_CLIQUE_SIZE = 5
 _RICH_PERSONAS = (
     ("Dr Val Ambrosen", "DrValOnTV", "TV doctor. Weekday mornings on breakfast television. Author."),
     ("Marcus Fennimore", "MarcusFennimore", "Broadcaster and columnist. Opinions: mine, loudly."),
@@ -215,6 +238,23 @@ class _Population:
                               int(nrng.integers(3000, 8000)), act(3.0), 0.25, _SMOKING, -1,
                               created_between(2019, 2022), vtype="blue", tracked=True, location="London")
 
+        # ---- a second ring that looks human: old accounts with ordinary names, bios and pictures,
+        # posting paraphrased texts in daytime hours and retweeting within a few seconds of each other
+        self.sleepers: list[int] = []
+        for _ in range(min(18, 10 + size // 200_000)):
+            first, last = person(False)
+            handle = (f"{first}{last}{int(nrng.integers(60, 100))}" if nrng.random() < 0.5
+                      else f"{first.lower()}_{last.lower()}")
+            self.sleepers.append(add(K_BOT, f"{first} {last}", handle,
+                                     _PUBLIC_BIOS[int(nrng.integers(len(_PUBLIC_BIOS)))],
+                                     lognorm(350, 0.7, 60, 3000), 0.0, 0.0, _SMOKING, -1, created_between(2011, 2019),
+                                     following=lognorm(400, 0.9, 12, 7500)))
+        self.sleeper_target = add(K_COMMENTATOR, "Skye Drysdale-Ng", "SkyeCloudChaser",
+                                  "Creator. Flavours, festivals, freedom. Collabs via email.",
+                                  int(math.exp(math.log(180_000) + float(nrng.random()) * math.log(2.5))), act(2.0),
+                                  0.0, _SMOKING, -1, created_between(2012, 2015), vtype="blue", location="London")
+        self.looks_human = set(self.sleepers)
+
         # ---- planted influencers
         self.central: dict[int, list[int]] = {t: [] for t in range(_NT)}
         self.rich: dict[int, list[int]] = {t: [] for t in range(_NT)}
@@ -229,6 +269,35 @@ class _Population:
             self.rich[t].append(add(K_COMMENTATOR, name, handle, bio,
                                     int(math.exp(math.log(120_000) + float(nrng.random()) * math.log(8))),
                                     0.0, 0.0, t, -1, created_between(2009, 2013), vtype="blue", tracked=True))
+
+        # voices who matter because the topic's leading voices pass them on (few amplifiers, PageRank)
+        self.endorsed: dict[int, list[int]] = {}
+        for t in range(_NT):
+            first, last = person(True)
+            self.endorsed[t] = [add(K_CLINICIAN, f"Prof {first} {last}", f"Prof{last}".replace("-", ""),
+                                    _ENDORSED_PERSONAS[t], int(nrng.integers(300, 1500)), 0.0, 0.0, t, -1,
+                                    created_between(2012, 2020))]
+        # brokers: amplified a little by both camps of a two-camp topic (betweenness, modest in-degree)
+        self.brokers: dict[int, list[int]] = {}
+        for t in CAMP_TOPICS:
+            bio, kind = _BROKER_PERSONAS[t]
+            first, last = person(True)
+            self.brokers[t] = [add(kind, f"{first} {last}", f"{first[:1]}{last}Talks".replace("-", ""), bio,
+                                   int(nrng.integers(400, 2500)), 0.0, 0.0, t, -1, created_between(2012, 2020))]
+        # follower-rich accounts amplified only by a small clique of superfans (who also amplify each other)
+        self.clique_star: dict[int, list[int]] = {}
+        self.clique: dict[int, list[int]] = {}
+        for t, name, handle, bio in _CLIQUE_PERSONAS:
+            self.clique_star[t] = [add(K_COMMENTATOR, name, handle, bio,
+                                       int(math.exp(math.log(150_000) + float(nrng.random()) * math.log(3))),
+                                       0.0, 0.0, t, -1, created_between(2010, 2014), vtype="blue")]
+            fans = []
+            for _ in range(_CLIQUE_SIZE):
+                first, last = person(False)
+                fans.append(add(K_PUBLIC, f"{first} {last}", f"{first}{last[:1]}_fan{int(nrng.integers(10, 99))}",
+                                _PUBLIC_BIOS[int(nrng.integers(len(_PUBLIC_BIOS)))], lognorm(150, 0.8, 10, 3000),
+                                0.0, 0.0, t, -1, created_between(2012, 2022)))
+            self.clique[t] = fans
 
         # ---- organisations
         for name, handle, kind, t in _ORGS:
@@ -341,6 +410,17 @@ class _Population:
         self.n = len(self.ids)
         self._assign_ids(nrng)
         self.is_bot = [k == K_BOT for k in self.kinds]
+        # camps (on CAMP_TOPICS only): who amplifies whom there; planted voices are placed by hand
+        self.camp = nrng.integers(0, 2, size=self.n).tolist()
+        for t in CAMP_TOPICS:
+            for k, i in enumerate(self.central[t]):
+                self.camp[i] = k % 2
+            for i in self.endorsed[t]:
+                self.camp[i] = 0
+            for i in self.brokers[t]:
+                self.camp[i] = -1  # both
+        for i in self.bots + self.sleepers + [self.bot_target, self.sleeper_target]:
+            self.camp[i] = 1
 
     def _unique_handle(self, handle: str, nrng: np.random.Generator) -> str:
         handle = re.sub(r"[^A-Za-z0-9_]", "", handle)[:15] or "user"

@@ -66,7 +66,7 @@ ORIG, RT, QT, RP = 0, 1, 2, 3
 _EDGE_NAMES = (None, "retweet", "quote", "reply")
 
 # Tones of generated text.
-NEU, POS, NEG, CRISIS, DRIVER, SPAM, PROMO = range(7)
+NEU, POS, NEG, CRISIS, DRIVER, SPAM, PROMO, LIVE, SLEEPER = range(9)
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS

@@ -277,6 +277,64 @@ _PROMO = [
 ]
 
 
+# Posts on two topics at once: (first topic, second topic, text). Short enough that a retweet's
+# "RT @handle: " cut at 140 characters keeps both topics' words.
+_DUAL: tuple[tuple[int, int, str], ...] = (
+    (0, 3, "Waiting times for CAMHS in {place} now top {weeks} weeks, new mental health figures show."),
+    (0, 5, "The junior doctors strike added {k} patients to the waiting list in {place}."),
+    (0, 2, "MMR catch-up clinics are adding to waiting times at GP surgeries in {place}."),
+    (1, 2, "Flu jab clinics for care workers open in {place} this week."),
+    (1, 6, "Care homes in {place} go smoke-free in January: smoking banned on site."),
+    (1, 3, "Unpaid carers in {place} describe the toll on their own mental health."),
+    (4, 3, "Childhood obesity and mental health are linked, a new study from {place} finds."),
+    (4, 6, "The sugar tax and a tax on vapes: two levies compared, by the numbers."),
+    (3, 5, "Resident doctors on strike say burnout has become a mental health emergency."),
+    (2, 5, "Junior doctors' strike: vaccination clinics in {place} go ahead as planned."),
+)
+# Off-topic posts that come close to a topic query without matching it (a query must not catch them).
+_NEAR_MISS: tuple[str, ...] = (
+    "The NHSX login page gives me more anxiety than the exam itself.",
+    "That sunset over {place} last night was smoking hot.",
+    "The leaked emails are the smoking gun, says the inquiry's lawyer.",
+    "My cousin, a junior doctor in {place}, just got engaged!",
+    "Jabbed my toe on the bed frame again. Every single morning.",
+    "Anxiety before the derby is through the roof in {place}.",
+    "Caught a cold standing at the bus stop in {place} for forty minutes.",
+    "Our weight loss club's bake sale raised \u00a3{n}0 for the hospice. Ironic, we know.",
+    "Strike! Ten pins down at the bowling alley in {place}.",
+    "Sugar rush after the kids' party. Never again.",
+    "Careless drivers on the ring road in {place} again this morning.",
+    "The home carousel at the fair in {place} is back for Christmas.",
+)
+
+# Openings and endings that vary how people write the same news (no topic words, no sentiment).
+_OPENERS: tuple[str, ...] = (
+    "Just seen this.", "From today's papers:", "ICYMI:", "Quick one:", "Latest:", "Saw this earlier.",
+    "For the record:", "Noting this:", "Reading this on the train.", "Morning.", "Right then.",
+    "In {place} today:", "Heads up:", "Sharing this:", "Worth knowing:",
+)
+_CLOSERS: tuple[str, ...] = (
+    "More soon.", "Thoughts?", "Via the local paper.", "Figures from the board papers.", "Link in the thread.",
+    "What do you make of it?", "Will post the full numbers later.", "Sharing for anyone affected.",
+    "Seen in {place}.", "Details below.", "Make of that what you will.", "Same again next week, probably.",
+)
+
+# What the human-looking ring posts: one message, paraphrased, so no two look alike.
+_SLEEPER_CLAUSES = (
+    ("Switching to vaping", "Moving to vapes", "Trading cigarettes for a vape", "Going over to vaping",
+     "Picking up a vape instead"),
+    ("was the only thing that worked for me", "got me off cigarettes for good", "finally ended twenty years of "
+     "cigarettes", "did what patches never did", "beat every quit plan I tried"),
+    ("and the ban would take that away from people like my dad.", "so banning flavours feels backwards.",
+     "which is why this ban worries me.", "and nobody asked us before the ban.", "so let adults choose, please.",
+     "and my GP agrees it beat smoking."),
+)
+_LIVE_TEXT = (
+    "LIVE: I am on my feet in the House now asking the minister to explain {kw}.",
+    "LIVE: the minister has just refused to apologise for {kw}. Shameful.",
+    "LIVE: I have asked for an urgent inquiry into {kw}. Families deserve answers.",
+)
+
 _TAGS = ("NHSWaitingList", "SocialCare", "VaccinesWork", "MentalHealthAwareness", "ChildhoodObesity",
          "JuniorDoctorsStrike", "SmokeFreeGeneration")
 _OFF_TAGS = ("MondayMotivation", "Bakeoff", "Weekend", "Football")

@@ -14,13 +14,13 @@ from pathlib import Path
 from urllib.parse import quote as _urlquote
 
 from monitor.demo.spec import (
-    CRISIS, DRIVER, K_BOT, K_CAMPAIGNER, K_CHARITY, K_CLINICIAN, K_COLLEGE, K_COMMENTATOR, K_INDUSTRY,
-    K_JOURNALIST, K_MP, K_PUBLIC, K_THINK, K_TRUST, NEG, NEU, ORIG, QT, RP, RT, SPAM, ScenarioSpec, _HOUR_MS, _NT,
-    _cap, _ms_to_dt, _pick,
+    CRISIS, DRIVER, LIVE, SLEEPER, K_BOT, K_CAMPAIGNER, K_CHARITY, K_CLINICIAN, K_COLLEGE, K_COMMENTATOR, K_INDUSTRY,
+    K_JOURNALIST, K_MP, K_PUBLIC, K_THINK, K_TRUST, NEG, NEU, ORIG, QT, RP, RT, SPAM, ScenarioSpec, TOPICS, _HOUR_MS,
+    _NT, _cap, _ms_to_dt, _pick,
 )
 from monitor.demo.text import (
-    _CRISIS_HEADLINES, _CRISIS_ORIGINALS, _CRISIS_PHRASES, _CRISIS_REACTIONS, _DRIVER_TEXT, _OFF_TAGS, _ORIGINALS,
-    _PHRASES, _PROMO, _REACTIONS, _SPAM, _Slots, _TAGS,
+    _CLOSERS, _CRISIS_HEADLINES, _CRISIS_ORIGINALS, _CRISIS_PHRASES, _CRISIS_REACTIONS, _DRIVER_TEXT, _DUAL, _LIVE_TEXT,
+    _NEAR_MISS, _OFF_TAGS, _OPENERS, _ORIGINALS, _PHRASES, _PROMO, _REACTIONS, _SLEEPER_CLAUSES, _SPAM, _Slots, _TAGS,
 )
 from monitor.demo.population import _Population
 from monitor.demo.schedule import _Core, _Post
@@ -119,6 +119,9 @@ class _Writer:
                   K_INDUSTRY: 0.1, K_BOT: 0.0}
         self.p_link = [p_link[k] for k in pop.kinds]
         self.n_pages_written = 0
+        self.dual_posts: dict[str, list[str]] = {}  # tweet id -> the two topics its text is on
+        self.near_miss_posts: list[str] = []  # tweets whose text comes close to a topic query, matching none
+        self._near: set[str] = set()
 
     # ---- text
     def _tco_next(self) -> str:
@@ -141,14 +144,40 @@ class _Writer:
         a = arts[lo + int(self.rng.random() * (ptr - lo))]
         return a if ms - a.ms < 48 * _HOUR_MS else None
 
+    def _vary(self, text: str) -> str:
+        """The same news as different people write it: an opening, an ending, or neither."""
+        r = self.rng.random()
+        if r < 0.55:
+            return text
+        fill = self.slots.fill
+        if r < 0.75:
+            return fill(_OPENERS[int(self.rng.random() * len(_OPENERS))]) + " " + text
+        if r < 0.92:
+            return text + " " + fill(_CLOSERS[int(self.rng.random() * len(_CLOSERS))])
+        return (fill(_OPENERS[int(self.rng.random() * len(_OPENERS))]) + " " + text + " "
+                + fill(_CLOSERS[int(self.rng.random() * len(_CLOSERS))]))
+
     def _body(self, p: _Post) -> str:
         rng = self.rng
         fill = self.slots.fill
         topic, tone, kind = p.topic, p.tone, p.kind
         if kind == ORIG:
+            if p.dual >= 0:
+                a, b, tpl = _DUAL[p.dual]
+                self.dual_posts[p.id] = [TOPICS[a], TOPICS[b]]
+                return fill(tpl)
             if tone <= NEG:
+                if topic == _NT and rng.random() < 0.25:
+                    self._near.add(p.id)
+                    self.near_miss_posts.append(p.id)
+                    return fill(_NEAR_MISS[int(rng.random() * len(_NEAR_MISS))])
                 lst = _ORIGINALS[topic].get(tone) or _ORIGINALS[topic][NEU]
-                return fill(lst[int(rng.random() * len(lst))])
+                return self._vary(fill(lst[int(rng.random() * len(lst))]))
+            if tone == LIVE:
+                kw = _CRISIS_PHRASES[topic][p.n % len(_CRISIS_PHRASES[topic])]
+                return fill(_LIVE_TEXT[int(rng.random() * len(_LIVE_TEXT))], kw=kw)
+            if tone == SLEEPER:
+                return " ".join(c[int(rng.random() * len(c))] for c in _SLEEPER_CLAUSES)
             if tone == CRISIS:
                 kw = _pick(rng, _CRISIS_PHRASES[topic])
                 return fill(_pick(rng, _CRISIS_ORIGINALS), kw=kw, Kw=_cap(kw))
@@ -170,7 +199,7 @@ class _Writer:
             return fill(_pick(rng, _CRISIS_REACTIONS), kw=kw, Kw=_cap(kw))
         kw = _pick(rng, _PHRASES[topic])
         lst = _REACTIONS[tone if tone in _REACTIONS else NEU]
-        return fill(lst[int(rng.random() * len(lst))], kw=kw, Kw=_cap(kw))
+        return self._vary(fill(lst[int(rng.random() * len(lst))], kw=kw, Kw=_cap(kw)))
 
     def _render(self, p: _Post) -> None:
         """Write the text of an original, quote or reply, its entities (offsets as built) and JSON head."""
@@ -274,6 +303,11 @@ class _Writer:
 
     def _render_retweet(self, p: _Post) -> None:
         tgt = p.target
+        if tgt.dual >= 0:
+            a, b, _ = _DUAL[tgt.dual]
+            self.dual_posts[p.id] = [TOPICS[a], TOPICS[b]]
+        elif tgt.id in self._near:
+            self.near_miss_posts.append(p.id)
         c = tgt.rt_cache
         if c is None:
             raw = html.unescape(tgt.text) if "&" in tgt.text else tgt.text
@@ -344,10 +378,13 @@ class _Writer:
             pop = self.pop
             vtype = pop.verified[i]
             fol = pop.followers[i]
-            tweets = int(pop.activity[i] * 900 + 40) if pop.kinds[i] != K_BOT else 2000 + (int(pop.ids[i]) % 7000)
+            loud = pop.kinds[i] == K_BOT and i not in pop.looks_human
+            tweets = (int(pop.activity[i] * 900 + 40) if not loud else 2000 + (int(pop.ids[i]) % 7000))
+            if i in pop.looks_human:
+                tweets = 900 + int(pop.ids[i]) % 4000
             listed = fol // 120 + (int(pop.ids[i]) % 7)
             img = ("https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
-                   if pop.kinds[i] == K_BOT else
+                   if loud else
                    f"https://pbs.twimg.com/profile_images/{int(pop.ids[i]) % 10**18:018d}/{_b62(int(pop.ids[i]), 8)}_normal.jpg")
             u = ('{"id":"' + pop.ids[i] + '","username":"' + pop.handles[i] + '","name":' + json.dumps(pop.names[i]) +
                  ',"description":' + json.dumps(pop.bios[i]) + ',"created_at":"' + _x_time(pop.created[i]) +
