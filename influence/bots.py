@@ -221,30 +221,69 @@ def normalise_text(text: str) -> str:
     >>> normalise_text("RT @bob: Don't ban our VAPES!! https://t.co/x 2024 @ukhsa #VapingSavesLives")
     'don t ban our vapes vapingsaveslives'
     """
-    t = _RT.sub("", text or "")
-    t = _URL.sub(" ", t)
-    t = _MENTION.sub(" ", t)
+    t = text or ""
+    if t[:2].lower() == "rt":  # each pattern runs only where it can match (most texts have no link or mention)
+        t = _RT.sub("", t)
+    if "://" in t or "." in t:
+        t = _URL.sub(" ", t)
+    if "@" in t:
+        t = _MENTION.sub(" ", t)
     return _NONWORD.sub(" ", t.lower()).strip()
 
 
-def _shingles(norm: str) -> set[str]:
-    words = norm.split()
-    if len(words) < 3:
-        return {norm}
-    return {f"{a} {b}" for a, b in zip(words, words[1:])}
-
-
-_P = (1 << 61) - 1
 _BANDS, _ROWS = 8, 3
+
+
+def _shingle_sets(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The word pairs of each text (a text of fewer than three words: the text itself), as integer codes.
+
+    Returns ``(ptr, codes)``: text ``i``'s distinct shingles are ``codes[ptr[i]:ptr[i + 1]]`` (sorted); equal
+    shingles have equal codes, whatever the text, so the Jaccard similarity of two texts is that of their code
+    sets. Words get codes from one dict; pairs and their codes, per text, are numpy work (one sort).
+    """
+    # norms are words joined by single spaces: one split of them all, word codes from one dict (C-level calls)
+    lengths = np.fromiter((n.count(" ") + 1 if n else 0 for n in norms), dtype=np.int64, count=len(norms))
+    all_words = " ".join(norms).split()
+    vocab = dict.fromkeys(all_words)
+    for i, k in enumerate(vocab):
+        vocab[k] = i
+    w = np.fromiter(map(vocab.__getitem__, all_words), dtype=np.int64, count=len(all_words))
+    del all_words
+    text = np.repeat(np.arange(len(norms), dtype=np.int64), lengths)
+    V = max(len(vocab), 1)
+    # a text of two words or more: its word pairs, word * V + next word (a two-word text is its one pair, as a
+    # text of fewer than three words is its own shingle); one word: V * V + the word; no word: V * V + V
+    pair = np.flatnonzero(text[:-1] == text[1:]) if w.size > 1 else np.zeros(0, dtype=np.int64)
+    single = np.flatnonzero(lengths == 1)
+    empty = np.flatnonzero(lengths == 0)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    key = np.concatenate([w[pair] * V + w[pair + 1], V * V + w[starts[single]],
+                          np.full(empty.size, V * V + V, dtype=np.int64)])
+    owner = np.concatenate([text[pair], single, empty])
+    K = V * V + V + 1
+    if len(norms) * K >= 2 ** 62:  # too many words to pack (text, shingle) in an int64: dense shingle codes first
+        _, key = np.unique(key, return_inverse=True)
+        K = int(key.max(initial=0)) + 1
+        key = key.ravel().astype(np.int64)
+    both = np.sort(owner * K + key)  # (text, shingle), by text; then the distinct ones
+    both = both[np.concatenate([[True], both[1:] != both[:-1]])] if both.size else both
+    owner, code = both // K, both % K
+    ptr = np.zeros(len(norms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=len(norms)), out=ptr[1:])
+    return ptr, code
 
 
 def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.5, min_chars: int = 20) -> list[list[int]]:
     """Groups of near-identical texts (indices into ``texts``), each of two or more.
 
     Exact duplicates (after :func:`normalise_text`) are grouped directly; distinct
-    texts are compared by MinHash signatures (8 bands of 3 rows) and candidate
+    texts are compared by MinHash signatures (8 bands of 3 rows; multiply-shift hashes) and candidate
     pairs kept when the Jaccard similarity of their word pairs is at least
     ``similarity``. Texts shorter than ``min_chars`` once normalised are ignored.
+
+    Everything after normalising is numpy work over integer codes of the word pairs
+    (:func:`_shingle_sets`): MinHash of every text at once, the band buckets by one
+    64-bit key per band, and the exact check of each candidate pair on the code sets.
 
     Examples
     --------
@@ -253,11 +292,15 @@ def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.5, min_ch
     ...                          "The waiting list for hip operations is a national scandal"])
     [[0, 1]]
     """
-    by_norm: dict[str, list[int]] = defaultdict(list)
+    by_norm: dict[str, list[int]] = {}
     for i, t in enumerate(texts):
         n = normalise_text(t)
         if len(n) >= min_chars:
-            by_norm[n].append(i)
+            g = by_norm.get(n)
+            if g is None:
+                by_norm[n] = [i]
+            else:
+                g.append(i)
     norms = list(by_norm)
     if not norms:
         return []
@@ -269,44 +312,53 @@ def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.5, min_ch
             a = parent[a]
         return a
 
-    shingles = [_shingles(n) for n in norms]
+    ptr, codes = _shingle_sets(norms)
+    sizes = np.diff(ptr)
     rng = np.random.default_rng(12345)
     R = _BANDS * _ROWS
-    a = rng.integers(1, _P, size=(R, 1), dtype=np.uint64)
-    b = rng.integers(0, _P, size=(R, 1), dtype=np.uint64)
-    a32 = a & np.uint64(0xFFFFFFFF)  # (a*h + b) mod p with h < 2^32 and a < 2^61 may overflow 64 bits: fold a
-    sizes = np.fromiter((len(sh) for sh in shingles), dtype=np.int64, count=len(shingles))
-    sig = np.empty((R, len(shingles)), dtype=np.uint64)
+    # R hash functions of the multiply-shift family, h -> (a*h + b) mod 2^64, top 32 bits (a odd): no division
+    a = rng.integers(0, 2 ** 63, size=(R, 1), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2 ** 63, size=(R, 1), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = codes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # spread the codes over 64 bits
+    sig = np.empty((R, len(norms)), dtype=np.uint64)
     lo = 0
-    while lo < len(shingles):  # in chunks of about 200,000 word pairs: the (rows x pairs) products fit in memory
-        hi = int(np.searchsorted(np.cumsum(sizes[lo:]), 200_000)) + lo + 1
-        hi = min(max(hi, lo + 1), len(shingles))
-        h = np.fromiter((zlib.crc32(x.encode()) for sh in shingles[lo:hi] for x in sh), dtype=np.uint64,
-                        count=int(sizes[lo:hi].sum()))
-        offsets = np.concatenate([[0], np.cumsum(sizes[lo:hi])[:-1]])
-        sig[:, lo:hi] = np.minimum.reduceat((a32 * h[None, :] + b) % np.uint64(_P), offsets, axis=1)
+    step = 400_000  # shingles per chunk: the (rows x shingles) products fit in memory
+    while lo < len(norms):
+        hi = int(np.searchsorted(ptr, ptr[lo] + step, side="right"))
+        hi = min(max(hi - 1, lo + 1), len(norms))
+        seg = h[ptr[lo]:ptr[hi]]
+        with np.errstate(over="ignore"):
+            sig[:, lo:hi] = np.minimum.reduceat((a * seg[None, :] + b) >> np.uint64(32), ptr[lo:hi] - ptr[lo],
+                                                axis=1)
         lo = hi
-    buckets: list[np.ndarray] = []
+    sets: dict[int, frozenset] = {}
+
+    def shingles(x: int) -> frozenset:
+        s_ = sets.get(x)
+        if s_ is None:
+            s_ = sets[x] = frozenset(codes[ptr[x]:ptr[x + 1]].tolist())
+        return s_
+
+    mix = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
     for band in range(_BANDS):  # texts whose band of the signature is equal share a bucket
-        rows = np.ascontiguousarray(sig[band * _ROWS:(band + 1) * _ROWS].T)
-        _, inv, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-        inv = inv.ravel()
-        shared = np.flatnonzero(counts[inv] >= 2)
-        if shared.size:
-            order = shared[np.argsort(inv[shared], kind="stable")]
-            cut = np.flatnonzero(np.diff(inv[order])) + 1
-            buckets.extend(np.split(order, cut))
-
-    def jaccard(x: int, y: int) -> float:
-        A, B = shingles[x], shingles[y]
-        return len(A & B) / len(A | B)
-
-    for members in buckets:
-        members = members.tolist()
-        rep = members[0]
-        for other in members[1:]:
-            if find(other) != find(rep) and jaccard(rep, other) >= similarity:
-                parent[find(other)] = find(rep)
+        rows = sig[band * _ROWS:(band + 1) * _ROWS]
+        with np.errstate(over="ignore"):
+            key = (rows[0] * mix[0]) ^ (rows[1] * mix[1]) ^ (rows[2] * mix[2])
+        order = np.argsort(key, kind="stable")
+        k = key[order]
+        cut = np.flatnonzero(k[1:] != k[:-1]) + 1
+        starts = np.concatenate([[0], cut])
+        ends = np.concatenate([cut, [k.size]])
+        for s0, e0 in zip(starts[ends - starts >= 2].tolist(), ends[ends - starts >= 2].tolist()):
+            members = order[s0:e0].tolist()
+            rep = members[0]
+            A = shingles(rep)
+            for other in members[1:]:
+                if find(other) != find(rep):
+                    B = shingles(other)
+                    if len(A & B) / len(A | B) >= similarity:
+                        parent[find(other)] = find(rep)
     groups: dict[int, list[int]] = defaultdict(list)
     for j, n in enumerate(norms):
         groups[find(j)].extend(by_norm[n])
