@@ -1,7 +1,9 @@
 """The briefing's stages, each a plain function, run in order by :func:`build` and timed.
 
 ``gathering -> influence -> story_clustering -> compose -> charts -> rendering -> pdf``; :func:`build` returns the
-result and each stage's wall time (``bench/briefing.py`` reports them, and peak memory).
+result and each stage's wall time (``bench/briefing.py`` reports them, and peak memory). The
+``influence`` stage reads the week's stored rankings (:mod:`briefings.rankings`: computed by the
+scheduled step after the week ended) and computes only those missing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from briefings.charts import Chart, charts_for
 from briefings.compose import compose
 from briefings.gather import Gathered, gather
 from briefings.privacy import Naming
+from briefings.rankings import rankings_for
 from briefings.render import build_message, content_hash, render_html, render_pdf, render_text
 from briefings.settings import BriefingSettings
 from briefings.stories import cluster
@@ -43,32 +46,13 @@ class Built:
     content_hash: str
     rendered: Rendered
     stages_s: dict[str, float] = field(default_factory=dict)
+    rankings_computed: list[str] = field(default_factory=list)  # topics whose week ranking was not stored
 
 
 def naming_for(config: Config, settings: BriefingSettings) -> Naming:
     stakeholders = {h.lower().lstrip("@") for t in config.topics.values() for h in t.stakeholders}
     return Naming(stakeholders=stakeholders, public=set(settings.public_accounts),
                   private=set(settings.private_accounts), min_followers=settings.public_min_followers)
-
-
-def rankings_for(store: Store, config: Config, g: Gathered, limit: int) -> dict[str, Any]:
-    """The week's influence ranking per topic (stored runs read; missing ones computed and stored)."""
-    from influence import influencers, results
-    from influence.graph import ALL_PLATFORMS
-    from influence.lookup import compute_run
-
-    out = {}
-    for tid, tw in g.topics.items():
-        if not tw.posts:
-            out[tid] = None
-            continue
-        sh = config.topics[tid].stakeholders
-        if results.find_run(store, tid, ALL_PLATFORMS, g.week.start, g.week.end, False) is None:
-            # the briefing shows no communities: skip Louvain, the slow part of an analysis
-            compute_run(store, tid, g.week.start, g.week.end, stakeholders=sh, communities=False)
-        out[tid] = influencers(store, tid, since=g.week.start, until=g.week.end, limit=max(limit, 50),
-                               stakeholders=sh, label=tw.label)
-    return out
 
 
 class Stages:
@@ -114,14 +98,14 @@ def build(store: Store, config: Config, week: Week, settings: BriefingSettings, 
     with stages("gathering"):
         g = gather(store, config, week, topics=topics)
     with stages("influence"):
-        rankings = rankings_for(store, config, g, settings.voices_per_topic)
+        rankings, cold = rankings_for(store, config, g, settings.voices_per_topic)
     with stages("story_clustering"):
         stories = {tid: cluster(tw.posts, g.accounts) for tid, tw in g.topics.items()}
     with stages("compose"):
         content = compose(store, g, stories, rankings, settings, naming_for(config, settings))
     del g, stories
     rendered = render_all(content, edits=None, status="draft", stages=stages)
-    return Built(week, content, content_hash(content), rendered, stages.seconds)
+    return Built(week, content, content_hash(content), rendered, stages.seconds, cold)
 
 
 def subject_for(content: dict[str, Any], status: str) -> str:

@@ -1,22 +1,23 @@
 """Gather: everything the briefing needs about one week, read from the store in a few queries.
 
 A plain function over the store (:func:`gather`); nothing here renders or names anyone. The
-heavy read is the week's topic posts (one query over ``post_topics`` joined to ``posts``, text
-only for posts that are not retweets); counts and trends come from the 5-minute rollups, so the
-12-week trend costs a few thousand rows whatever the volume.
+heavy read is the week's topic posts (:func:`week_posts`: one query over ``post_topics`` joined
+to ``posts``, raw rows, text only for posts that are not retweets); counts and trends come from
+the 5-minute rollups, so the 12-week trend costs a few thousand rows whatever the volume.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from briefings.week import Week
 from monitor import models as m
@@ -32,16 +33,20 @@ TREND_WEEKS = 12  # weeks before the briefing's week in the trend chart and the 
 
 @dataclass
 class PostRow:
-    """One post on a topic in the week (retweets carry no text: they join the story they retweet)."""
+    """One post on a topic in the week (retweets carry no text: they join the story they retweet).
 
-    __slots__ = ("id", "platform", "platform_id", "kind", "account_id", "created_at", "ref_kind", "ref_id",
+    ``ts`` is its time in epoch seconds (to the millisecond); :attr:`created_at` is the same as an
+    aware UTC datetime, made when asked for (the stories work on ``ts``).
+    """
+
+    __slots__ = ("id", "platform", "platform_id", "kind", "account_id", "ts", "ref_kind", "ref_id",
                  "conversation_id", "links", "sentiment", "text", "title", "url")
     id: int
     platform: str
     platform_id: str
     kind: str
     account_id: int
-    created_at: datetime
+    ts: float
     ref_kind: str | None
     ref_id: str | None
     conversation_id: str | None
@@ -50,6 +55,10 @@ class PostRow:
     text: str | None
     title: str | None
     url: str | None
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, tz=timezone.utc)
 
 
 @dataclass
@@ -134,24 +143,58 @@ def gather(store: Store, config: Config, week: Week, *, topics: list[str] | None
             out[topic].daily_posts[d] = int(n)
             out[topic].daily_sentiment[d] = s / n if n else None
 
-        # the week's posts on the topics: one pass
-        p, pt = m.posts, m.post_topics
-        q = (select(pt.c.topic, p.c.id, p.c.platform, p.c.platform_id, p.c.kind, p.c.account_id, p.c.created_at,
-                    p.c.ref_kind, p.c.ref_platform_id, p.c.conversation_id, p.c.links, p.c.sentiment,
-                    case((p.c.kind == "retweet", None), else_=p.c.text), p.c.title, p.c.url)
-             .select_from(pt.join(p, p.c.id == pt.c.post_id))
-             .where(pt.c.created_at >= week.start, pt.c.created_at < week.end, pt.c.topic.in_(wanted))
-             .order_by(pt.c.topic, pt.c.created_at, p.c.id))
+        # the week's posts on the topics: one pass, raw rows (see week_posts)
         author_ids: set[int] = set()
-        for row in conn.execute(q):
-            pr = PostRow(*row[1:])
-            out[row[0]].posts.append(pr)
+        for topic, pr in week_posts(conn, week, wanted):
+            out[topic].posts.append(pr)
             author_ids.add(pr.account_id)
+        for tw in out.values():
+            tw.posts.sort(key=_post_order)
         accounts = _accounts(conn, author_ids)
     for tid in wanted:
         out[tid].alerts = sorted(list_alerts(store, topic=tid, since=week.start, until=week.end, limit=500),
                                  key=lambda a: (a["opened_at"], a["id"]))
     return Gathered(week, out, accounts, coverage(store, config, week), history_start)
+
+
+def _post_order(p: PostRow) -> tuple[float, int]:
+    return (p.ts, p.id)
+
+
+def week_posts(conn, week: Week, topics: list[str]) -> Iterator[tuple[str, PostRow]]:
+    """``(topic, PostRow)`` of every post on ``topics`` in the week, unordered.
+
+    The heaviest read of the briefing (a row per post and topic: about a million in a busy week), so
+    it runs on the DB-API cursor (:func:`influence.graph.raw_query`'s way) with the time as epoch
+    seconds computed by the database: no SQLAlchemy row or type processing, no datetime per row.
+    """
+    if not topics:
+        return
+    dialect = conn.engine.dialect.name
+    ph = "?" if conn.engine.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    epoch = ("round((julianday(p.created_at) - 2440587.5) * 86400.0, 3)" if dialect == "sqlite"
+             else "EXTRACT(EPOCH FROM p.created_at)")
+    sql = (f"SELECT pt.topic, p.id, p.platform, p.platform_id, p.kind, p.account_id, {epoch}, p.ref_kind, "
+           "p.ref_platform_id, p.conversation_id, p.links, p.sentiment, "
+           "CASE WHEN p.kind = 'retweet' THEN NULL ELSE p.text END, p.title, p.url "
+           "FROM post_topics pt JOIN posts p ON p.id = pt.post_id "
+           f"WHERE pt.topic IN ({', '.join([ph] * len(topics))}) AND pt.created_at >= {ph} AND pt.created_at < {ph}")
+    bind = m.post_topics.c.created_at.type.dialect_impl(conn.engine.dialect).bind_processor(conn.engine.dialect)
+    params = (*topics, *(bind(t) if bind else t for t in (week.start, week.end)))
+    loads = json.loads
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(sql, params)
+        while True:
+            rows = cur.fetchmany(10_000)
+            if not rows:
+                break
+            for (topic, pid, plat, plid, kind, acc, ts, rk, rid, conv, links, sent, text, title, url) in rows:
+                if links is not None and isinstance(links, str):
+                    links = loads(links)
+                yield topic, PostRow(pid, plat, plid, kind, acc, float(ts), rk, rid, conv, links, sent, text, title, url)
+    finally:
+        cur.close()
 
 
 def _accounts(conn, ids: set[int]) -> dict[int, Account]:

@@ -174,9 +174,9 @@ def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: b
         for lk in _anchor_links(p):
             link_votes[c][lk] += 1
         if p.text:
-            score = (refs.get((p.platform, p.platform_id), 0), -p.created_at.timestamp(), -p.id)
+            score = (refs.get((p.platform, p.platform_id), 0), -p.ts, -p.id)
             if c not in best_text or score > best_text[c][0]:
-                best_text[c] = (score, p.title or p.text, int(p.created_at.timestamp()) // TEXT_WINDOW_S)
+                best_text[c] = (score, p.title or p.text, int(p.ts) // TEXT_WINDOW_S)
     anchor_of: dict[int, object] = {}
     for c in set(comp):
         votes = link_votes.get(c)
@@ -216,17 +216,17 @@ def _representative(posts: Sequence[PostRow], idx: Iterable[int], refs: Counter,
         if p.kind != "retweet":
             scored[key] += 1 + refs.get(key, 0) * 2
         if p.kind == "article" and anchor and p.url and link_key(p.url) == anchor and (
-                article is None or (p.created_at, p.id) < (posts[article].created_at, posts[article].id)):
+                article is None or (p.ts, p.id) < (posts[article].ts, posts[article].id)):
             article = i
         if p.ref_id and p.ref_kind:
             ref = (p.platform, p.ref_id)
             scored[ref] += 1
     if not scored:  # only retweets of posts we never saw: the first retweet stands in
-        first = min(own.values(), key=lambda i: (posts[i].created_at, posts[i].id))
+        first = min(own.values(), key=lambda i: (posts[i].ts, posts[i].id))
         p = posts[first]
         rep = (p.platform, p.ref_id or p.platform_id)
         return rep, [rep], article
-    ranked = sorted(scored.items(), key=lambda kv: (-kv[1], posts[own[kv[0]]].created_at if kv[0] in own else datetime.max.replace(tzinfo=timezone.utc), kv[0]))
+    ranked = sorted(scored.items(), key=lambda kv: (-kv[1], posts[own[kv[0]]].ts if kv[0] in own else math.inf, kv[0]))
     key_posts = [k for k, _ in ranked[:3]]
     return key_posts[0], key_posts, article
 
@@ -239,7 +239,7 @@ def _story(posts: Sequence[PostRow], idx: list[int], accounts: dict[int, Account
     links: Counter = Counter()
     for i in idx:
         p = posts[i]
-        ts = int(p.created_at.timestamp())
+        ts = int(p.ts)
         hours[ts - ts % 3600] += 1
         if p.kind != "retweet":
             for link in p.links or ():
@@ -255,7 +255,7 @@ def _story(posts: Sequence[PostRow], idx: list[int], accounts: dict[int, Account
         reach=sum((accounts[a].followers or 0) for a in authors if a in accounts),
         sentiment=sum(sent) / len(sent),
         negative_share=sum(1 for s in sent if s <= -0.05) / len(sent),
-        first=min(posts[i].created_at for i in idx),
+        first=datetime.fromtimestamp(min(posts[i].ts for i in idx), tz=timezone.utc),
         peak=datetime.fromtimestamp(peak_ts, tz=timezone.utc),
         peak_posts=peak_n,
         representative=rep,
@@ -302,7 +302,7 @@ def join_events(posts: Sequence[PostRow], labels: np.ndarray, *, candidates: int
         if j is None:
             continue
         p = posts[i]
-        hours_of[j][int(p.created_at.timestamp()) // 3600] += 1
+        hours_of[j][int(p.ts) // 3600] += 1
         if p.kind != "retweet" and p.text and texts_seen[j] < 200:
             texts_seen[j] += 1
             words[j].update(set(_bigrams(normalise_text(p.title or p.text))))
@@ -380,7 +380,7 @@ def _join_near_duplicates(posts: Sequence[PostRow], labels: np.ndarray, refs: Co
             continue
         mh = MinHash(num_perm=NUM_PERM, seed=1)
         mh.update_batch(sorted(_shingles(t)))
-        hours = Counter(int(posts[i].created_at.timestamp()) // 3600 for i in members[c])
+        hours = Counter(int(posts[i].ts) // 3600 for i in members[c])
         peak[c] = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))[0]
         for other in sorted(lsh.query(mh)):
             if abs(peak[other] - peak[c]) > NEAR_DUP_HOURS:

@@ -2,8 +2,11 @@
 
 The Celery task ``earshot.briefing_draft`` (:func:`celery_tasks`, entry point ``earshot.tasks``) is a thin wrapper over
 :func:`scheduled_draft`; :func:`beat_entries` runs it every 15 minutes (``earshot.schedule`` entry
-point) and it does something only once the build time of the week has passed and the previous
-week has no briefing yet, so a missed beat catches up and a duplicated one builds nothing twice.
+point). Each run first computes the week's influence rankings once the week has ended
+(:func:`briefings.rankings.compute_week`, from an hour after the week's end: Monday about 01:00),
+then builds the draft only once the build time of the week has passed and the previous week has
+no briefing yet, so a missed beat catches up and a duplicated one builds nothing twice. A stored
+ranking is never computed again, so the runs after the first cost a lookup per topic.
 Celery's beat runs in UTC; deciding in the function, in the briefing's own time zone, keeps the
 clock change out of the schedule.
 """
@@ -62,17 +65,23 @@ def scheduled_draft(store: Store, config: Any, smtp_settings: Any, *, now: datet
     from briefings.archive import notify_editors, save_build
     from briefings.build import build
 
+    from briefings import rankings
+
     now = now or datetime.now(timezone.utc)
     bs = bsettings or load_briefing_settings(config.path)
+    # first the rankings of the week that ended (hours before the build, which then reads them)
+    rweek = rankings.due_week(bs.timezone, now)
+    ranked = rankings.compute_week(store, config, Week(rweek.year, rweek.number, bs.timezone))
     week = due_week(bs, now)
     if week is None:
-        return {"built": None, "why": "not yet build time this week"}
+        return {"built": None, "why": "not yet build time this week", "rankings": {rweek.label: ranked}}
     with store.engine.connect() as conn:
         exists = conn.execute(select(m.briefings.c.id).where(m.briefings.c.week == week.label).limit(1)).first()
     if exists:
-        return {"built": None, "week": week.label, "why": "already built"}
+        return {"built": None, "week": week.label, "why": "already built", "rankings": {rweek.label: ranked}}
     built = build(store, config, Week(week.year, week.number, bs.timezone), bs)
     row, _new = save_build(store, built, by="earshot (scheduled)", now=now)
     told = notify_editors(store, smtp_settings, bs, row, now=now)
     log.info("briefing %s built (id %s): %s", week.label, row["id"], told)
-    return {"built": row["id"], "week": week.label, "editors": told}
+    return {"built": row["id"], "week": week.label, "editors": told, "rankings": {rweek.label: ranked},
+            "rankings_computed_by_the_build": built.rankings_computed}

@@ -172,9 +172,17 @@ def test_scheduled_draft_monday_morning_london_once_and_editors_told(sqlite_stor
     assert due_week(BS, datetime(2026, 6, 1, 6, 0, tzinfo=timezone.utc)).label == "2026-W22"
     assert due_week(BS, datetime(2026, 6, 1, 5, 59, tzinfo=timezone.utc)) is None
     s = smtp_settings(ctl)
-    assert scheduled_draft(week_store, config, s, now=before, bsettings=BS)["built"] is None
+    # the week's rankings: not in its first hour after the week ended, then once, before the build
+    early = scheduled_draft(week_store, config, s, now=datetime(2026, 11, 23, 0, 59, tzinfo=timezone.utc), bsettings=BS)
+    assert early["built"] is None and WEEK not in early["rankings"]
+    first = scheduled_draft(week_store, config, s, now=datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc), bsettings=BS)
+    assert first["built"] is None and first["rankings"][WEEK]["waiting_times"]["run_id"]
+    assert {v for k, v in first["rankings"][WEEK].items() if k != "waiting_times"} == {"no posts"}
+    again = scheduled_draft(week_store, config, s, now=before, bsettings=BS)
+    assert again["built"] is None and again["rankings"][WEEK]["waiting_times"] == "already stored"
     done = scheduled_draft(week_store, config, s, now=at, bsettings=BS)
     assert done["built"] and done["week"] == WEEK
+    assert done["rankings_computed_by_the_build"] == []  # the build read the stored rankings
     assert scheduled_draft(week_store, config, s, now=at + timedelta(minutes=15), bsettings=BS)["why"] == "already built"
     assert len(received) == 1 and received[0]["to"] == BS.editors
     told = parse(received[0]["data"])
