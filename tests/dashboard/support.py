@@ -1,15 +1,15 @@
 """Helpers for dashboard tests (API, browser, authorisation): an app over a store, accounts with every
-role, signing in, and a real server on a free loopback port.
+role and signing in (a real server on a free loopback port: ``monitor.harness.services.serve_asgi``).
 
 ::
 
-    from tests.dashboard.support import make_app, add_role_users, login, LiveServer
+    from tests.dashboard.support import make_app, add_role_users, login
     app = make_app(store, config)                 # dashboard.app.create_app over a given store
     users = add_role_users(store)                 # {"viewer": ("viewer1", password), "press": ..., "admin": ...}
     with TestClient(app) as client:
         csrf = login(client, *users["press"])     # signed in; returns the session's CSRF token
-    with LiveServer(app) as server:               # uvicorn in a thread on 127.0.0.1:<free port>
-        server.url                                # http://127.0.0.1:PORT
+    with monitor.harness.services.serve_asgi(app) as url:   # uvicorn in a thread on a free loopback port
+        url                                       # http://127.0.0.1:PORT
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from dashboard.settings import WebSettings
 from monitor.config import Config, load_config
 from monitor.settings import load_settings
 from monitor.store import Store
-from monitor.harness.services import free_port
 
 PASSWORD = "correct horse battery"  # test accounts only; the demo generates its own
 
@@ -86,32 +85,6 @@ def login(client, name: str, password: str, *, next_: str = "/alerts") -> str:
     me = client.get("/api/me")
     assert me.status_code == 200, me.text
     return me.json()["csrf_token"]
-
-
-class LiveServer:
-    """The app served by uvicorn in a thread on a free loopback port (stopped on exit)."""
-
-    def __init__(self, app, port: int | None = None):
-        import uvicorn
-
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the dashboard server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 class SSEReader:

@@ -21,7 +21,8 @@ from monitor.config import load_config
 from monitor.items import Account, Batch, Post
 from monitor.pipeline import process_batch
 from monitor.topics import Matcher
-from tests.dashboard.support import LiveServer, SSEReader, login, make_app
+from monitor.harness.services import serve_asgi
+from tests.dashboard.support import SSEReader, login, make_app
 from tests.monitor.alerts_support import fill
 
 T = datetime(2026, 11, 18, 14, 0, tzinfo=timezone.utc)  # a Wednesday afternoon
@@ -43,8 +44,8 @@ def baseline(sqlite_store, topics_env):
     return sqlite_store
 
 
-def _client(server, users, role="press"):
-    c = httpx.Client(base_url=server.url, timeout=10)
+def _client(url, users, role="press"):
+    c = httpx.Client(base_url=url, timeout=10)
     csrf = login(c, *users[role])
     return c, csrf
 
@@ -55,12 +56,12 @@ def test_an_alert_arrives_live_is_acknowledged_and_a_reconnect_gets_what_it_miss
     config = load_config(topics_env)
     matcher = Matcher(config.topics)
     app = make_app(store, topics_env, poll_seconds=30)  # a long poll: only the wake-up can be quick
-    with LiveServer(app) as server:
-        web, csrf = _client(server, users)
+    with serve_asgi(app) as url:
+        web, csrf = _client(url, users)
         page = web.get("/alerts")
         assert page.status_code == 200 and "No unresolved alerts" in page.text
         last = page.text.split('data-last-event-id="')[1].split('"')[0]
-        stream = SSEReader(server.url, f"/alerts/stream?after={last}", dict(web.cookies))
+        stream = SSEReader(url, f"/alerts/stream?after={last}", dict(web.cookies))
         try:
             time.sleep(0.3)
             done = time.monotonic()
@@ -89,7 +90,7 @@ def test_an_alert_arrives_live_is_acknowledged_and_a_reconnect_gets_what_it_miss
         missed = [e for e in records.events(store, alert["id"]) if e["id"] > int(ev2["id"])]
         assert [e["kind"] for e in missed][-1] == "resolved"
         # the browser reconnects with Last-Event-ID: it gets exactly what it missed, in order
-        again = SSEReader(server.url, "/alerts/stream", dict(web.cookies), headers={"Last-Event-ID": ev2["id"]})
+        again = SSEReader(url, "/alerts/stream", dict(web.cookies), headers={"Last-Event-ID": ev2["id"]})
         try:
             got = [again.next(timeout=5) for _ in missed]
             assert [int(g["id"]) for g in got] == [e["id"] for e in missed]
@@ -110,13 +111,13 @@ def test_an_alert_raised_by_another_process_arrives_through_redis(baseline, topi
     config = load_config(topics_env)
     matcher = Matcher(config.topics)
     app = make_app(store, topics_env, poll_seconds=30, redis_url=redis_server)
-    with LiveServer(app) as server:
+    with serve_asgi(app) as url:
         deadline = time.monotonic() + 10
         while not app.state.earshot.hub.redis_connected and time.monotonic() < deadline:
             time.sleep(0.05)
         assert app.state.earshot.hub.redis_connected
-        web, _ = _client(server, users, "viewer")
-        stream = SSEReader(server.url, "/alerts/stream?after=0", dict(web.cookies))
+        web, _ = _client(url, users, "viewer")
+        stream = SSEReader(url, "/alerts/stream?after=0", dict(web.cookies))
         try:
             time.sleep(0.3)
             # as a worker does: store the batch, then the alert engine (which publishes on Redis);
@@ -135,6 +136,6 @@ def test_an_alert_raised_by_another_process_arrives_through_redis(baseline, topi
 
 def test_the_stream_refuses_anonymous_callers(baseline, topics_env, users):
     app = make_app(baseline, topics_env)
-    with LiveServer(app) as server:
-        r = httpx.get(server.url + "/alerts/stream", timeout=5)
+    with serve_asgi(app) as url:
+        r = httpx.get(url + "/alerts/stream", timeout=5)
         assert r.status_code == 401
