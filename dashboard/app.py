@@ -109,8 +109,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app = FastAPI(title="Earshot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   description="The Earshot dashboard's JSON API: alerts, topics, influencers, accounts, posts, "
                               "marks, collection status, audit. Every route but `GET /health` and sign-in needs a "
-                              "signed-in session (cookie `earshot_session`); state-changing requests need the "
-                              "session's CSRF token as the `csrf_token` form field or the `X-CSRF-Token` header.")
+                              "signed-in session (cookie `earshot_session`) or an API token "
+                              "(`Authorization: Bearer esk_...`, made by an admin on the accounts page or with "
+                              "`earshot tokens add NAME --role ROLE`; the token's role decides what it may do). "
+                              "With a session, state-changing requests need the session's CSRF token as the "
+                              "`csrf_token` form field or the `X-CSRF-Token` header; a token needs none, and "
+                              "cannot manage tokens or accounts.")
     app.state.earshot = state
 
     @app.middleware("http")
@@ -131,7 +135,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     async def not_signed_in(request: Request, exc: NotSignedIn):
         if _wants_json(request):
             return JSONResponse({"detail": "sign in first"}, status_code=401,
-                                headers={"WWW-Authenticate": 'Cookie realm="earshot"'})
+                                headers={"WWW-Authenticate": 'Bearer realm="earshot"'})
         from urllib.parse import quote
 
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

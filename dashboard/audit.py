@@ -16,7 +16,7 @@ from monitor.store import Store
 
 ACTIONS = ("sign-in", "sign-in-failed", "sign-in-throttled", "sign-out", "ack", "resolve", "mark", "unmark",
            "export", "user-add", "user-disable", "user-enable", "session-revoke", "briefing-edit", "briefing-approve",
-           "briefing-send", "briefing-send-failed")
+           "briefing-send", "briefing-send-failed", "token-add", "token-revoke")
 
 
 def record(store: Store, action: str, *, user: str | None, target: str | None = None,

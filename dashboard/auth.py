@@ -9,6 +9,12 @@
   revoked (sign-out, an admin, disabling the account), or when its account is disabled.
 - **CSRF**: each session has its own random token; every state-changing request carries it as
   the ``csrf_token`` form field (so plain HTML forms work) or the ``X-CSRF-Token`` header.
+- **API tokens** (``api_tokens``): for other tools using the JSON API, sent as
+  ``Authorization: Bearer esk_...``. Each has a name and one role, and is created and revoked by an
+  admin (the accounts page, or ``earshot tokens add|list|revoke``); the store keeps only its SHA-256
+  and its first characters (to tell tokens apart), so the secret is shown once, when it is made. A
+  token may expire; it needs no CSRF token (a browser never sends it by itself), acts as
+  ``token:NAME`` in the audit log and in what it records, and cannot manage tokens or accounts.
 - **Throttling**: failed sign-ins are recorded (``login_failures``); past
   ``EARSHOT_LOGIN_MAX_FAILURES`` for a name, or four times that from one address, within 15 minutes,
   sign-in is refused (even with the right password) until the window has passed. Failures are
@@ -208,7 +214,8 @@ class Session:
     name: str
     role: str
     csrf_token: str
-    expires_at: datetime
+    expires_at: datetime | None
+    token: bool = False  # an API token, not a person's sign-in
 
     def can(self, role: str) -> bool:
         return has_role(self.role, role)
@@ -284,3 +291,84 @@ def _revoke_user_sessions(conn, user_id: int, when: datetime) -> int:
 
 def csrf_ok(session: Session, supplied: str | None) -> bool:
     return bool(supplied) and hmac.compare_digest(session.csrf_token.encode(), str(supplied).encode())
+
+
+# ----------------------------------------------------------------------------- API tokens
+TOKEN_PREFIX = "esk_"
+TOKEN_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
+
+
+def create_token(store: Store, name: str, role: str, *, created_by: str, days: int | None = None,
+                 when: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """A new API token: (the secret, shown only now; its row). Raises AuthError on a bad or taken name."""
+    n = (name or "").strip().lower()
+    if not TOKEN_NAME_RE.match(n):
+        raise AuthError("a token name is 1-48 characters: lower-case letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit")
+    role = check_role(role)
+    if days is not None and not 1 <= days <= 3660:
+        raise AuthError("a token lasts 1 to 3660 days (or until revoked)")
+    t = when or now_utc()
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    k = m.api_tokens
+    with store.engine.begin() as conn:
+        if conn.execute(select(k.c.id).where(k.c.name == n)).first():
+            raise AuthError(f"there is already a token {n!r} (names are never reused: choose another)")
+        conn.execute(k.insert().values(name=n, token_hash=token_hash(secret), prefix=secret[:10], role=role,
+                                       created_by=created_by[:64], created_at=t,
+                                       expires_at=t + timedelta(days=days) if days else None))
+    return secret, get_token(store, n)
+
+
+def _token_public(row, t: datetime) -> dict[str, Any]:
+    d = {c: row[c] for c in ("id", "name", "prefix", "role", "created_by", "created_at", "expires_at",
+                             "last_used_at", "revoked_at", "revoked_by")}
+    d["state"] = ("revoked" if row["revoked_at"] is not None
+                  else "expired" if row["expires_at"] is not None and row["expires_at"] <= t else "live")
+    return d
+
+
+def get_token(store: Store, name: str) -> dict[str, Any] | None:
+    k = m.api_tokens
+    with store.engine.connect() as conn:
+        row = conn.execute(select(k).where(k.c.name == (name or "").strip().lower())).mappings().first()
+    return _token_public(row, now_utc()) if row else None
+
+
+def list_tokens(store: Store) -> list[dict[str, Any]]:
+    """Every token, newest first, with its state (live, expired, revoked); never the secret."""
+    k = m.api_tokens
+    t = now_utc()
+    with store.engine.connect() as conn:
+        return [_token_public(r, t) for r in conn.execute(select(k).order_by(k.c.id.desc())).mappings()]
+
+
+def revoke_token(store: Store, name: str, *, by: str, when: datetime | None = None) -> dict[str, Any]:
+    """Revoke a token by name: it stops working at once (revoking it again changes nothing)."""
+    k = m.api_tokens
+    n = (name or "").strip().lower()
+    with store.engine.begin() as conn:
+        row = conn.execute(select(k.c.id, k.c.revoked_at).where(k.c.name == n)).first()
+        if row is None:
+            raise AuthError(f"no token {name!r}")
+        if row.revoked_at is None:
+            conn.execute(update(k).where(k.c.id == row.id).values(revoked_at=when or now_utc(), revoked_by=by[:64]))
+    return get_token(store, n)
+
+
+def session_for_token(store: Store, secret: str | None, *, when: datetime | None = None) -> Session | None:
+    """The caller an API token stands for (``token:NAME`` with the token's role), or None (unknown,
+    expired, revoked). The time it was last used is written at most once a minute."""
+    if not secret or len(secret) > 200 or not secret.startswith(TOKEN_PREFIX):
+        return None
+    t = when or now_utc()
+    k = m.api_tokens
+    with store.engine.connect() as conn:
+        row = conn.execute(select(k.c.id, k.c.name, k.c.role, k.c.expires_at, k.c.revoked_at, k.c.last_used_at)
+                           .where(k.c.token_hash == token_hash(secret))).first()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and t >= row.expires_at):
+        return None
+    if row.last_used_at is None or t - row.last_used_at >= timedelta(minutes=1):
+        with store.engine.begin() as conn:
+            conn.execute(update(k).where(k.c.id == row.id).values(last_used_at=t))
+    return Session(-row.id, -row.id, f"token:{row.name}", row.role, "", row.expires_at, token=True)

@@ -112,17 +112,23 @@ def _read_password(confirm: bool = True) -> str:
     return line.rstrip("\r\n")
 
 
+def _account(fn, *args, **kwargs):
+    """``fn(store, *args)`` over the command's store, an AuthError ending the command with its message:
+    (context, result)."""
+    ctx = _context()
+    try:
+        return ctx, fn(ctx.store, *args, **kwargs)
+    except auth.AuthError as exc:
+        _fail(str(exc))
+
+
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(auth.ROLES), required=True,
               help="viewer: read; press: also acknowledge, resolve and mark posts; admin: also accounts and audit.")
 def users_add(name: str, role: str) -> None:
     """Add an account; the password is typed at a prompt (or read from standard input when it is not a terminal)."""
-    ctx = _context()
-    try:
-        user = auth.add_user(ctx.store, name, _read_password(), role)
-    except auth.AuthError as exc:
-        _fail(str(exc))
+    ctx, user = _account(lambda store: auth.add_user(store, name, _read_password(), role))
     audit.record(ctx.store, "user-add", user="cli", target=user["name"], detail={"role": role})
     click.echo(f"added {user['name']} ({role})")
 
@@ -130,8 +136,7 @@ def users_add(name: str, role: str) -> None:
 @users.command("list")
 def users_list() -> None:
     """Accounts: role, state, last sign-in, live sessions."""
-    ctx = _context()
-    rows = auth.list_users(ctx.store)
+    _ctx, rows = _account(auth.list_users)
     if not rows:
         click.echo("no accounts; add one with `earshot users add NAME --role admin`")
         return
@@ -141,52 +146,66 @@ def users_list() -> None:
         click.echo(f"{u['name']:<24} {u['role']:<7} {state:<26} last sign-in {last:<17} {u['sessions']} live sessions")
 
 
-@users.command("disable")
+def _simple(command: str, doc: str, fn, action: str | None, done: str) -> None:
+    """``earshot users COMMAND NAME``: ``fn(store, name)``, audited as ``action``, then ``done`` said."""
+
+    @users.command(command, help=doc)
+    @click.argument("name")
+    def run(name: str) -> None:
+        ctx, result = _account(fn, name)
+        if action:
+            audit.record(ctx.store, action, user="cli", target=name,
+                         detail={"sessions": result} if isinstance(result, int) else None)
+        click.echo(done.format(name=name, result=result))
+
+
+_simple("disable", "Disable an account: it cannot sign in, and its sessions end now.", auth.disable_user,
+        "user-disable", "disabled {name}; its sessions have ended")
+_simple("enable", "Enable a disabled account again.", auth.enable_user, "user-enable", "enabled {name}")
+_simple("password", "Set an account's password (prompt or standard input); its sessions end.",
+        lambda store, name: auth.set_password(store, name, _read_password()), None,
+        "password of {name} changed; its sessions have ended")
+_simple("revoke", "End every session of an account (it can sign in again).", auth.revoke_sessions,
+        "session-revoke", "ended {result} sessions of {name}")
+
+
+# ----------------------------------------------------------------------------- API tokens
+@click.group("tokens")
+def tokens() -> None:
+    """API tokens for other tools using the JSON API: add, list, revoke."""
+
+
+@tokens.command("add")
 @click.argument("name")
-def users_disable(name: str) -> None:
-    """Disable an account: it cannot sign in, and its sessions end now."""
-    ctx = _context()
-    try:
-        auth.disable_user(ctx.store, name)
-    except auth.AuthError as exc:
-        _fail(str(exc))
-    audit.record(ctx.store, "user-disable", user="cli", target=name)
-    click.echo(f"disabled {name}; its sessions have ended")
+@click.option("--role", type=click.Choice(auth.ROLES), required=True, help="What the token may do (as an account's role).")
+@click.option("--days", type=click.IntRange(1, 3660), help="Days it lasts (default: until revoked).")
+def tokens_add(name: str, role: str, days: int | None) -> None:
+    """Make a token; its secret is printed once (only its hash is kept)."""
+    ctx, (secret, row) = _account(auth.create_token, name, role, created_by="cli", days=days)
+    audit.record(ctx.store, "token-add", user="cli", target=row["name"], detail={"role": role, "days": days})
+    click.echo(secret)
+    click.echo(f"token {row['name']} ({role}"
+               + (f", until {row['expires_at']:%Y-%m-%d %H:%M} UTC" if row["expires_at"] else ", until revoked")
+               + "): send it as `Authorization: Bearer <token>`; it is not shown again", err=True)
 
 
-@users.command("enable")
+@tokens.command("list")
+def tokens_list() -> None:
+    """Tokens: role, state, who made them, last use (never the secret)."""
+    _ctx, rows = _account(auth.list_tokens)
+    if not rows:
+        click.echo("no API tokens; make one with `earshot tokens add NAME --role viewer`")
+        return
+    for t in rows:
+        last = f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never"
+        click.echo(f"{t['name']:<24} {t['prefix']}…  {t['role']:<7} {t['state']:<8} made by {t['created_by']:<16} "
+                   f"last used {last}")
+
+
+@tokens.command("revoke")
 @click.argument("name")
-def users_enable(name: str) -> None:
-    """Enable a disabled account again."""
-    ctx = _context()
-    try:
-        auth.enable_user(ctx.store, name)
-    except auth.AuthError as exc:
-        _fail(str(exc))
-    audit.record(ctx.store, "user-enable", user="cli", target=name)
-    click.echo(f"enabled {name}")
-
-
-@users.command("password")
-@click.argument("name")
-def users_password(name: str) -> None:
-    """Set an account's password (prompt or standard input); its sessions end."""
-    ctx = _context()
-    try:
-        auth.set_password(ctx.store, name, _read_password())
-    except auth.AuthError as exc:
-        _fail(str(exc))
-    click.echo(f"password of {name} changed; its sessions have ended")
-
-
-@users.command("revoke")
-@click.argument("name")
-def users_revoke(name: str) -> None:
-    """End every session of an account (it can sign in again)."""
-    ctx = _context()
-    try:
-        n = auth.revoke_sessions(ctx.store, name)
-    except auth.AuthError as exc:
-        _fail(str(exc))
-    audit.record(ctx.store, "session-revoke", user="cli", target=name, detail={"sessions": n})
-    click.echo(f"ended {n} sessions of {name}")
+def tokens_revoke(name: str) -> None:
+    """Revoke a token: it stops working at once."""
+    ctx, row = _account(auth.revoke_token, name, by="cli")
+    audit.record(ctx.store, "token-revoke", user="cli", target=row["name"])
+    click.echo(f"revoked token {row['name']}")

@@ -38,6 +38,7 @@ PAGES: tuple[Page, ...] = (
     Page("/briefings/{briefing_id}", "viewer", "Briefing", menu=False),
     Page("/audit", "admin", "Audit log"),
     Page("/users", "admin", "Accounts"),
+    Page("/tokens", "admin", "API tokens"),
 )
 
 #: Every page path (templates with ``{...}`` placeholders), and the sign-in page.

@@ -13,6 +13,11 @@ Typed dependencies (FastAPI ``Annotated``) say what a route needs::
 session's CSRF token must come as the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
 An anonymous caller gets 401 from ``/api/...`` and is sent to ``/login`` from a page; a caller
 without the role gets 403; a state-changing request without the token gets 403.
+
+Other tools call the API with an API token (``Authorization: Bearer esk_...``, see
+:mod:`dashboard.auth`) instead of a session cookie: the same roles apply, no CSRF token is needed
+(a browser never sends the header by itself), and ``People`` routes (``AdminPerson``: tokens and
+accounts; sign-out) refuse a token with 403.
 """
 
 from __future__ import annotations
@@ -73,11 +78,22 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def bearer_token(request: Request) -> str | None:
+    """The API token of an ``Authorization: Bearer ...`` header, if there is one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
 def current_session(request: Request) -> auth.Session | None:
+    """The caller: an API token when the request has an ``Authorization`` header (and then only it),
+    else the session cookie's person."""
     if hasattr(request.state, "session"):
         return request.state.session
     st = get_state(request)
-    sess = auth.session_for(st.store, request.cookies.get(SESSION_COOKIE), settings=st.web)
+    if request.headers.get("authorization") is not None:
+        sess = auth.session_for_token(st.store, bearer_token(request))
+    else:
+        sess = auth.session_for(st.store, request.cookies.get(SESSION_COOKIE), settings=st.web)
     request.state.session = sess
     return sess
 
@@ -94,8 +110,9 @@ async def _csrf_token_of(request: Request) -> str | None:
     return None
 
 
-def require(role: str, *, csrf: bool = False):
-    """A dependency: the caller's session, refusing anonymous callers and those below ``role``."""
+def require(role: str, *, csrf: bool = False, person: bool = False):
+    """A dependency: the caller's session, refusing anonymous callers and those below ``role``
+    (``person``: and API tokens)."""
     auth.check_role(role)
 
     async def dependency(request: Request) -> auth.Session:
@@ -104,12 +121,14 @@ def require(role: str, *, csrf: bool = False):
             raise NotSignedIn()
         if not sess.can(role):
             raise HTTPException(403, f"this needs the {role} role; you are signed in as {sess.role}")
-        if csrf and not auth.csrf_ok(sess, await _csrf_token_of(request)):
+        if person and sess.token:
+            raise HTTPException(403, "this needs a person signed in: an API token cannot do it")
+        if csrf and not sess.token and not auth.csrf_ok(sess, await _csrf_token_of(request)):
             raise HTTPException(403, "the form is out of date or not from this site (CSRF token missing or wrong): "
                                      "reload the page and try again")
         return sess
 
-    dependency.__name__ = f"require_{role}{'_csrf' if csrf else ''}"
+    dependency.__name__ = f"require_{role}{'_csrf' if csrf else ''}{'_person' if person else ''}"
     return dependency
 
 
@@ -119,6 +138,10 @@ Admin = Annotated[auth.Session, Depends(require("admin"))]
 ViewerWrite = Annotated[auth.Session, Depends(require("viewer", csrf=True))]
 PressWrite = Annotated[auth.Session, Depends(require("press", csrf=True))]
 AdminWrite = Annotated[auth.Session, Depends(require("admin", csrf=True))]
+#: A signed-in person, never an API token: managing tokens and accounts, signing out.
+AdminPerson = Annotated[auth.Session, Depends(require("admin", person=True))]
+AdminPersonWrite = Annotated[auth.Session, Depends(require("admin", csrf=True, person=True))]
+ViewerPersonWrite = Annotated[auth.Session, Depends(require("viewer", csrf=True, person=True))]
 
 #: The id of a stored row in a path (``/api/alerts/{alert_id}``): a number no database integer can
 #: hold is refused (422) before it reaches the database, which would fail on it.
@@ -207,6 +230,36 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
            "csrf_field": CSRF_FIELD, "csrf_token": sess.csrf_token if sess else "",
            "path": request.url.path, **context}
     html = TEMPLATES.get_template(template).render(ctx)
+    return HTMLResponse(html, status_code=status_code)
+
+
+#: stand-ins for what differs between two requests for the same cached page (random per process, so no
+#: stored text can contain them): the CSP nonce, the session's CSRF token, the signed-in name
+_MARKS = {"nonce": "n" + secrets.token_hex(16), "csrf": "c" + secrets.token_hex(16), "name": "u" + secrets.token_hex(16)}
+
+
+def render_cached(request: Request, template: str, build, *, status_code: int = 200) -> HTMLResponse:
+    """A page whose content depends only on its URL, the caller's role and the data: ``build()`` (its
+    context) and the template are rendered once per data version and minute (:func:`dashboard.cache.versioned`)
+    for everyone with that role; each request puts its own nonce, CSRF token and name in."""
+    from dataclasses import replace
+
+    from dashboard import cache
+
+    sess = current_session(request) if hasattr(request.app.state, "earshot") else None
+    st = get_state(request)
+
+    def make() -> str:
+        stand_in = replace(sess, name=_MARKS["name"], csrf_token=_MARKS["csrf"]) if sess else None
+        ctx = {"request": request, "user": stand_in, "nonce": _MARKS["nonce"], "csrf_field": CSRF_FIELD,
+               "csrf_token": _MARKS["csrf"] if sess else "", "path": request.url.path, **build()}
+        return TEMPLATES.get_template(template).render(ctx)
+
+    key = ("page", template, request.url.path, request.url.query, sess.role if sess else None)
+    html = cache.versioned(st.store, key, make)
+    html = (html.replace(_MARKS["nonce"], getattr(request.state, "csp_nonce", ""))
+            .replace(_MARKS["csrf"], sess.csrf_token if sess else "")
+            .replace(_MARKS["name"], sess.name if sess else ""))
     return HTMLResponse(html, status_code=status_code)
 
 

@@ -449,6 +449,24 @@ user_sessions = Table(
     Index("ix_user_sessions_user", "user_id"),
 )
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(48), nullable=False),  # what the token is for (lower case), shown in the audit log
+    Column("token_hash", String(64), nullable=False),  # SHA-256 of the secret (never the secret)
+    Column("prefix", String(16), nullable=False),  # the secret's first characters, to tell tokens apart
+    Column("role", String(16), nullable=False),  # viewer | press | admin: what the token may do
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),  # None: until revoked
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("revoked_by", String(64)),
+    UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
+    UniqueConstraint("name", name="uq_api_tokens_name"),
+)
+
 login_failures = Table(
     "login_failures",
     metadata,

@@ -5,7 +5,7 @@ To add a resource (the briefing's archive, say): write ``dashboard/routers/NAME.
 pages to :data:`dashboard.pages.PAGES` (or call :func:`dashboard.pages.add_page`).
 """
 
-from dashboard.routers import admin, alerts, briefings, health, influencers, posts, session, topics
+from dashboard.routers import admin, alerts, briefings, health, influencers, posts, session, tokens, topics
 
 ROUTERS = [health.router, session.router, alerts.router, topics.router, posts.router, influencers.router, admin.router,
-           briefings.router]
+           tokens.router, briefings.router]

@@ -13,15 +13,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sqlalchemy import func, select
 
 from dashboard import audit, auth
-from dashboard.web import Admin, AdminWrite, AppState, State, Viewer, client_ip, render
+from dashboard.web import Admin, AdminPersonWrite, AppState, State, Viewer, client_ip, csv_response, render
 from monitor import marks, models as m
 
 router = APIRouter(tags=["status and administration"])
@@ -77,8 +78,8 @@ def status_page(request: Request, user: Viewer, state: AppState, days: Annotated
     return render(request, "status.html", st=st, sources=sources, topics_table=topics, gaps=gaps, days=days)
 
 
-def _t(v) -> str:
-    return v.strftime("%d %b %H:%M") if isinstance(v, datetime) else (v or "—")
+def _t(v, none: str = "—") -> str:
+    return v.strftime("%d %b %H:%M") if isinstance(v, datetime) else (v or none)
 
 
 @router.get("/api/status", summary="Collection health: sources, counts per topic, gaps, marks")
@@ -117,13 +118,31 @@ def users_page(request: Request, user: Admin, state: AppState,
                name: Annotated[str, Query(max_length=64)] = ""):
     flash = {"disable": "disabled; its sessions have ended", "enable": "enabled",
              "revoke": "signed out everywhere"}.get(done or "")
-    return render(request, "users.html", users=auth.list_users(state.store), me=user.name,
-                  flash=f"{name} {flash}." if flash and name else "")
+    users = auth.list_users(state.store)
+    table = {"id": "users", "caption": "", "csv_url": "/api/users.csv",
+             "columns": [("name", "Name", False), ("role", "Role", False), ("state", "State", False),
+                         ("last_login", "Last sign-in (UTC)", False), ("sessions", "Live sessions", True)],
+             "rows": [{"name": u["name"], "role": u["role"], "state": "disabled" if u["disabled_at"] else "enabled",
+                       "last_login": _t(u["last_login_at"], "never"), "sessions": u["sessions"],
+                       "_no_action": "(you)"} for u in users],
+             "actions": [[] if u["name"] == user.name else
+                         [{"url": f"/users/{quote(u['name'])}/{a}", "label": label, "hidden": u["name"]}
+                          for a, label in ((("enable", "Enable") if u["disabled_at"] else ("disable", "Disable")),
+                                           ("revoke", "Sign out everywhere"))] for u in users]}
+    return render(request, "users.html", table=table, flash=f"{name} {flash}." if flash and name else "")
 
 
 @router.get("/api/users", summary="Accounts (admin)")
 def api_users(user: Admin, state: AppState) -> list[dict[str, Any]]:
     return auth.list_users(state.store)
+
+
+@router.get("/api/users.csv", summary="Accounts (CSV; admin)", response_class=Response)
+def api_users_csv(request: Request, user: Admin, state: AppState):
+    rows = auth.list_users(state.store)
+    audit.record(state.store, "export", user=user.name, target="users", detail={"format": "csv"}, ip=client_ip(request))
+    cols = ["name", "role", "created_at", "disabled_at", "last_login_at", "sessions"]
+    return csv_response("users.csv", cols, ([r[c] for c in cols] for r in rows))
 
 
 def _user_action(request: Request, state: State, user, name: str, action: str) -> dict[str, Any]:
@@ -146,16 +165,14 @@ def _user_action(request: Request, state: State, user, name: str, action: str) -
 
 @router.post("/api/users/{name}/{action}", summary="Disable or enable an account, or end its sessions (admin)",
              responses={404: {"description": "No such account"}, 409: {"description": "Your own account"}})
-def api_user_action(request: Request, name: str, action: Literal["disable", "enable", "revoke"], user: AdminWrite,
+def api_user_action(request: Request, name: str, action: Literal["disable", "enable", "revoke"], user: AdminPersonWrite,
                     state: AppState) -> dict[str, Any]:
     return _user_action(request, state, user, name, action)
 
 
 @router.post("/users/{name}/{action}", response_class=RedirectResponse, status_code=303,
              summary="Disable, enable or sign out an account from the accounts page (form)")
-def form_user_action(request: Request, name: str, action: Literal["disable", "enable", "revoke"], user: AdminWrite,
+def form_user_action(request: Request, name: str, action: Literal["disable", "enable", "revoke"], user: AdminPersonWrite,
                      state: AppState):
     _user_action(request, state, user, name, action)
-    from urllib.parse import quote
-
     return RedirectResponse(f"/users?done={action}&name={quote(name)}", status_code=303)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from dashboard import audit, charts, live
 from dashboard.links import post_url
-from dashboard.web import AppState, PressWrite, RowId, State, Viewer, client_ip, render, render_fragment
+from dashboard.web import AppState, PressWrite, RowId, State, Viewer, client_ip, render, render_cached, render_fragment
 from monitor import models as m
 from monitor.alerts import records
 from monitor.alerts.engine import coordination_words
@@ -130,24 +130,49 @@ def alerts_page(request: Request, user: Viewer, state: AppState,
                 at: Annotated[datetime | None, Query(description="Draw the charts as at this time (default: now)")] = None,
                 done: Annotated[Literal["ack", "resolve"] | None, Query()] = None,
                 alert: Annotated[int | None, Query(ge=1)] = None):
-    rows = _sorted_unresolved(state)
-    cards = [card(state, r) for r in rows]
-    now = charts.data_now(state.store, at, state.config.topics)
+    can_act = user.can("press")
+
+    def build() -> dict[str, Any]:
+        rows = _sorted_unresolved(state)
+        now = charts.data_now(state.store, at, state.config.topics)
+        recent = records.list_alerts(state.store, state="resolved", limit=10)
+        return {"cards": [card(state, r) for r in rows], "figures": day_charts(state, rows, now),
+                "recent": [card(state, r) for r in recent], "can_act": can_act, "now": now,
+                "last_event_id": live.latest_event_id(state.store), "at": at.isoformat() if at else "",
+                "flash": (f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else "")}
+
+    return render_cached(request, "alerts.html", build)
+
+
+@router.get("/alerts/charts", response_class=HTMLResponse,
+            summary="The live page's 24-hour charts of alerting topics (an HTML fragment, redrawn on each live event)")
+def charts_fragment(request: Request, user: Viewer, state: AppState,
+                    at: Annotated[datetime | None, Query(description="Draw the charts as at this time (default: now)")] = None):
+    def build() -> dict[str, Any]:
+        now = charts.data_now(state.store, at, state.config.topics)
+        return {"figures": day_charts(state, _sorted_unresolved(state), now), "now": now}
+
+    return render_cached(request, "partials/day_charts.html", build)
+
+
+CHART_TOPICS = 8  #: topics with a 24-hour chart on the live page
+
+
+def day_charts(state: State, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The last 24 hours of each topic with an unresolved alert, against its expected band: the topics
+    of the most severe alerts first (``rows`` are in severity order), at most :data:`CHART_TOPICS`."""
     topics = [t for t in dict.fromkeys(r["topic"] for r in rows if r.get("topic")) if t in state.config.topics]
     figures = []
-    for tid in topics[:8]:
+    for tid in topics[:CHART_TOPICS]:
         t = state.config.topics[tid]
         pts = charts.volume(state.store, tid, now - timedelta(hours=24), now, 3600)
         charts.expected_band(charts.detector_for(state.store, t), pts, 3600)
-        rows = [{"t_label": p["t"].strftime("%a %d %b %H:%M"), "posts": p["posts"], "expected": p["expected"],
-                 "low": p["low"], "high": p["high"], "expected_digits": 1, "low_digits": 1, "high_digits": 1}
-                for p in pts]
-        figures.append({"id": f"vol-{tid}", "topic": t, "points": pts, "points_rows": rows,
+        table = [{"t_label": p["t"].strftime("%a %d %b %H:%M"), "posts": p["posts"], "expected": p["expected"],
+                  "low": p["low"], "high": p["high"], "expected_digits": 1, "low_digits": 1, "high_digits": 1}
+                 for p in pts]
+        figures.append({"id": f"vol-{tid}", "topic": t, "points": pts, "points_rows": table,
                         "figure": charts.figure_json(charts.volume_figure(pts, f"{t.label}: posts per hour, last 24 hours"))})
-    recent = records.list_alerts(state.store, state="resolved", limit=10)
-    return render(request, "alerts.html", cards=cards, figures=figures, recent=[card(state, r) for r in recent],
-                  can_act=user.can("press"), now=now, last_event_id=live.latest_event_id(state.store),
-                  flash=(f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else ""))
+    return figures
 
 
 @router.get("/alerts/stream", response_class=EventSourceResponse, summary="Live alert events (server-sent events)",

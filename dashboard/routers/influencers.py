@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dashboard import audit, cache, charts, queries
 from dashboard.links import account_url
-from dashboard.web import AppState, RowId, State, Viewer, client_ip, render
+from dashboard.web import AppState, RowId, State, Viewer, client_ip, render, render_cached
 
 router = APIRouter(tags=["influencers"])
 
@@ -73,6 +73,14 @@ def influencers_page(request: Request, user: Viewer, state: AppState,
                      topic: Annotated[str, Query(max_length=64)] = "", window: Window = "30d",
                      platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
                      exclude_flagged: bool = False, at: datetime | None = None):
+    if topic and topic not in state.config.topics:
+        raise HTTPException(404, f"no topic {topic!r}")
+    return render_cached(request, "influencers.html",
+                         lambda: _lookup_context(state, topic, window, platform, exclude_flagged, at))
+
+
+def _lookup_context(state: State, topic: str, window: str, platform: str, exclude_flagged: bool,
+                    at: datetime | None) -> dict[str, Any]:
     ctx: dict[str, Any] = {"topics": state.config.topics, "topic": topic, "window": window, "platform": platform,
                            "exclude_flagged": exclude_flagged}
     if topic:
@@ -108,7 +116,7 @@ def influencers_page(request: Request, user: Viewer, state: AppState,
                  "figure": fig_json, "columns": table["columns"][:4],
                  "rows": rows[:40]}
         ctx.update(t=t, ranking=ranking, why_accounts=why_accounts, table=table, comm=comm, chart=chart, qs=qs)
-    return render(request, "influencers.html", **ctx)
+    return ctx
 
 
 @router.get("/api/influencers", summary="The ranked influencers of a topic, with the why of the top accounts",
@@ -118,8 +126,15 @@ def api_influencers(user: Viewer, state: AppState, topic: Annotated[str, Query(m
                     exclude_flagged: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                     why: Annotated[int, Query(ge=0, le=50, description="Explain this many of the top accounts")] = 0,
                     at: datetime | None = None) -> dict[str, Any]:
-    _t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, limit, at, why)
-    return ranking_json(ranking, whys)
+    if topic not in state.config.topics:
+        raise HTTPException(404, f"no topic {topic!r}")
+
+    def answer() -> dict[str, Any]:
+        _t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, limit, at, why)
+        return ranking_json(ranking, whys)
+
+    return cache.json_response(state.store, ("influencers", topic, window, platform, exclude_flagged, limit, why, at),
+                               answer)
 
 
 @router.get("/influencers/why", response_class=HTMLResponse,
@@ -207,6 +222,12 @@ def account_detail(state: State, account_id: int, topic: str | None = None) -> d
             responses={404: {"description": "No such account"}})
 def account_page(request: Request, account_id: RowId, user: Viewer, state: AppState,
                  topic: Annotated[str, Query(max_length=64)] = ""):
+    if queries.account(state.store, account_id) is None:
+        raise HTTPException(404, f"no account #{account_id}")
+    return render_cached(request, "account.html", lambda: _account_context(state, account_id, topic))
+
+
+def _account_context(state: State, account_id: int, topic: str) -> dict[str, Any]:
     d = account_detail(state, account_id, topic or None)
     labels = {tid: t.label for tid, t in state.config.topics.items()}
     hist = {"id": "rank-history", "caption": "",
@@ -217,13 +238,19 @@ def account_page(request: Request, account_id: RowId, user: Viewer, state: AppSt
                       "variant": ("without flagged amplification" if h["exclude_flagged"] else "all") +
                                  ("" if h["platform"] == "all" else f", {h['platform']}"),
                       "rank": h["rank"], "score": h["score"], "score_digits": 1} for h in d["rank_history"]]}
-    return render(request, "account.html", d=d, labels=labels, hist=hist, topic=topic)
+    return dict(d=d, labels=labels, hist=hist, topic=topic)
 
 
 @router.get("/api/accounts/{account_id}", summary="An account: posts, channels, topics, flags, rank history",
             responses={404: {"description": "No such account"}})
 def api_account(account_id: RowId, user: Viewer, state: AppState,
                 topic: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
-    d = account_detail(state, account_id, topic or None)
-    d["why"] = d["why"].to_dict() if d["why"] else None
-    return d
+    if queries.account(state.store, account_id) is None:
+        raise HTTPException(404, f"no account #{account_id}")
+
+    def answer() -> dict[str, Any]:
+        d = account_detail(state, account_id, topic or None)
+        d["why"] = d["why"].to_dict() if d["why"] else None
+        return d
+
+    return cache.json_response(state.store, ("account", account_id, topic), answer)

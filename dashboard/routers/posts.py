@@ -18,8 +18,8 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from dashboard import audit, queries
-from dashboard.web import AppState, RowId, PressWrite, State, Viewer, as_markup, client_ip, render
+from dashboard import audit, cache, queries
+from dashboard.web import AppState, RowId, PressWrite, State, Viewer, as_markup, client_ip, render, render_cached
 from monitor import marks, models as m
 from monitor.search import highlight_html, search
 
@@ -65,18 +65,23 @@ def search_page(request: Request, user: Viewer, state: AppState,
                 sentiment: Literal["", "negative", "neutral", "positive"] = "",
                 kind: Literal["", "original", "retweet", "quote", "reply", "article"] = "",
                 order: Literal["relevance", "newest"] = "relevance", page: Annotated[int, Query(ge=1, le=500)] = 1):
-    problems: list[str] = []
-    t_since, t_until = _form_time(since, "From", problems), _form_time(until, "To", problems)
-    result = None
-    if q.strip():
-        result = _search(state, q, topic, platform, t_since, t_until, sentiment or None, kind or None, order, page)
-        for p in result["posts"]:
-            p["snippet_html"] = as_markup(p["snippet_html"])
-            p["title_html"] = as_markup(p["title_html"])
-    params = {"q": q, "topic": topic, "platform": platform, "since": since, "until": until,
-              "sentiment": sentiment, "kind": kind, "order": order}
-    return render(request, "search.html", result=result, params=params, topics=state.config.topics,
-                  problems=problems)
+    if topic and topic not in state.config.topics:
+        raise HTTPException(404, f"no topic {topic!r}")
+
+    def build() -> dict[str, Any]:
+        problems: list[str] = []
+        t_since, t_until = _form_time(since, "From", problems), _form_time(until, "To", problems)
+        result = None
+        if q.strip():
+            result = _search(state, q, topic, platform, t_since, t_until, sentiment or None, kind or None, order, page)
+            for p in result["posts"]:
+                p["snippet_html"] = as_markup(p["snippet_html"])
+                p["title_html"] = as_markup(p["title_html"])
+        params = {"q": q, "topic": topic, "platform": platform, "since": since, "until": until,
+                  "sentiment": sentiment, "kind": kind, "order": order}
+        return dict(result=result, params=params, topics=state.config.topics, problems=problems)
+
+    return render_cached(request, "search.html", build)
 
 
 @router.get("/api/posts/search", summary="Full-text search of stored posts")
@@ -87,7 +92,10 @@ def api_search(user: Viewer, state: AppState, q: Annotated[str, Query(max_length
                order: Literal["relevance", "newest"] = "relevance",
                page: Annotated[int, Query(ge=1, le=500)] = 1) -> dict[str, Any]:
     """Each post has ``snippet_html``: its text, escaped, with the matches in ``<mark>``."""
-    return _search(state, q, topic, platform, since, until, sentiment, kind, order, page)
+    if topic and topic not in state.config.topics:
+        raise HTTPException(404, f"no topic {topic!r}")
+    return cache.json_response(state.store, ("search", q, topic, platform, since, until, sentiment, kind, order, page),
+                               lambda: _search(state, q, topic, platform, since, until, sentiment, kind, order, page))
 
 
 # ----------------------------------------------------------------------------- one post
@@ -117,8 +125,19 @@ def post_page(request: Request, post_id: RowId, user: Viewer, state: AppState,
     labels = {tid: t.label for tid, t in state.config.topics.items()}
     flash = {"irrelevant": "Marked irrelevant: the topic's figures leave it out from now on.",
              "sentiment": "Sentiment recorded.", "undo": "Mark undone."}.get(done or "", "")
-    return render(request, "post.html", d=d, can_mark=user.can("press"), labels=labels, flash=flash,
-                  sentiments=marks.LABELS)
+    can_mark = user.can("press")
+    marks_table = {"id": "marks", "caption": "",
+                   "columns": [("check", "Check", False), ("by", "By", False), ("at", "When (UTC)", False),
+                               ("undone", "Undone", False)],
+                   "rows": [{"check": (f"irrelevant to {labels.get(k['topic'], k['topic'])}" if k["kind"] == "irrelevant"
+                                       else f"sentiment: {k['label']}"), "by": k["by"],
+                             "at": k["at"].strftime("%Y-%m-%d %H:%M"),
+                             "undone": f"{k['undone_by']}, {k['undone_at']:%Y-%m-%d %H:%M}" if k["undone_at"] else None}
+                            for k in d["marks"]],
+                   "actions": [[{"url": f"/posts/{post_id}/undo/{k['id']}", "label": "Undo", "hidden": "this check"}]
+                               if can_mark and not k["undone_at"] else [] for k in d["marks"]]}
+    return render(request, "post.html", d=d, can_mark=can_mark, labels=labels, flash=flash,
+                  sentiments=marks.LABELS, marks_table=marks_table)
 
 
 @router.get("/api/posts/{post_id}", summary="A post: its topics (and the terms that matched), sentiment and marks",

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dashboard import audit, auth
-from dashboard.web import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppState, Viewer, ViewerWrite, client_ip,
+from dashboard.web import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppState, Viewer, ViewerPersonWrite, client_ip,
                            current_session, render, safe_next)
 
 router = APIRouter(tags=["session"])
@@ -77,7 +77,7 @@ def login(request: Request, state: AppState, name: Annotated[str, Form(max_lengt
 
 @router.post("/logout", summary="Sign out (ends this session)", status_code=303,
              responses={303: {"description": "Signed out: to the sign-in page"}})
-def logout(request: Request, state: AppState, user: ViewerWrite):
+def logout(request: Request, state: AppState, user: ViewerPersonWrite):
     auth.revoke_session(state.store, user.id)
     audit.record(state.store, "sign-out", user=user.name, ip=client_ip(request))
     resp = RedirectResponse("/login", status_code=303)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dashboard import audit, cache, charts, queries
-from dashboard.web import AppState, State, Viewer, client_ip, csv_response, render
+from dashboard.web import AppState, State, Viewer, client_ip, csv_response, render, render_cached
 from monitor import marks
 from monitor.alerts import records
 from monitor.health import gaps_between
@@ -79,7 +79,7 @@ def overview(state: State, topic: str, range_: str = "7d", platform: str | None 
     key = (state.store.url, topic, start, end, platform)
     (shared_posts, shared_links), as_of = cache.cached(("shared",) + key, lambda: (
         queries.most_shared_posts(state.store, topic, start, end, platform=platform),
-        queries.most_shared_links(state.store, topic, start, end, platform=platform)))
+        queries.most_shared_links(state.store, topic, start, end, platform=platform)), background=True)
     return {
         "topic": {"id": t.id, "label": t.label, "description": t.description},
         "range": range_, "platform": platform, "start": start, "end": end, "step_seconds": step,
@@ -139,6 +139,11 @@ def topic_list(state: State, at: datetime | None = None) -> list[dict[str, Any]]
             responses={404: {"description": "No such topic"}})
 def topic_page(request: Request, topic: str, user: Viewer, state: AppState, range: Range = "7d",
                platform: Platform = None, at: At = None):
+    _topic(state, topic)
+    return render_cached(request, "topic.html", lambda: _page_context(state, topic, range, platform, at))
+
+
+def _page_context(state: State, topic: str, range: str, platform: str | None, at: datetime | None) -> dict[str, Any]:
     ov = overview(state, topic, range, platform, at)
     step = ov["step_seconds"]
     label = ov["topic"]["label"]
@@ -196,9 +201,9 @@ def topic_page(request: Request, topic: str, user: Viewer, state: AppState, rang
             "rows": [{"rank": a["rank"], "handle": "@" + (a["handle"] or str(a["account_id"])),
                       "handle_href": f"/accounts/{a['account_id']}", "score": a["score"], "score_digits": 1,
                       "amplifiers": a["amplifiers"], "flag": "yes" if a["flagged"] else ""} for a in ov["influencers"]]}
-    return render(request, "topic.html", ov=ov, range=range, ranges=list(RANGES), platform=platform or "",
-                  charts_=[volume_chart, sentiment_chart, weekly_chart] + ([links_chart] if links_chart else []),
-                  tables=[shared_posts, shared_links, holders, infl], qs=qs)
+    return dict(ov=ov, range=range, ranges=list(RANGES), platform=platform or "",
+                charts_=[volume_chart, sentiment_chart, weekly_chart] + ([links_chart] if links_chart else []),
+                tables=[shared_posts, shared_links, holders, infl], qs=qs)
 
 
 def _short(p: dict[str, Any], n: int = 140) -> str:
@@ -237,7 +242,9 @@ def api_topics_csv(request: Request, user: Viewer, state: AppState, at: At = Non
 @router.get("/api/topics/{topic}", summary="Topic overview", responses={404: {"description": "No such topic"}})
 def api_topic(topic: str, user: Viewer, state: AppState, range: Range = "7d", platform: Platform = None,
               at: At = None) -> dict[str, Any]:
-    return overview(state, topic, range, platform, at)
+    _topic(state, topic)
+    return cache.json_response(state.store, ("topic", topic, range, platform or None, at),
+                               lambda: overview(state, topic, range, platform, at))
 
 
 @router.get("/api/topics/{topic}/volume", summary="Posts, expected level and sentiment over time",

@@ -174,7 +174,7 @@ class Dashboard:
             from sqlalchemy import select
 
             from monitor import models as m
-            from tests.browser.dashboard_data import HOSTILE_TOPIC, SPARE_USER
+            from tests.browser.dashboard_data import HOSTILE_TOPIC, SPARE_TOKEN, SPARE_USER
 
             with self.store.engine.connect() as conn:
                 alert_id = conn.execute(select(m.alerts.c.id).where(m.alerts.c.kind == "stakeholder")
@@ -185,7 +185,8 @@ class Dashboard:
             values = {"alert_id": alert_id, "topic": HOSTILE_TOPIC, "topic_id": HOSTILE_TOPIC,
                       "account_id": account_id, "post_id": post_id, "name": SPARE_USER[0],
                       "user": SPARE_USER[0], "username": SPARE_USER[0], "platform": "x", "fmt": "csv",
-                      "format": "csv", "mark_id": 1, "action": "revoke", "briefing_id": briefing_id}
+                      "format": "csv", "mark_id": 1, "action": "revoke", "briefing_id": briefing_id,
+                      "token_name": SPARE_TOKEN}
             missing = [k for k in ("alert_id", "account_id", "post_id", "briefing_id") if values[k] is None]
             assert not missing, f"the test store lacks the hostile {missing}"
             self._values = {k: str(v) for k, v in values.items()}
@@ -206,6 +207,23 @@ class Dashboard:
         name = self.info["users"][role][0]
         token, sess = auth.start_session(self.store, auth.get_user(self.store, name))
         return token, sess.csrf_token
+
+    def api_token(self, role: str) -> str:
+        """A new API token of ``role`` (its secret)."""
+        from dashboard import auth
+
+        self._tokens = getattr(self, "_tokens", 0) + 1
+        return auth.create_token(self.store, f"test-{role}-{self._tokens}", role, created_by="test")[0]
+
+    @property
+    def revoked_token(self) -> str:
+        """The secret of a token made and revoked."""
+        from dashboard import auth
+
+        if not hasattr(self, "_revoked"):
+            self._revoked = self.api_token("admin")
+            auth.revoke_token(self.store, f"test-admin-{self._tokens}", by="test")
+        return self._revoked
 
     def cookies(self, role: str | None) -> dict[str, str]:
         from dashboard.web import SESSION_COOKIE

@@ -37,6 +37,8 @@ JS_URL_MIXED = " JaVaScRiPt:window.__xss='href2'"
 TEMPLATE = "{{ 7*7 }}${7*7}"
 #: an account only for routes that act on an account (disable, revoke), so no test user is locked out
 SPARE_USER = ("spare", "spare-password-4444", "viewer")
+#: an API token only for the routes that revoke one
+SPARE_TOKEN = "spare-token"
 #: every hostile payload, for tests that look for them as text
 HOSTILE = (SCRIPT, IMG, SVG, ATTR, TEMPLATE)
 
@@ -117,4 +119,5 @@ def _add_users(store) -> dict:
     for role, (name, password) in USERS.items():
         auth.add_user(store, name, password, role)
     auth.add_user(store, *SPARE_USER)
+    auth.create_token(store, SPARE_TOKEN, "viewer", created_by="test")
     return dict(USERS)

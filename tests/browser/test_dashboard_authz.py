@@ -7,6 +7,10 @@ resolve and mark posts (every other state-changing request); admins also manage 
 read the audit log. A caller without the role gets 403; one with it gets neither 401 nor 403
 nor a server error, and a state-changing request without the session's CSRF token gets 403.
 
+Other tools call with an API token of a role instead (``Authorization: Bearer ...``): the same
+answers as a session of that role, without a CSRF token; but a token never makes or revokes
+tokens, changes accounts or signs out (403), and a revoked token is nobody (401 from the API).
+
 The routes are the app's own (every route it serves, with those of its OpenAPI document among
 them), so a route added later is checked without editing this file, and one this file cannot
 classify or fill in fails the test with what to add.
@@ -21,7 +25,9 @@ import httpx
 ROLES = ("viewer", "press", "admin")
 RANK = {None: -1, "viewer": 0, "press": 1, "admin": 2}
 PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login")}
-ADMIN_PATHS = re.compile(r"^(/api)?/(users|audit)(/|$)")
+ADMIN_PATHS = re.compile(r"^(/api)?/(users|audit|tokens)(/|\.csv$|$)")
+#: state-changing routes only a signed-in person may call (never an API token)
+PEOPLE_ONLY = re.compile(r"^((/api)?/(users|tokens)(/|$)|/logout$)")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -54,9 +60,12 @@ def routes(app) -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def call(client: httpx.Client, method: str, url: str, *, cookies=None, csrf: str | None = None) -> httpx.Response:
+def call(client: httpx.Client, method: str, url: str, *, cookies=None, csrf: str | None = None,
+         token: str | None = None) -> httpx.Response:
     """One request; an event stream is closed as soon as its status and headers are in."""
     headers = {"X-CSRF-Token": csrf} if csrf else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     client.cookies.clear()
     client.cookies.update(cookies or {})
     with client.stream(method, url, headers=headers,
@@ -107,4 +116,22 @@ def test_every_route_answers_each_caller_as_the_issue_says(dashboard):
                 r = call(client, method, path, cookies=dashboard.cookies("admin"))
                 if r.status_code != 403:
                     problems.append(f"{method} {path} as admin without the CSRF token: {r.status_code}, expected 403")
+            # an API token of each role (a fresh one: a route may revoke the token it is given)
+            for role in ROLES:
+                token = dashboard.api_token(role)
+                r = call(client, method, path, token=token)
+                people_only = method in WRITES and PEOPLE_ONLY.match(template)
+                if need is None:
+                    continue
+                if RANK[role] < RANK[need] or people_only:
+                    if r.status_code != 403:
+                        problems.append(f"{method} {path} with a {role} token: {r.status_code}, expected 403"
+                                        + (" (people only)" if people_only else f" (needs {need})"))
+                elif r.status_code in (401, 403) or r.status_code >= 500:
+                    problems.append(f"{method} {path} with a {role} token: {r.status_code}, should be allowed: "
+                                    f"{r.text[:200] if r.is_stream_consumed else ''}")
+            if need is not None and (path.startswith("/api/") or path.endswith("/stream")):
+                r = call(client, method, path, token=dashboard.revoked_token)
+                if r.status_code != 401:
+                    problems.append(f"{method} {path} with a revoked token: {r.status_code}, expected 401")
     assert not problems, f"{len(problems)} wrong answers of {len(found)} routes:\n" + "\n".join(problems)

@@ -58,6 +58,15 @@ def test_an_alert_arrives_live_is_acknowledged_and_missed_events_come_on_reconne
     assert page.locator("#live-feed li").first.inner_text().startswith(tuple("0123456789"))
     assert f"alert {alert_id} opened (critical)" in page.locator("#live-feed").inner_text()
     assert page.locator("#critical-banner").is_visible()
+    # the 24-hour charts are drawn again: the new alert's topic first (critical), its last hours holding the spike
+    page.wait_for_selector("#day-charts[data-redrawn]", timeout=10000)
+    topic = new[0]["topic"]
+    first_chart = page.locator("#day-charts [data-plotly]").first
+    assert first_chart.get_attribute("id") == f"vol-{topic}"
+    first_chart.locator(".main-svg").first.wait_for()
+    bars = page.evaluate(f"""() => document.getElementById('vol-{topic}').data
+                             .filter(t => t.type === 'bar')[0].y""")
+    assert sum(bars[-2:]) >= 80, bars  # the 80 posts of the spike, in the hours it fell in
     screenshot(page, "flow-alert-arrived-live")
     assert arrived < 5, arrived
     opened_id = records.events(dashboard.store, alert_id)[0]["id"]
@@ -146,6 +155,14 @@ def test_mark_a_post_irrelevant_and_see_the_counts_change(dashboard, page, scree
     page.click("button:has-text('Mark irrelevant')")
     page.wait_for_selector(".govuk-notification-banner--success")
     assert "irrelevant to Vaccination" in page.locator("#marks").inner_text()
+    # the checks table sorts and downloads as shown (without its action column)
+    page.click("#marks-table th:nth-child(2) button")
+    assert page.locator("#marks-table th:nth-child(2)").get_attribute("aria-sort") == "ascending"
+    with page.expect_download() as dl:
+        page.click("#marks button:has-text('Download as shown (CSV)')")
+    rows = open(dl.value.path(), encoding="utf-8").read().splitlines()
+    assert rows[0] == '"Check","By","When (UTC)","Undone"' and "irrelevant to Vaccination" in rows[1], rows
+    assert "Undo" not in rows[1]
     screenshot(page, "flow-marked-irrelevant")
     post_url = page.url.split("?")[0]
     page.goto(dashboard.url + "/topics/vaccination?range=7d")
@@ -154,7 +171,7 @@ def test_mark_a_post_irrelevant_and_see_the_counts_change(dashboard, page, scree
     screenshot(page, "flow-topic-after-mark")
     # undone: the post counts again
     page.goto(post_url)
-    page.click("#marks button:has-text('Undo')")
+    page.click("#marks form button:has-text('Undo')")  # not the column heading's sort button
     page.wait_for_selector(".govuk-notification-banner--success")
     page.goto(dashboard.url + "/topics/vaccination?range=7d")
     assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before

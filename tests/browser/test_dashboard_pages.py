@@ -89,6 +89,18 @@ def test_every_page_has_no_serious_accessibility_violation(browser, dashboard, s
             bad = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
             problems += [f"{path}: {v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}" for v in bad]
             problems += [f"{path}: {e}" for e in events]
+            # every table of the dashboard's own (GOV.UK tables: not the layout tables of a briefing's e-mail)
+            # sorts (a button in each heading but an actions column) and downloads as CSV
+            for t in page.evaluate("""() => [...document.querySelectorAll('table.govuk-table')].map(t => {
+                    const wrap = t.closest('[data-sortable-table]');
+                    const dl = wrap && wrap.querySelector('[data-csv-download]');
+                    return {id: t.id, sortable: !!wrap,
+                            unsortable: [...t.querySelectorAll('thead th')].filter(
+                                th => !th.hasAttribute('data-no-sort') && !th.querySelector('button.earshot-sort-button')).length,
+                            csv: !!dl && !dl.hidden};
+                })"""):
+                if not (t["sortable"] and t["csv"] and t["unsortable"] == 0):
+                    problems.append(f"{path}: table #{t['id']} does not sort and download as CSV: {t}")
         finally:
             context.close()
     assert not problems, f"{len(problems)} accessibility problems or page errors:\n" + "\n".join(problems)

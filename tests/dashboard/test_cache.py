@@ -41,3 +41,111 @@ def test_concurrent_callers_of_a_missing_key_wait_for_one_computation():
     for t in threads:
         t.join()
     assert out == ["v"] * 8 and len(calls) == 1
+
+
+# ----------------------------------------------------------------------------- per data version
+def _batch(i: int):
+    from datetime import datetime, timezone
+
+    from monitor.items import Account, Batch, Post
+
+    post = Post(platform="x", platform_id=f"v{i}", kind="original", author_id="1", text=f"flu at A&E number {i}",
+                created_at=datetime(2026, 11, 20, 9, i, tzinfo=timezone.utc), lang="en")
+    return Batch(source="test", posts=[post], accounts=[Account(platform="x", platform_id="1", handle="u1")])
+
+
+def test_every_kind_of_write_changes_the_data_version(sqlite_store, topics_env, users):
+    from monitor import marks
+    from monitor.config import load_config
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+
+    matcher = Matcher(load_config(topics_env).topics)
+    seen = [cache.data_version(sqlite_store)]
+
+    def changed():
+        v = cache.data_version(sqlite_store)
+        assert v not in seen, "the write left the data version as it was"
+        seen.append(v)
+
+    process_batch(_batch(1), sqlite_store, matcher, run_hooks=False)
+    changed()
+    process_batch(_batch(1), sqlite_store, matcher, run_hooks=False)  # the same batch again: nothing new stored
+    changed()  # but the source's run is counted (a figure on the status page)
+    from sqlalchemy import select
+
+    from monitor import models as m
+
+    with sqlite_store.engine.connect() as conn:
+        post_id = conn.execute(select(m.posts.c.id)).scalar()
+    mark = marks.mark_irrelevant(sqlite_store, post_id, "flu", "press1")
+    changed()
+    marks.undo(sqlite_store, mark["id"], "press1")
+    changed()
+    assert cache.data_version(sqlite_store) == seen[-1]  # and reading changes nothing
+
+
+def test_a_page_is_built_once_per_data_version_for_everyone_with_a_role(client, sqlite_store, topics_env, users,
+                                                                           monkeypatch):
+    from dashboard.routers import alerts
+    from monitor.config import load_config
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+    from tests.dashboard.support import login
+
+    cache.clear()
+    builds = []
+    real = alerts.day_charts
+    monkeypatch.setattr(alerts, "day_charts", lambda *a: builds.append(1) or real(*a))
+    csrf = login(client, *users["press"])
+    first, second = client.get("/alerts"), client.get("/alerts")
+    assert len(builds) == 1
+    # each answer carries its own nonce and the session's CSRF token and name, never the stand-ins
+    nonces = [r.headers["content-security-policy"].split("'nonce-")[1].split("'")[0] for r in (first, second)]
+    assert nonces[0] != nonces[1] and f'nonce="{nonces[1]}"' in second.text and f'nonce="{nonces[0]}"' not in second.text
+    assert f'content="{csrf}"' in second.text and "press1" in second.text
+    for mark in cache_marks():
+        assert mark not in first.text and mark not in second.text
+    # another person with the same role shares the page, with their own token and name
+    other = client.__class__(client.app)
+    other_csrf = login(other, *users["admin"])
+    page = other.get("/alerts")
+    assert len(builds) == 2  # admin is another role: its own build
+    assert f'content="{other_csrf}"' in page.text and "admin1" in page.text and "press1" not in page.text
+    # new data: built again
+    process_batch(_batch(2), sqlite_store, Matcher(load_config(topics_env).topics), run_hooks=False)
+    client.get("/alerts")
+    assert len(builds) == 3
+    other.close()
+
+
+def cache_marks():
+    from dashboard.web import _MARKS
+
+    return list(_MARKS.values())
+
+
+def test_past_its_ttl_a_background_value_is_served_while_the_next_is_computed():
+    cache.clear()
+    now = [100.0]
+    release = threading.Event()
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(10)  # the second computation takes a while
+        return len(calls)
+
+    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1  # never computed: waited for
+    now[0] += 61
+    t0 = time.monotonic()
+    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1  # stale, at once
+    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1
+    assert time.monotonic() - t0 < 1
+    release.set()
+    deadline = time.monotonic() + 10
+    while cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] != 2:
+        assert time.monotonic() < deadline, "the background computation never landed"
+        time.sleep(0.01)
+    assert len(calls) == 2  # one refresh, however many readers came while it ran

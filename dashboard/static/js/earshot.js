@@ -61,6 +61,7 @@ function makeSortable(wrap) {
   table.dataset.sortable = '1';
   var headers = table.querySelectorAll('thead th');
   headers.forEach(function (th, col) {
+    if (th.hasAttribute('data-no-sort')) { return; }
     var button = document.createElement('button');
     button.type = 'button';
     button.className = 'earshot-sort-button';
@@ -100,7 +101,9 @@ function downloadCsv(table) {
   var lines = [];
   table.querySelectorAll('tr').forEach(function (tr) {
     var cells = [];
-    tr.querySelectorAll('th, td').forEach(function (c) { cells.push(csvCell(c.textContent)); });
+    tr.querySelectorAll('th, td').forEach(function (c) {
+      if (!c.hasAttribute('data-csv-skip')) { cells.push(csvCell(c.textContent)); }
+    });
     lines.push(cells.join(','));
   });
   var blob = new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' });
@@ -156,8 +159,34 @@ function liveAlerts(box) {
     document.getElementById('open-count').textContent = n + ' unresolved';
   }
 
+  // the 24-hour charts: read again from the server (which topics, in which order, their counts and
+  // bands) a moment after the last of a burst of events
+  var chartsBox = document.getElementById('day-charts');
+  var chartsTimer = null;
+  function refreshCharts() {
+    if (!chartsBox) { return; }
+    clearTimeout(chartsTimer);
+    chartsTimer = setTimeout(function () {
+      fetch(chartsBox.dataset.chartsUrl, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+        .then(function (html) {
+          var t = document.createElement('template');
+          t.innerHTML = html; // rendered and escaped by the server
+          chartsBox.querySelectorAll('[data-plotly]').forEach(function (el) {
+            if (window.Plotly) { window.Plotly.purge(el); }
+          });
+          chartsBox.replaceChildren(t.content);
+          chartsBox.querySelectorAll('[data-sortable-table]').forEach(makeSortable);
+          drawCharts(chartsBox);
+          chartsBox.dataset.redrawn = String((parseInt(chartsBox.dataset.redrawn || '0', 10)) + 1);
+        })
+        .catch(function () { /* the charts stay as they were; the next event tries again */ });
+    }, 300);
+  }
+
   function show(msg) {
     placeCard(msg);
+    refreshCharts();
     var li = document.createElement('li');
     li.className = 'earshot-feed__item earshot-feed__item--' + msg.severity;
     var when = new Date().toISOString().substring(11, 19);
