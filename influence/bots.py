@@ -25,7 +25,10 @@ numbers behind them. Signals, per account, over the topic's posts in the window:
     Took part in a burst: at least :attr:`Thresholds.burst_min_accounts`
     accounts retweeting the same post, each within
     :attr:`Thresholds.burst_gap_seconds` of the previous one (and the whole
-    burst within :attr:`Thresholds.burst_max_span_seconds`).
+    burst within :attr:`Thresholds.burst_max_span_seconds`), that made up at
+    least :attr:`Thresholds.burst_min_share` of the post's retweeters. A run of
+    quick retweets inside a big cascade (a story breaking, a live broadcast
+    people react to) is what a popular post looks like, not evidence.
 ``coordinated``
     Bursts with the same partners again and again: pairs of accounts that share
     at least :attr:`Thresholds.coordination_min_bursts` bursts (on different
@@ -84,6 +87,7 @@ class Thresholds:
     burst_gap_seconds: float = 10.0
     burst_min_accounts: int = 5
     burst_max_span_seconds: float = 300.0
+    burst_min_share: float = 0.5
     coordination_min_bursts: int = 2
     coordination_min_group: int = 3
     behaviour_signals_to_flag: int = 2
@@ -621,9 +625,18 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
         post_authors: dict[tuple[str, str], int] = dict(zip(post_keys, dsts))
         codes: dict[tuple[str, str], int] = {}
         code = np.fromiter((codes.setdefault(k, len(codes)) for k in post_keys), dtype=np.int64, count=len(post_keys))
-        bursts = bursts_of(code, np.asarray(ts, dtype=np.float64), np.asarray(srcs, dtype=np.int64), list(codes),
+        src_arr = np.asarray(srcs, dtype=np.int64)
+        bursts = bursts_of(code, np.asarray(ts, dtype=np.float64), src_arr, list(codes),
                            gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
                            max_span=th.burst_max_span_seconds)
+        # distinct retweeters of each post that burst (how big the cascade the burst was part of is)
+        retweeters: dict[tuple[str, str], int] = {}
+        if bursts:
+            pairs = np.unique(np.stack([code, src_arr]), axis=1)
+            per_code = np.bincount(pairs[0], minlength=len(codes))
+            keys = list(codes)
+            retweeters = {keys[c]: int(per_code[c]) for c in {codes[b["post"]] for b in bursts}}
+        del src_arr
         del plats, refs, ts, srcs, dsts, post_keys, code, codes
         groups = coordinated_groups(bursts, min_bursts=th.coordination_min_bursts,
                                     min_group=th.coordination_min_group)
@@ -650,6 +663,9 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
                 ring=ring_id[acc], bursts=len(bs), group=members, group_size=len(members), shared_bursts=shared,
                 posts=sorted({b["post"][1] for b in bs})[:20])
         else:
+            bs = [b for b in bs if len(b["accounts"]) >= th.burst_min_share * retweeters.get(b["post"], 0)]
+            if not bs:
+                continue
             b = max(bs, key=lambda x: len(x["accounts"]))
             add(acc, "burst", f"retweeted post {b['post'][1]} together with {len(b['accounts']) - 1} other accounts "
                 f"within {b['span']:.0f} seconds", bursts=len(bs), post=b["post"][1], accounts=len(b["accounts"]))

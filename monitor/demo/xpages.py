@@ -147,12 +147,12 @@ class _Writer:
     def _vary(self, text: str) -> str:
         """The same news as different people write it: an opening, an ending, or neither."""
         r = self.rng.random()
-        if r < 0.55:
+        if r < 0.35:
             return text
         fill = self.slots.fill
-        if r < 0.75:
+        if r < 0.65:
             return fill(_OPENERS[int(self.rng.random() * len(_OPENERS))]) + " " + text
-        if r < 0.92:
+        if r < 0.9:
             return text + " " + fill(_CLOSERS[int(self.rng.random() * len(_CLOSERS))])
         return (fill(_OPENERS[int(self.rng.random() * len(_OPENERS))]) + " " + text + " "
                 + fill(_CLOSERS[int(self.rng.random() * len(_CLOSERS))]))
@@ -165,6 +165,8 @@ class _Writer:
             if p.dual >= 0:
                 a, b, tpl = _DUAL[p.dual]
                 self.dual_posts[p.id] = [TOPICS[a], TOPICS[b]]
+                if rng.random() < 0.5:  # an opening only: a retweet's cut at 140 characters keeps both topics
+                    return fill(_OPENERS[int(rng.random() * len(_OPENERS))]) + " " + fill(tpl)
                 return fill(tpl)
             if tone <= NEG:
                 if topic == _NT and rng.random() < 0.25:
@@ -379,9 +381,13 @@ class _Writer:
             vtype = pop.verified[i]
             fol = pop.followers[i]
             loud = pop.kinds[i] == K_BOT and i not in pop.looks_human
-            tweets = (int(pop.activity[i] * 900 + 40) if not loud else 2000 + (int(pop.ids[i]) % 7000))
-            if i in pop.looks_human:
+            if loud:  # weeks old with thousands of posts
+                tweets = 2000 + (int(pop.ids[i]) % 7000)
+            elif i in pop.looks_human:
                 tweets = 900 + int(pop.ids[i]) % 4000
+            else:  # what it posts in a day (at most 30) over the account's life
+                days = max(1.0, (self.spec.start_utc - pop.created[i]).total_seconds() / 86400.0)
+                tweets = int(days * min(30.0, 0.3 + 1.5 * pop.activity[i])) + 40
             listed = fol // 120 + (int(pop.ids[i]) % 7)
             img = ("https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
                    if loud else

@@ -71,6 +71,29 @@ def test_ring_is_flagged_with_evidence_and_people_are_not(sqlite_store):
     assert r0.to_json()[0]["kind"] == "coordinated"
 
 
+def test_a_quick_run_of_retweets_inside_a_big_cascade_is_no_burst_signal(sqlite_store):
+    """Viewers of a live broadcast retweet a post in seconds among 40 others: no signal; a burst that is
+    most of a post's retweets still is one."""
+    posts, accounts = [post("live", "mp", text="LIVE: the minister is answering on carers support")], [acc("mp")]
+    fans = [f"v{i}" for i in range(40)]
+    accounts += [acc(v, created_at=T0 - timedelta(days=3000), posts_count=2000) for v in fans]
+    for k, v in enumerate(fans):  # five within seconds of each other, the rest spread over an hour
+        posts.append(post(f"rt{v}", v, "retweet", 1 + (k * 0.05 if k < 5 else k * 1.5), ref=("retweet", "live", "mp")))
+    posts.append(post("small", "mp", minutes=300, text="A quieter post about carers allowance"))
+    for k, v in enumerate(fans[10:15]):  # a burst that is all of this post's retweets
+        posts.append(post(f"rs{v}", v, "retweet", 301 + k * 0.05, ref=("retweet", "small", "mp")))
+    sqlite_store.write_batch(posts, accounts)
+    from tests.influence.network import ids
+
+    idm = ids(sqlite_store)
+    flags = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL)
+    assert not any("burst" in flags[idm[v]].kinds for v in fans[:5] if idm[v] in flags)
+    assert all("burst" in flags[idm[v]].kinds for v in fans[10:15])
+    # without the share rule, the five would have been marked
+    loose = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL, thresholds=bots.Thresholds(burst_min_share=0.0))
+    assert all("burst" in loose[idm[v]].kinds for v in fans[:5])
+
+
 def test_high_rate_from_topic_posts_and_from_lifetime(sqlite_store):
     posts = [post(f"q{j}", "fast", minutes=j * 10) for j in range(160)]  # 160 posts in ~27 hours
     sqlite_store.write_batch(posts, [acc("fast", "fast", 1), acc("old", "old", 1, created_at=T0 - timedelta(days=100),
