@@ -26,6 +26,7 @@ from influence import bots, results
 from influence.analysis import features_per_account, topic_posts_per_account
 from influence.graph import ALL_PLATFORMS, read_edges
 from influence.lookup import DEFAULT_WINDOW, compute_run
+from monitor.config import ALERT_DEFAULTS
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,11 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
             results.prune(store, tid, plat, exclude)
             done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,
                                                                 "interactions": a.interactions_read}
+        if isinstance(done.get("all"), dict):  # a new run: the topic's alerts learn what it flagged
+            from monitor.alerts.engine import relabel_coordination
+
+            done["alerts_relabelled"] = relabel_coordination(store, tid, since, until,
+                                                             alert_settings={**ALERT_DEFAULTS, **topic.alerts})
         done["seconds"] = round(time.perf_counter() - t0, 3)
         summary["topics"][tid] = done
         log.info("influence rankings of %s, %s to %s, computed in %.1f s", tid, f"{since:%Y-%m-%d %H:%M}",

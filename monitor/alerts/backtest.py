@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, select
 
 from monitor import models as m
-from monitor.alerts.detector import Params, TopicDetector, Transition, rank
+from monitor.alerts.detector import Params, TopicDetector, Transition, alert_figures, headline, rank
 from monitor.config import ALERT_DEFAULTS, Topic, parse_duration
 from monitor.items import parse_time
 from monitor.store import Store
@@ -66,10 +66,23 @@ class BacktestAlert:
     window_minutes: float | None = None
     signals: list[str] = field(default_factory=list)
     reopened: int = 0
+    posts: float | None = None  # posts in the window that fired, and its reference
+    expected_posts: float | None = None
+    figures_at: datetime | None = None  # the moment the figures speak of: when it opened or last escalated
+    figures_event: str | None = None  # "opened", "reopened" or "escalated"
+    figures_kind: str | None = None  # the incident's kind then (an angry incident may turn loud later)
+
+    @property
+    def headline(self) -> str:
+        """What the live alert's title says of these figures (``3.6× the usual volume (...)``)."""
+        return headline(self.figures_kind or self.kind, {"current": self.current, "expected": self.expected, "ratio": self.ratio,
+                                    "posts": self.posts, "expected_posts": self.expected_posts,
+                                    "window_minutes": self.window_minutes})
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("opened_at", "started_at", "closed_at"):
+        d["headline"] = self.headline if self.kind in ("volume", "sentiment") else None
+        for k in ("opened_at", "started_at", "closed_at", "figures_at"):
             d[k] = d[k].isoformat() if d[k] else None
         return d
 
@@ -192,29 +205,32 @@ def _utc(ts: float) -> datetime:
 
 
 def _record(tr: Transition, alerts: dict[int, BacktestAlert], order: list[int]) -> None:
+    """Fold one transition into the alert it belongs to.
+
+    The figures are set when the alert opens, reopens or escalates -- the moments the live engine
+    sets an alert's title -- from :func:`~monitor.alerts.detector.alert_figures` of that moment, so
+    a backtest lists what the live alert's title says (``figures_at`` tells which moment)."""
     inc = tr.incident
-    mtr = tr.metrics
-    sentiment = (inc.kind or tr.kind) == "sentiment"
-    cur = mtr.get("negative_share") if sentiment else mtr.get("current")
-    exp = mtr.get("negative_norm") if sentiment else mtr.get("expected")
+    kind = tr.kind or inc.kind
     if tr.action == "open":
         inc.alert_id = len(order) + 1
         order.append(inc.alert_id)
-        alerts[inc.alert_id] = BacktestAlert(
-            kind=inc.kind or tr.kind, severity=tr.severity, opened_at=_utc(tr.at),
-            started_at=_utc(inc.started_at) if inc.started_at else None, peak=inc.peak, current=cur, expected=exp,
-            ratio=mtr.get("ratio") if not sentiment else (cur / exp if cur is not None and exp else None),
-            score=mtr.get("z") if not sentiment else mtr.get("sentiment_z"),
-            window_minutes=mtr.get("window_minutes"), signals=list(inc.signals))
-        return
+        alerts[inc.alert_id] = BacktestAlert(kind=kind, severity=tr.severity, opened_at=_utc(tr.at),
+                                             started_at=_utc(inc.started_at) if inc.started_at else None)
     a = alerts.get(inc.alert_id or -1)
     if a is None:
         return
-    a.kind = inc.kind or a.kind
+    a.kind = kind or a.kind
     a.peak = inc.peak
     a.signals = list(inc.signals)
     if rank(tr.severity) > rank(a.severity):
         a.severity = tr.severity
+    if tr.action in ("open", "reopen", "escalate"):
+        fig = alert_figures(kind, tr.metrics)
+        a.current, a.expected, a.ratio, a.score = fig["current"], fig["expected"], fig["ratio"], fig["score"]
+        a.window_minutes, a.posts, a.expected_posts = fig["window_minutes"], fig["posts"], fig["expected_posts"]
+        a.figures_kind = kind
+        a.figures_at, a.figures_event = _utc(tr.at), {"open": "opened", "reopen": "reopened", "escalate": "escalated"}[tr.action]
     if tr.action == "close":
         a.closed_at = _utc(tr.at)
     elif tr.action == "reopen":

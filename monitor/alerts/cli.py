@@ -250,10 +250,15 @@ def _print_backtest(result, title: str, as_json: bool) -> None:
     for a in result.alerts:
         by[a.severity] = by.get(a.severity, 0) + 1
     click.echo(f"  {_plural(len(result.alerts), 'alert')}: " + ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if s in by))
-    click.echo(f"  {'opened (UTC)':<17} {'severity':<8} {'kind':<9} {'ratio':>6} {'score':>6} {'peak/h':>7}  closed")
+    click.echo("  figures: the window that fired when each alert opened or last escalated, as a live alert's title "
+               "gives them; live detection also looks at buckets still filling, so a live alert can open or "
+               "escalate a few minutes earlier, with the figures of that moment")
+    click.echo(f"  {'opened (UTC)':<17} {'severity':<8} {'kind':<9} {'score':>6} {'peak/h':>7}  {'closed':<17} figures")
     for a in result.alerts:
-        click.echo(f"  {_fmt(a.opened_at):<17} {a.severity:<8} {a.kind:<9} {_num(a.ratio):>6} {_num(a.score):>6} "
-                   f"{_num(a.peak, '.0f'):>7}  {_fmt(a.closed_at) if a.closed_at else 'still open at the end'}")
+        what = (f"{a.figures_event} {_fmt(a.figures_at)[11:]}: {a.headline}" if a.kind in ("volume", "sentiment")
+                and a.figures_at else "")
+        click.echo(f"  {_fmt(a.opened_at):<17} {a.severity:<8} {a.kind:<9} {_num(a.score):>6} "
+                   f"{_num(a.peak, '.0f'):>7}  {_fmt(a.closed_at) if a.closed_at else 'still open at the end':<17} {what}")
 
 
 def _overrides(**kw) -> dict[str, Any]:

@@ -182,6 +182,60 @@ def rank(severity: str) -> int:
     return SEVERITY_RANK.get(severity, 0)
 
 
+# ----------------------------------------------------------------------------- what an alert says
+def alert_figures(kind: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures an alert of ``kind`` shows for one evaluation's ``metrics`` (see :meth:`TopicDetector.reading`).
+
+    The one reading of the figures, for the live engine and for backtests alike: a volume alert's
+    are those of the window that fired (posts per hour now and normally, their ratio, the score,
+    the window and its posts); a sentiment alert's the negative share against its norm.
+    """
+    if kind == "sentiment":
+        cur, exp = metrics.get("negative_share") or 0.0, metrics.get("negative_norm") or 0.0
+        return {"current": cur, "expected": exp, "ratio": cur / exp if exp else None,
+                "score": metrics.get("sentiment_z"), "window_minutes": metrics.get("window_minutes"),
+                "posts": None, "expected_posts": None}
+    return {"current": metrics.get("current"), "expected": metrics.get("expected"), "ratio": metrics.get("ratio"),
+            "score": metrics.get("z"), "window_minutes": metrics.get("window_minutes"),
+            "posts": metrics.get("posts"), "expected_posts": metrics.get("expected_posts")}
+
+
+def headline(kind: str, figures: Mapping[str, Any]) -> str:
+    """What a volume or sentiment alert's title says of its figures (:func:`alert_figures`).
+
+    >>> headline("volume", {"ratio": 3.56, "posts": 82, "window_minutes": 180, "expected_posts": 23})
+    '3.6× the usual volume (82 posts in 3 hours, normally about 23)'
+    >>> headline("sentiment", {"current": 0.93, "expected": 0.58})
+    'negative posts at 93% (normally 58%)'
+    """
+    if kind == "sentiment":
+        return f"negative posts at {figures.get('current') or 0.0:.0%} (normally {figures.get('expected') or 0.0:.0%})"
+    return (f"{_fmt_ratio(figures.get('ratio'))} the usual volume ({_n(figures.get('posts'))} posts in "
+            f"{_span(figures.get('window_minutes'))}, normally about {_n(figures.get('expected_posts'))})")
+
+
+def _n(x: Any) -> str:
+    return f"{x:.0f}" if isinstance(x, (int, float)) and math.isfinite(x) else "?"
+
+
+def _span(minutes: Any) -> str:
+    """``5 minutes``, ``1 hour``, ``6 hours``."""
+    if not isinstance(minutes, (int, float)) or minutes <= 0:
+        return "the last hour"
+    if minutes < 60:
+        return f"{minutes:.0f} minutes"
+    hours = minutes / 60
+    if hours < 48:
+        return "1 hour" if hours == 1 else f"{hours:.0f} hours"
+    return f"{hours / 24:.0f} days"
+
+
+def _fmt_ratio(ratio: float | None) -> str:
+    if ratio is None or ratio == float("inf"):
+        return "far above"
+    return f"{ratio:.1f}×"
+
+
 # ----------------------------------------------------------------------------- parameters
 @dataclass
 class Params:

@@ -59,7 +59,8 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor import models as m
 from monitor.alerts import notify
-from monitor.alerts.detector import SEVERITIES, Incident, Params, TopicDetector, Transition, rank
+from monitor.alerts.detector import (SEVERITIES, Incident, Params, TopicDetector, Transition, alert_figures, headline,
+                                     rank)
 from monitor.alerts.records import ENGINE_USER, add_event
 from monitor.config import ALERT_DEFAULTS, Config, Topic, load_config
 from monitor.items import Batch
@@ -404,8 +405,10 @@ class _TopicRun:
         last_settled = math.floor((h - SETTLE.total_seconds() - B) / B) * B
         newest = math.floor(h / B) * B
         with self.store.engine.connect() as conn:
-            if det is None:
-                det = TopicDetector(self.params, key=self.topic.id)
+            if det is None or det.next_t is None:
+                # a topic seen for the first time, or whose first runs held too little data to settle a
+                # bucket (a first stream batch of seconds): primed from its stored history
+                det = det or TopicDetector(self.params, key=self.topic.id)
                 first = conn.execute(select(func.min(m.rollups.c.bucket)).where(
                     m.rollups.c.topic == self.topic.id,
                     m.rollups.c.bucket >= _dt(h - CATCHUP_DAYS * 86400))).scalar()
@@ -608,7 +611,9 @@ class _Describer:
         return self.run_.topic.label
 
     def describe(self, tr: Transition):
-        kind = tr.incident.kind or tr.kind
+        # the kind the incident had at this transition (a later one in the same run may change it):
+        # the figures speak of the moment, whether detection ran per batch or over a day at once
+        kind = tr.kind or tr.incident.kind
         mtr = tr.metrics
         topic = self.run_.topic.id
         base = {"topic": topic, "source": None, "key": tr.key, "kind": kind}
@@ -616,18 +621,10 @@ class _Describer:
         conn_holder = self
 
         if kind in ("volume", "sentiment"):
-            if kind == "volume":
-                cur, exp, ratio = mtr.get("current"), mtr.get("expected"), mtr.get("ratio")
-                title = (f"{self.label}: {_fmt_ratio(ratio)} the usual volume ({_n(mtr.get('posts'))} posts in "
-                         f"{_span(mtr.get('window_minutes'))}, normally about {_n(mtr.get('expected_posts'))})")
-                score = mtr.get("z")
-            else:
-                cur, exp = mtr.get("negative_share") or 0.0, mtr.get("negative_norm") or 0.0
-                ratio = cur / exp if exp else None
-                title = f"{self.label}: negative posts at {cur:.0%} (normally {exp:.0%})"
-                score = mtr.get("sentiment_z")
-            fields = {**base, "title": title, "current": _num(cur), "expected": _num(exp), "ratio": _num(ratio),
-                      "peak": _num(inc.peak), "score": _num(score)}
+            fig = alert_figures(kind, mtr)
+            title = f"{self.label}: {headline(kind, fig)}"
+            fields = {**base, "title": title, "current": _num(fig["current"]), "expected": _num(fig["expected"]),
+                      "ratio": _num(fig["ratio"]), "peak": _num(inc.peak), "score": _num(fig["score"])}
             end = tr.at
             begun = inc.started_at if inc.started_at is not None else end - 3600
             start = min(end - 3600, max(begun, end - DETAILS_SPAN))  # the incident so far, 1 to 3 hours
@@ -637,7 +634,7 @@ class _Describer:
                 coord = coordination(self.conn, topic, end - span, end, expected=_num(mtr.get("expected_posts")))
                 alerts = self.run_.alerts
                 if coord and coord["share"] >= float(alerts.get("coordinated_share") or 0.5):
-                    fields["title"] = f"{title} — {coordination_words(coord)}"
+                    fields["title"] = f"{title}{COORDINATION_SEPARATOR}{coordination_words(coord)}"
                     if alerts.get("coordinated_severity", "lower") == "lower":
                         fields["severity"] = SEVERITIES[max(0, rank(tr.severity) - 1)]
 
@@ -722,22 +719,6 @@ class _Describer:
         }
 
 
-def _n(x: Any) -> str:
-    return f"{x:.0f}" if isinstance(x, (int, float)) and math.isfinite(x) else "?"
-
-
-def _span(minutes: Any) -> str:
-    """``5 minutes``, ``1 hour``, ``6 hours``."""
-    if not isinstance(minutes, (int, float)) or minutes <= 0:
-        return "the last hour"
-    if minutes < 60:
-        return f"{minutes:.0f} minutes"
-    hours = minutes / 60
-    if hours < 48:
-        return "1 hour" if hours == 1 else f"{hours:.0f} hours"
-    return f"{hours / 24:.0f} days"
-
-
 def coordination(conn, topic: str, start: float, end: float, *, expected: float | None = None
                  ) -> dict[str, Any] | None:
     """How much of a topic's rise in ``[start, end)`` came from accounts flagged as automated or
@@ -777,17 +758,72 @@ def coordination(conn, topic: str, start: float, end: float, *, expected: float 
             "rings": [{"ring": k, "posts": v} for k, v in sorted(rings.items(), key=lambda kv: -kv[1])]}
 
 
+COORDINATION_SEPARATOR = " — "  #: between an alert's title and what it says of coordination
+
+
+def relabel_coordination(store: Store, topic: str, since: datetime, until: datetime, *,
+                         settings: Settings | None = None, alert_settings: Mapping[str, Any] | None = None,
+                         ) -> list[int]:
+    """Say what a new influence run found of coordination on the topic's volume and sentiment alerts.
+
+    Alerts are labelled when they open, reopen or escalate, with the flags of the latest
+    influence run at that moment; an alert raised before any run had flagged its accounts (the
+    influence run is hourly; an import detects batch by batch, then ranks) is labelled here, once
+    the run that flags them is stored: every volume or sentiment alert of ``topic`` opened in
+    ``[since, until)`` or still unresolved, whose firing window (``details.window_minutes`` up to
+    the moment its title was set) drew at least ``coordinated_share`` of its rise from flagged
+    accounts, gets the coordination in its title, its details and an ``updated`` event, and is one
+    severity lower when ``coordinated_severity`` is ``lower`` (once; see :func:`coordination`).
+    The change is pushed to the dashboard. Returns the ids of the alerts relabelled.
+    """
+    from monitor.config import ALERT_DEFAULTS
+
+    settings = settings or load_settings()
+    if alert_settings is None:
+        config, _s = runtime()
+        t = config.topics.get(topic)
+        alert_settings = {**ALERT_DEFAULTS, **(t.alerts if t else {})}
+    threshold = float(alert_settings.get("coordinated_share") or 0.5)
+    lower = alert_settings.get("coordinated_severity", "lower") == "lower"
+    a, ev = m.alerts, m.alert_events
+    changed: list[int] = []
+    messages: list[tuple[str, int, int | None]] = []
+    with store.engine.begin() as conn:
+        rows = conn.execute(select(a).where(
+            a.c.topic == topic, a.c.kind.in_(("volume", "sentiment")),
+            ((a.c.opened_at >= since) & (a.c.opened_at < until)) | (a.c.state != "resolved"))).mappings().all()
+        for row in rows:
+            details = dict(row["details"] or {})
+            if (details.get("coordination") or {}).get("share", 0.0) >= threshold:
+                continue  # labelled already
+            moment = conn.execute(select(ev.c.at).where(ev.c.alert_id == row["id"],
+                                                        ev.c.kind.in_(("opened", "reopened", "escalated")))
+                                  .order_by(ev.c.at.desc(), ev.c.id.desc()).limit(1)).scalar() or row["opened_at"]
+            end = moment.timestamp()
+            span = float(details.get("window_minutes") or 60) * 60
+            coord = coordination(conn, topic, end - span, end, expected=_num(details.get("expected_in_window")))
+            if not coord or coord["share"] < threshold:
+                continue
+            title = row["title"].split(COORDINATION_SEPARATOR)[0] + COORDINATION_SEPARATOR + coordination_words(coord)
+            severity = SEVERITIES[max(0, rank(row["severity"]) - 1)] if lower else row["severity"]
+            details["coordination"] = {**coord, "found_after": True}
+            conn.execute(update(a).where(a.c.id == row["id"]).values(title=title, severity=severity, details=details))
+            at = row["updated_at"] or moment
+            note = (f"the influence run of {since:%Y-%m-%d} to {until:%Y-%m-%d} found "
+                    f"{coordination_words(coord)}" + (f"; severity {row['severity']} -> {severity}"
+                                                      if severity != row["severity"] else ""))
+            eid = add_event(conn, row["id"], "updated", at, severity=severity, note=note)
+            messages.append(("updated", row["id"], eid))
+            changed.append(row["id"])
+    _push_messages(store, settings, messages)
+    return changed
+
+
 def coordination_words(coord: Mapping[str, Any]) -> str:
     """``62% of the rise from accounts flagged as coordinated (ring 1)``."""
     rings = [r["ring"] for r in coord.get("rings") or []][:3]
     which = f" (ring {', '.join(str(r) for r in rings)})" if rings else ""
     return f"{coord['share']:.0%} of the rise from accounts flagged as coordinated{which}"
-
-
-def _fmt_ratio(ratio: float | None) -> str:
-    if ratio is None or ratio == float("inf"):
-        return "far above"
-    return f"{ratio:.1f}×"
 
 
 def _num(x: Any) -> float | None:
