@@ -90,6 +90,18 @@ SOURCE_HISTORY = 86400
 RETRIES = 3
 
 
+#: Kinds of alert that tell a story (the press office's to judge): back to normal, they stay open
+#: (acknowledged or not) until someone resolves them with the outcome, so a crisis that ran and
+#: calmed overnight is still on the live page in the morning. Silence, source and stakeholder
+#: alerts, and info ones, are resolved by the engine when back to normal.
+REVIEW_KINDS = ("volume", "sentiment", "voice")
+
+
+def for_review(kind: str | None, severity: str) -> bool:
+    """Whether an alert back to normal stays open for a person to resolve (see :data:`REVIEW_KINDS`)."""
+    return kind in REVIEW_KINDS and rank(severity) >= rank("warning")
+
+
 class _Conflict(Exception):
     """Another run saved this state first."""
 
@@ -314,15 +326,18 @@ class _Applier:
             event = "escalated"
         elif tr.action == "close":
             values.update(closed_at=at)
-            if row["state"] != "resolved":
+            if row["state"] != "resolved" and not for_review(row["kind"], severity):
                 values.update(state="resolved", resolved_by=ENGINE_USER, resolved_at=at)
             event = "closed"
             self.summary.closed.append(alert_id)
         else:  # pragma: no cover - the detector has no other actions
             raise ValueError(tr.action)
         self.conn.execute(update(a).where(a.c.id == alert_id).values(**values))
-        ev = add_event(self.conn, alert_id, event, at, severity=severity, snapshot=snapshot,
-                       note="back to normal" if event == "closed" else None)
+        note = None
+        if event == "closed":
+            note = "back to normal" + ("; open until someone resolves it with the outcome"
+                                       if values.get("state") != "resolved" and row["state"] != "resolved" else "")
+        ev = add_event(self.conn, alert_id, event, at, severity=severity, snapshot=snapshot, note=note)
         meta["noted_at"] = tr.at
         # a person resolved it while it ran: keep the record current, do not announce it again
         if not (row["state"] == "resolved" and row["resolved_by"] != ENGINE_USER and event == "escalated"):

@@ -15,7 +15,8 @@ _ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 def _line(a: dict[str, Any]) -> str:
     when = a["opened_at"].strftime("%a %d %b %H:%M")
-    status = a["state"] + (", ongoing" if a.get("closed_at") is None else "")
+    status = a["state"] + (", ongoing" if a.get("closed_at") is None
+                           else ", back to normal" if a["state"] != "resolved" else "")
     title = a["title"] if len(a["title"]) <= 90 else a["title"][:89] + "…"
     return f"  #{a['id']:<5} {a['severity'].upper():<8} {a['kind']:<11} {when}  {title}  [{status}]"
 

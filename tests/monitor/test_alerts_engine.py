@@ -70,8 +70,11 @@ def test_the_planted_crisis_raises_exactly_one_critical_alert_inside_its_window(
     assert a["kind"] == "volume" and a["ratio"] is not None
     # and nothing else on that topic outside the planted window
     assert [x["id"] for x in alerts if not start <= x["opened_at"] <= end] == []
-    # it closed once the topic was back to normal, and the engine resolved it
-    assert a["closed_at"] is not None and a["closed_at"] > end and a["state"] == "resolved"
+    # it closed once the topic was back to normal, and stays open for the press office to resolve
+    assert a["closed_at"] is not None and a["closed_at"] > end and a["state"] == "open"
+    assert a["resolved_by"] is None
+    (closed,) = [e for e in records.events(demo["store"], a["id"]) if e["kind"] == "closed"]
+    assert closed["note"] == "back to normal; open until someone resolves it with the outcome"
 
 
 def test_the_crisis_alert_says_why(demo):
@@ -129,7 +132,8 @@ def test_summary_lines_list_the_week_and_the_cli_shows_and_acts(demo, monkeypatc
 
     lines = summary_lines(Ctx())
     text = "\n".join(lines)
-    assert "alerts open or acknowledged: 0" in text
+    # the crisis and its emerging voice are back to normal, open until the press office resolves them
+    assert "alerts open or acknowledged: 2" in text and "[open, back to normal]" in text
     assert "CRITICAL" in text and " critical" in text and "Vaccination:" in text
     monkeypatch.setenv("EARSHOT_DATABASE_URL", demo["url"])
     monkeypatch.setenv("EARSHOT_CONFIG", str(ROOT / "config" / "keywords.yaml"))
@@ -140,9 +144,9 @@ def test_summary_lines_list_the_week_and_the_cli_shows_and_acts(demo, monkeypatc
     crit = [r for r in rows if r["severity"] == "critical"][0]
     out = runner.invoke(alerts_cli, ["show", str(crit["id"])])
     assert out.exit_code == 0 and "top posts:" in out.output and "closed" in out.output
-    # the engine resolved it when it ended; a person records the outcome
+    # back to normal, it waits for a person: acknowledged, then resolved with the outcome
     out = runner.invoke(alerts_cli, ["ack", str(crit["id"]), "--by", "alice"])
-    assert out.exit_code == 1 and "resolve --note" in out.output
+    assert out.exit_code == 0 and "acknowledged by alice" in out.output, out.output
     out = runner.invoke(alerts_cli, ["resolve", str(crit["id"]), "--by", "alice", "--note", "statement issued"])
     assert out.exit_code == 0, out.output
     ev = records.events(demo["store"], crit["id"])[-1]
