@@ -8,7 +8,8 @@
 
 Data: the demo scenario (``monitor.demo``: realistic texts, cascades, a crisis, bots) of the
 asked size for the ISO week 2026-W47, imported through the ordinary pipeline into a SQLite store
-under ``bench/out/`` (made once, reused; not timed).
+under ``bench/out/`` (made once, reused; not timed). The store's marker records a digest of the
+generator's code; a store made by another version is used but reported (``store_generator``).
 
 What production does, and so what is measured: the week's influence rankings are computed by the
 scheduled step an hour after the week ends (``briefings.rankings.compute_week``, run by the beat
@@ -84,6 +85,19 @@ class Watch:
         self._t.join()
 
 
+STORE_GENERATOR: dict = {}
+
+
+def generator_digest() -> str:
+    """A digest of the demo scenario's code (monitor/demo): which generator made a kept store."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "monitor" / "demo").rglob("*.py")):
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def prepare(size: int, out: Path):
     """The store with the demo week of ``size`` posts (made once)."""
     from monitor.config import load_config
@@ -96,6 +110,14 @@ def prepare(size: int, out: Path):
     config = load_config(PROJECT_ROOT / "config" / "keywords.yaml")
     db = out / "store.db"
     done = out / "imported"
+    global STORE_GENERATOR
+    if done.exists():
+        made = done.read_text().split()
+        STORE_GENERATOR = {"recorded": made[1] if len(made) > 1 else None, "current": generator_digest()}
+        if STORE_GENERATOR["recorded"] != STORE_GENERATOR["current"]:
+            print(f"note: the store in {out} was made by another version of monitor/demo "
+                  f"({STORE_GENERATOR['recorded'] or 'not recorded'}; now {STORE_GENERATOR['current']}); delete "
+                  f"{done} to make it again with this one", file=sys.stderr)
     if not done.exists():
         db.unlink(missing_ok=True)
         t = time.perf_counter()
@@ -107,7 +129,8 @@ def prepare(size: int, out: Path):
         store.dispose()
         for f in (out / "x").glob("*.jsonl"):
             f.unlink()
-        done.write_text(str(size))
+        done.write_text(f"{size} {generator_digest()}")
+        STORE_GENERATOR = {"recorded": generator_digest(), "current": generator_digest()}
         print(f"store made in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     from monitor.store import Store
 
@@ -357,6 +380,7 @@ def main(argv=None) -> int:
     if not args.cold:
         result["spread"]["precompute_s"] = _spread([r["precompute"]["rankings_s"] for r in runs])
     result["same_content_every_run"] = len({r["content_hash"] for r in runs}) == 1
+    result["store_generator"] = {**STORE_GENERATOR, "same": STORE_GENERATOR.get("recorded") == STORE_GENERATOR.get("current")}
     if len(runs) > 1:
         print(f"{len(runs)} runs: build total {result['spread']['total_s']}; "
               + ", ".join(f"{k} {v['min']}-{v['max']}" for k, v in result["spread"]["stages_s"].items()))

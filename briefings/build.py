@@ -100,7 +100,7 @@ def build(store: Store, config: Config, week: Week, settings: BriefingSettings, 
     with stages("influence"):
         rankings, cold = rankings_for(store, config, g, settings.voices_per_topic)
     with stages("story_clustering"):
-        stories = {tid: cluster(tw.posts, g.accounts) for tid, tw in g.topics.items()}
+        stories = {tid: cluster(tw.posts, g.accounts, limit=settings.stories_per_topic) for tid, tw in g.topics.items()}
     with stages("compose"):
         content = compose(store, g, stories, rankings, settings, naming_for(config, settings))
     del g, stories

@@ -45,7 +45,6 @@ EVENT_HOURS = 6  # ... whose busiest hour is at most this many hours away
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"@\w+")
 _NON_WORD = re.compile(r"[^a-z ]+")
-_SPACES = re.compile(r"\s+")
 _STATUS_HOSTS = ("x.com", "twitter.com", "mobile.twitter.com", "www.twitter.com", "www.x.com")
 
 
@@ -55,10 +54,12 @@ def normalise_text(text: str) -> str:
     >>> normalise_text("RT @nhs: Waits hit 7.6m!! https://t.co/x #NHS")
     'waits hit m nhs'
     """
-    t = _URL.sub(" ", text.lower())
-    t = _MENTION.sub(" ", t)
-    t = _NON_WORD.sub(" ", t)
-    t = _SPACES.sub(" ", t).strip()
+    t = text.lower()
+    if "http" in t:  # each pattern only where it can match (the same result, half the time)
+        t = _URL.sub(" ", t)
+    if "@" in t:
+        t = _MENTION.sub(" ", t)
+    t = " ".join(_NON_WORD.sub(" ", t).split())  # only spaces are left: split() is \s+ and strip()
     return t[3:] if t.startswith("rt ") else t
 
 
@@ -103,17 +104,6 @@ class Story:
         return f"{self.representative[0]}:{self.representative[1]}"
 
 
-class _Keys:
-    def __init__(self) -> None:
-        self.ids: dict[object, int] = {}
-
-    def __call__(self, key: object) -> int:
-        i = self.ids.get(key)
-        if i is None:
-            i = self.ids[key] = len(self.ids)
-        return i
-
-
 def _anchor_links(p: PostRow) -> list[str]:
     out = []
     if p.kind == "article" and p.url:
@@ -128,8 +118,10 @@ def _anchor_links(p: PostRow) -> list[str]:
 
 
 def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: bool = True,
-            near_duplicates: bool = False, candidates: int = NEAR_DUP_CANDIDATES) -> list[Story]:
-    """The stories of one topic's week, the most spread first (:func:`rank_key`).
+            near_duplicates: bool = False, candidates: int = NEAR_DUP_CANDIDATES,
+            limit: int | None = None) -> list[Story]:
+    """The stories of one topic's week, the most spread first (:func:`rank_key`); the first ``limit`` only
+    when given (what a briefing shows: the ranking is the same, only the shown stories are described).
 
     First the cascades: connected components of "retweets, quotes or replies to" and "in the
     thread of" (strong links: the posts are about the same post). Then each cascade joins the
@@ -141,29 +133,31 @@ def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: b
     n = len(posts)
     if not n:
         return []
-    keys = _Keys()
+    keys: dict[tuple[str, str], int] = {}
     rows: list[int] = []
     cols: list[int] = []
     refs: Counter = Counter()  # (platform, id) -> posts in the week referring to it
     for i, p in enumerate(posts):
-        own = (p.platform, p.platform_id)
+        plat = p.platform
         rows.append(i)
-        cols.append(keys(own))
+        cols.append(keys.setdefault((plat, p.platform_id), len(keys)))
         if p.ref_id and p.ref_kind:
-            ref = (p.platform, p.ref_id)
+            ref = (plat, p.ref_id)
             rows.append(i)
-            cols.append(keys(ref))
+            cols.append(keys.setdefault(ref, len(keys)))
             refs[ref] += 1
-        if p.kind != "retweet" and p.conversation_id and p.conversation_id != p.platform_id:
+        if p.conversation_id and p.kind != "retweet" and p.conversation_id != p.platform_id:
             rows.append(i)
-            cols.append(keys((p.platform, p.conversation_id)))
-    k = len(keys.ids)
+            cols.append(keys.setdefault((plat, p.conversation_id), len(keys)))
+    k = len(keys)
+    del keys
     # bipartite graph posts -> keys, as one (n + k) square matrix
     data = np.ones(len(rows), dtype=np.int8)
     g = coo_matrix((data, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64) + n)),
                    shape=(n + k, n + k)).tocsr()
-    _, comp = connected_components(g, directed=False)
-    comp = comp[:n].tolist()
+    del rows, cols
+    _, comp_arr = connected_components(g, directed=False)
+    comp = comp_arr[:n].tolist()
     # each cascade's anchor
     link_votes: dict[int, Counter] = defaultdict(Counter)
     best_text: dict[int, tuple] = {}
@@ -171,11 +165,13 @@ def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: b
         if p.kind == "retweet":
             continue
         c = comp[i]
-        for lk in _anchor_links(p):
-            link_votes[c][lk] += 1
+        if p.links or p.kind == "article":
+            for lk in _anchor_links(p):
+                link_votes[c][lk] += 1
         if p.text:
             score = (refs.get((p.platform, p.platform_id), 0), -p.ts, -p.id)
-            if c not in best_text or score > best_text[c][0]:
+            bt = best_text.get(c)
+            if bt is None or score > bt[0]:
                 best_text[c] = (score, p.title or p.text, int(p.ts) // TEXT_WINDOW_S)
     anchor_of: dict[int, object] = {}
     for c in set(comp):
@@ -193,12 +189,47 @@ def cluster(posts: Sequence[PostRow], accounts: dict[int, Account], *, events: b
     if near_duplicates:
         labels = _join_near_duplicates(posts, labels, refs, candidates)
     anchor_link = {ids[a]: a[1] for a in anchor_of.values() if a[0] == "link"}
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i, lab in enumerate(labels.tolist()):
-        groups[lab].append(i)
-    stories = [_story(posts, idx, accounts, refs, anchor_link.get(lab)) for lab, idx in groups.items()]
+    chosen = _leading(posts, labels, limit)
+    # each chosen story's posts, in post order (labels sorted stably)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(labels))))
+    stories = [_story(posts, order[bounds[lab]:bounds[lab + 1]].tolist(), accounts, refs, anchor_link.get(lab))
+               for lab in chosen]
     stories.sort(key=rank_key)
-    return stories
+    return stories[:limit] if limit is not None else stories
+
+
+def _leading(posts: Sequence[PostRow], labels: np.ndarray, limit: int | None) -> list[int]:
+    """The labels that can be among the first ``limit`` stories by :func:`rank_key` (every label when
+    ``limit`` is None): ranked on the key's first three parts (reposts plus accounts, size, first post),
+    computed for every story at once, ties with the last place kept (its last part, the story id,
+    needs the story described)."""
+    n_lab = int(labels.max()) + 1
+    present = np.bincount(labels, minlength=n_lab) > 0
+    if limit is None or limit >= int(present.sum()):
+        return [int(x) for x in np.nonzero(present)[0]]
+    size = np.bincount(labels, minlength=n_lab)
+    amp = np.bincount(labels, weights=np.fromiter((p.ref_kind in ("retweet", "quote") for p in posts), dtype=np.float64,
+                                                  count=len(posts)), minlength=n_lab).astype(np.int64)
+    acc = np.fromiter((p.account_id for p in posts), dtype=np.int64, count=len(posts))
+    acc = np.unique(acc, return_inverse=True)[1].astype(np.int64)  # dense account numbers
+    pairs = np.unique(labels * (int(acc.max()) + 1) + acc)
+    authors = np.bincount(pairs // (int(acc.max()) + 1), minlength=n_lab)
+    ts = np.fromiter((p.ts for p in posts), dtype=np.float64, count=len(posts))
+    first = np.full(n_lab, np.inf)
+    np.minimum.at(first, labels, ts)
+    spread = -(amp + authors)
+    labs = np.nonzero(present)[0]
+    rank = np.lexsort((first[labs], -size[labs], spread[labs]))
+    last = labs[rank[limit - 1]]
+    cut = (spread[last], -size[last], first[last])
+    keep = labs[rank[:limit]].tolist()
+    for j in rank[limit:]:
+        lab = labs[j]
+        if (spread[lab], -size[lab], first[lab]) != cut:
+            break
+        keep.append(int(lab))
+    return [int(x) for x in keep]
 
 
 def rank_key(s: "Story") -> tuple:
@@ -295,17 +326,31 @@ def join_events(posts: Sequence[PostRow], labels: np.ndarray, *, candidates: int
     if len(chosen) < 2:
         return labels
     words: list[Counter] = [Counter() for _ in order]
-    hours_of: list[Counter] = [Counter() for _ in order]
     texts_seen = [0] * len(order)
-    for i, lab in enumerate(labels.tolist()):
-        j = chosen.get(lab)
-        if j is None:
-            continue
-        p = posts[i]
-        hours_of[j][int(p.ts) // 3600] += 1
-        if p.kind != "retweet" and p.text and texts_seen[j] < 200:
-            texts_seen[j] += 1
-            words[j].update(set(_bigrams(normalise_text(p.title or p.text))))
+    lut = np.full(n_lab, -1, dtype=np.int64)
+    for c, j in chosen.items():
+        lut[c] = j
+    jj = lut[labels]
+    sel = np.nonzero(jj >= 0)[0]
+    for i, j in zip(sel.tolist(), jj[sel].tolist()):
+        if texts_seen[j] < 200:
+            p = posts[i]
+            if p.kind != "retweet" and p.text:
+                texts_seen[j] += 1
+                words[j].update(set(_bigrams(normalise_text(p.title or p.text))))
+    # each chosen story's busiest hour (the earliest of equals)
+    hour = np.fromiter((posts[i].ts for i in sel.tolist()), dtype=np.float64, count=len(sel)) // 3600
+    hour = hour.astype(np.int64)
+    key, counts = np.unique(jj[sel] * (1 << 32) + hour, return_counts=True)
+    kj, kh = key >> 32, key & ((1 << 32) - 1)
+    best = np.lexsort((kh, -counts, kj))  # per story: most posts, then earliest hour
+    first_of = np.ones(len(best), dtype=bool)
+    first_of[1:] = kj[best][1:] != kj[best][:-1]
+    peak = [0] * len(order)
+    has_posts = [False] * len(order)
+    for b in best[first_of].tolist():
+        peak[int(kj[b])] = int(kh[b])
+        has_posts[int(kj[b])] = True
     vocab: dict[str, int] = {}
     r, c, v = [], [], []
     for j, cnt in enumerate(words):
@@ -322,11 +367,10 @@ def join_events(posts: Sequence[PostRow], labels: np.ndarray, *, candidates: int
     norms[norms == 0] = 1.0
     m = csr_matrix(m.multiply(1.0 / norms[:, None]))
     sim = (m @ m.T).toarray()
-    peak = [min(h.items(), key=lambda kv: (-kv[1], kv[0]))[0] if h else 0 for h in hours_of]
     founders: list[int] = []
     event_of: dict[int, int] = {}
     for j in range(len(order)):
-        if not hours_of[j]:
+        if not has_posts[j]:
             continue
         home = next((f for f in founders if abs(peak[f] - peak[j]) <= hours and sim[f, j] >= threshold), None)
         if home is None:
