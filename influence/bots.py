@@ -581,14 +581,13 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
                         f"the end of the window", created_at=row.created_at.isoformat(), age_days=round(age_days, 1))
 
         # near-identical texts
-        texts: list[str] = []
-        authors: list[int] = []
         where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
-        for acc, text in raw_query(store.engine, f"SELECT pt.account_id, p.text FROM post_topics pt JOIN posts p ON "
-                                                 f"p.id = pt.post_id WHERE {where} AND p.kind <> 'retweet' "
-                                                 f"ORDER BY pt.created_at, pt.post_id", params):
-            authors.append(acc)
-            texts.append(text or "")
+        rows = raw_rows(store.engine, f"SELECT pt.account_id, p.text FROM post_topics pt JOIN posts p ON "
+                                      f"p.id = pt.post_id WHERE {where} AND p.kind <> 'retweet' "
+                                      f"ORDER BY pt.created_at, pt.post_id", params)
+        authors = [r[0] for r in rows]
+        texts = [r[1] or "" for r in rows]
+        del rows
         dup_posts: Counter = Counter()
         dup_example: dict[int, tuple[str, int]] = {}
         for cluster in near_duplicate_clusters(texts, similarity=th.duplicate_similarity,

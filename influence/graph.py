@@ -176,7 +176,7 @@ def read_edges(engine: Engine, topic: str, since: datetime | None = None, until:
     case = " ".join(f"WHEN '{k}' THEN {n}" for n, k in enumerate(KINDS))
     sql = (f"SELECT i.src_account_id, i.dst_account_id, CASE i.kind {case} END "
            f"FROM post_topics pt JOIN interactions i ON i.post_id = pt.post_id WHERE {where}")
-    flat = np.fromiter(itertools.chain.from_iterable(raw_query(engine, sql, params)), dtype=np.int64)
+    flat = np.fromiter(itertools.chain.from_iterable(raw_rows(engine, sql, params)), dtype=np.int64)
     flat = flat.reshape(-1, 3)
     return Edges(np.ascontiguousarray(flat[:, 0]), np.ascontiguousarray(flat[:, 1]), flat[:, 2].astype(np.int8))
 
