@@ -1,4 +1,5 @@
-"""The alert engine: know within a minute when a topic breaks from normal, and why.
+"""The alert engine: know as soon as the evidence allows when a topic breaks from normal, and why
+(within a minute for a sharp spike on a busy topic on the X stream; README, "Alerts", has the figures).
 
 Modules
 -------

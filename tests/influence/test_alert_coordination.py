@@ -7,6 +7,7 @@ CLI (`earshot alerts show`), as a press officer reads it.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 
@@ -67,8 +68,6 @@ def test_a_ring_driven_alert_is_labelled_when_the_influence_run_flags_the_ring(e
     fill(store, topic, spike + timedelta(minutes=5), spike + timedelta(hours=1), 4.0, seed=53)
     runner = CliRunner()
     listed = runner.invoke(alerts, ["list", "--json", "--kind", "volume", "--since", (spike - timedelta(hours=1)).isoformat()])
-    import json
-
     (raised,) = [a for a in json.loads(listed.output) if a["topic"] == topic]
     shown = runner.invoke(alerts, ["show", str(raised["id"])]).output
     assert shown.startswith(f"#{raised['id']} {before} ") and "flagged as coordinated" not in shown.splitlines()[0]
