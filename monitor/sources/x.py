@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -630,7 +633,7 @@ class XStreamSource:
                     except (requests.RequestException, OSError) as exc:
                         problem = f"the connection dropped: {type(exc).__name__}: {exc}"
                     finally:
-                        resp.close()
+                        _close_stream(resp)
                     gap = Gap(source=self.name, start=pending.disconnected_at or _now(), end=None,
                               reason="disconnect", detail=problem)
                     pending.disconnect_detail = None
@@ -680,8 +683,38 @@ class XStreamSource:
         raise SourceError(self.name, f"the filtered stream answered {status}: {body or 'no detail given'}")
 
     def _read(self, resp: requests.Response, pending: "_Pending") -> Iterator[Batch]:
-        """Read one open stream, yielding batches as they fill up or age."""
-        for raw in resp.iter_lines(chunk_size=1024):
+        """Read one open stream, yielding batches as they fill up or age.
+
+        The lines are read by a thread of this connection, so a batch is yielded once it is
+        ``batch_seconds`` old even when no further line comes (X sends a keep-alive only every
+        20 seconds: a spike's last posts on a quiet stream would otherwise wait for it). A read
+        error of that thread is raised here.
+        """
+        lines: queue.Queue = queue.Queue()
+        end = object()
+
+        def pump() -> None:
+            try:
+                for line in resp.iter_lines(chunk_size=1024):
+                    lines.put(line)
+                lines.put(end)
+            except BaseException as exc:  # the connection dropped, timed out or was closed under us
+                lines.put(exc)
+
+        threading.Thread(target=pump, name=f"{self.name}-reader", daemon=True).start()
+        while True:
+            wait = None
+            if pending.since is not None and not pending.empty:
+                wait = max(0.0, self.batch_seconds - (time.monotonic() - pending.since))
+            try:
+                raw = lines.get(timeout=wait)
+            except queue.Empty:
+                yield pending.flush()  # old enough, without waiting for the next line
+                continue
+            if raw is end:
+                return
+            if isinstance(raw, BaseException):
+                raise raw
             pending.lines += 1
             if raw and raw.strip():
                 pending.add_line(raw)
@@ -733,6 +766,21 @@ class _Pending(BatchAccumulator):
 
     def flush(self) -> Batch:  # type: ignore[override]
         return super().flush(fetched_at=_now())
+
+
+def _close_stream(resp: requests.Response) -> None:
+    """Close a stream response whose lines a reader thread may still be waiting on: the socket is
+    shut down first (the reader wakes up with an error and ends), else closing would wait for the
+    reader's read (up to ``stream_timeout``) on the buffered file they share."""
+    # urllib3's response -> http.client's -> its buffered reader -> the SocketIO -> the socket
+    # (no public way to it; without it, closing just waits)
+    sock = getattr(getattr(getattr(getattr(resp.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+    resp.close()
 
 
 def _rule_errors(resp: Any) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from monitor.harness.xapi import TOKEN, FakeX, serve
+from monitor.harness.xapi import TOKEN, FakeX, LiveStream, serve
 from monitor.sources.base import AuthError, SourceError
 from monitor.sources.x import X_HOST, XRoutingAdapter, XSearchSource, XStreamSource
 
@@ -336,3 +336,20 @@ def test_stream_records_the_time_between_runs(fake_x: tuple[FakeX, str]) -> None
     (gap,) = got[0].gaps
     assert gap.reason == "disconnect" and gap.start.isoformat() == "2024-01-01T00:00:00+00:00" and gap.end > gap.start
     assert len(primary_ids(got)) == 1
+
+
+def test_a_stream_batch_is_handed_on_when_old_enough_without_waiting_for_another_line(fake_x) -> None:
+    """X sends a keep-alive only every 20 s: a spike's last posts on a quiet stream must not wait for it."""
+    x, base = fake_x
+    live = LiveStream(keepalive=60.0)  # no keep-alive during the test
+    x.streams.append(live)
+    for line in stream_lines()[:3]:
+        live.put(line)
+    src = XStreamSource("x-stream", TOKEN, [("#brexit", "brexit")], api_base=base, sleep=Sleeps(),
+                        batch_size=100, batch_seconds=0.3, max_batches=1)
+    started = time.monotonic()
+    (batch,) = list(src.collect(None))
+    waited = time.monotonic() - started
+    assert len(primary_ids([batch])) == 3
+    assert waited < 5.0  # the batch's age, not the next line (a minute away), handed it on
+    live.close()
