@@ -30,38 +30,45 @@ _inflight: dict[Hashable, threading.Event] = {}
 
 
 def cached(key: Hashable, fn: Callable[[], Any], *, ttl: float | None = TTL, clock: Callable[[], float] = time.monotonic,
-           background: bool = False) -> tuple[Any, datetime]:
+           background: bool = False, stamp: Hashable = None) -> tuple[Any, datetime]:
     """``fn()``'s value for ``key`` and when it was computed (UTC); computed again after ``ttl`` seconds.
     Concurrent callers of a missing key wait for the one computing it instead of computing it too.
 
     ``background``: once a value is older than ``ttl``, callers get it as it is (with its time, so the
     page says how old it is) while one thread computes the next; only a key never computed is waited for.
+
+    ``stamp``: the value is good only while it was computed with the same stamp (a data version); a
+    new stamp computes it again in the same entry, so old versions take no room.
     """
     while True:
         with _lock:
             hit = _entries.get(key)
+            if hit is not None and hit[3] != stamp:
+                hit = None
             fresh = hit is not None and (ttl is None or clock() - hit[0] < ttl)
             if fresh or (hit is not None and background):
                 _entries.move_to_end(key)
                 if not fresh and key not in _inflight:
                     _inflight[key] = threading.Event()
-                    threading.Thread(target=_compute, args=(key, fn, clock), name="earshot-cache", daemon=True).start()
+                    threading.Thread(target=_compute, args=(key, fn, clock, stamp), name="earshot-cache",
+                                     daemon=True).start()
                 return hit[2], hit[1]
             waiting = _inflight.get(key)
             if waiting is None:
                 _inflight[key] = threading.Event()
                 break
         waiting.wait(30)
-    return _compute(key, fn, clock)
+    return _compute(key, fn, clock, stamp)
 
 
-def _compute(key: Hashable, fn: Callable[[], Any], clock: Callable[[], float]) -> tuple[Any, datetime]:
+def _compute(key: Hashable, fn: Callable[[], Any], clock: Callable[[], float], stamp: Hashable = None
+             ) -> tuple[Any, datetime]:
     """Compute ``key``'s value and keep it (the caller has put ``key`` in ``_inflight``)."""
     try:
         value = fn()
         at = datetime.now(timezone.utc)
         with _lock:
-            _entries[key] = (clock(), at, value)
+            _entries[key] = (clock(), at, value, stamp)
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
         return value, at
@@ -107,7 +114,7 @@ def versioned(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[]
         newest = newest.replace(tzinfo=timezone.utc)
     now = clock()
     minute = int(now // 60) if newest is not None and newest.timestamp() > now - 86400 else None
-    return cached(("versioned", store.url, key, version, minute), fn, ttl=None)[0]
+    return cached(("versioned", store.url, key), fn, ttl=None, stamp=(version, minute))[0]
 
 
 _ANY = None

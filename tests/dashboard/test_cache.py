@@ -149,3 +149,18 @@ def test_past_its_ttl_a_background_value_is_served_while_the_next_is_computed():
         assert time.monotonic() < deadline, "the background computation never landed"
         time.sleep(0.01)
     assert len(calls) == 2  # one refresh, however many readers came while it ran
+
+
+def test_a_new_stamp_replaces_the_value_in_its_entry():
+    cache.clear()
+    calls = []
+
+    def fn():
+        calls.append(1)
+        return len(calls)
+
+    assert cache.cached("s", fn, ttl=None, stamp=1)[0] == 1
+    assert cache.cached("s", fn, ttl=None, stamp=1)[0] == 1
+    assert cache.cached("s", fn, ttl=None, stamp=2)[0] == 2
+    assert len([k for k in cache._entries if k == "s"]) == 1 and len(cache._entries) == 1
+    assert cache.cached("s", fn, ttl=None, stamp=1)[0] == 3  # an old stamp is not kept either
