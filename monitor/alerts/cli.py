@@ -252,7 +252,8 @@ def _print_backtest(result, title: str, as_json: bool) -> None:
     click.echo(f"  {_plural(len(result.alerts), 'alert')}: " + ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if s in by))
     click.echo("  figures: the window that fired when each alert opened or last escalated, as a live alert's title "
                "gives them; live detection also looks at buckets still filling, so a live alert can open or "
-               "escalate a few minutes earlier, with the figures of that moment")
+               "escalate a few minutes earlier, with the figures of that moment, and it saw posts as they arrived "
+               "(posts stored later into past buckets, such as an RSS import after an X one, only the replay sees)")
     click.echo(f"  {'opened (UTC)':<17} {'severity':<8} {'kind':<9} {'score':>6} {'peak/h':>7}  {'closed':<17} figures")
     for a in result.alerts:
         what = (f"{a.figures_event} {_fmt(a.figures_at)[11:]}: {a.headline}" if a.kind in ("volume", "sentiment")
