@@ -84,7 +84,7 @@ class _Post:
  _EV_SLEEPER) = range(10)
 _N_ELITE = 3  # leading voices of a topic who pass on each post of its endorsed voice
 _LIVE_MOMENTS = 3  # live-tweeted moments of the crisis (a statement in the House)
-_P_CROSS_CAMP = 0.02  # chance that an amplification on a two-camp topic crosses camps
+_P_CROSS_CAMP = 0.003  # chance that an amplification on a two-camp topic crosses camps
 _P_DUAL = 0.05  # share of ordinary originals written on two topics at once
 _MIN_CENTRAL_POSTS = 4  # at least this many originals for each central low-follower account
 _MIN_RICH_POSTS = 6  # ... and for each follower-rich, unamplified account

@@ -213,8 +213,8 @@ def test_every_post_is_on_the_topics_it_was_made_for_and_counts_match(scenario, 
     got = collections.Counter(x for hits in topic_of.values() for x in hits)
     assert {t: got[t] for t in TOPICS} == truth["counts"]["per_topic"]
     assert got[OFF_TOPIC] == truth["counts"]["off_topic"] > 0
-    assert truth["counts"]["two_topics"] == len(two) >= 10 and truth["counts"]["near_miss"] == len(near) >= 5
-    assert len({tuple(v) for v in two.values()}) >= 4  # several pairs of topics, not one
+    assert truth["counts"]["two_topics"] == len(two) >= 5 and truth["counts"]["near_miss"] == len(near) >= 5
+    assert len({tuple(v) for v in two.values()}) >= 3  # several pairs of topics, not one
     kinds = collections.Counter(_kind(t) for t in scenario.tweets)
     c = truth["counts"]
     assert c["posts"] == len(scenario.tweets) == truth["size"] == 1000
