@@ -303,7 +303,7 @@ def measure(db: Path, n_accounts: int, n_interactions: int, seed: int, repeats: 
     since = datetime.fromtimestamp(T0, tz=timezone.utc)
     until = datetime.fromtimestamp(T0 + WINDOW_DAYS * 86400, tz=timezone.utc)
     base_mb = peak_mb()
-    config = SimpleNamespace(topics={TOPIC: SimpleNamespace(stakeholders=[], label="Bench topic")})
+    config = SimpleNamespace(topics={TOPIC: SimpleNamespace(stakeholders=[], label="Bench topic", alerts={})})
 
     # ---- the scheduled recompute, timed as a whole and in its parts
     parts: dict[str, float] = {}

@@ -58,66 +58,80 @@ see the figures below. Options considered:
   into networkx objects only for exports; communities are igraph's Leiden.
 
 The whole scheduled recompute, measured by ``python bench/influence.py`` on this
-machine: 2 CPUs shared with
-seven other engineers' test suites and benchmarks (load average 15 to 25), so
-absolute seconds are several times what an idle machine gives; the ratios
-compare runs made in the same process minutes apart. 1,001,200 interactions
-among 184,897 accounts in a SQLite store, best of 2 runs:
+machine (2 CPUs shared with other engineers' test suites; compare ratios made in
+the same run): 1,001,200 interactions among 184,897 accounts in a SQLite store,
+best of 3 runs (runs 29.4, 41.3 and 39.2 s; igraph 3.43, 3.55 and 3.35 s):
 
-==============================================  ========  =========================
-the scheduled recompute (both variants, stored)  seconds   run 1 (before the changes
-                                                           below, lighter load)
-==============================================  ========  =========================
-read the interactions (once)                     12.7      4.0
-bot and coordination flags (once)                79.5      33.0
-scores (both variants)                           56.3      25.1
-communities: Leiden search (both variants)       66.8      34.5
-communities: labels (both variants)              15.4      7.5
-recompute, whole                                 314.9     141.9
-igraph: build + PageRank + multilevel [1]        36.9      17.4
-recompute / igraph                               8.5x      8.2x
-==============================================  ========  =========================
+==============================================  ========
+the scheduled recompute (both variants, stored)  seconds
+==============================================  ========
+read the interactions (once)                     2.0
+bot and coordination flags (once)                14.2
+scores (both variants)                           5.5
+communities: Leiden search (both variants)       3.8
+communities: labels (both variants)              0.4
+recompute, whole                                 29.4
+igraph: build + PageRank + multilevel [1]        3.35
+recompute / igraph                               8.8x
+==============================================  ========
 
-[1] From the edge rows already in memory: the SQL read is charged to Earshot only.
+[1] From the edge rows already in memory (the SQL read is charged to Earshot
+only), built from a list of tuples, igraph's fastest input (an earlier version
+of the bench passed a numpy array, which costs igraph a second more).
 
 The goal (within 3x of igraph's PageRank plus community detection) is **not
-met**: 8.5x. Peak memory 834 MB (goal: 2 GB). PageRank alone (read, build,
-PageRank) is 0.65x igraph's build plus PageRank, with the same top 100. The
-rest is Python work per post: bot detection reads and normalises every post's
-text and every retweet (a third of the recompute), and everything after the
-read is done twice, once per variant (the second variant's community search
-starts from the first's camps). What was done: bursts found with numpy,
-MinHash signatures computed in numpy chunks, per-author counts read raw, label
-features read once for both variants from an even sample of at most 100,000
-posts.
+met**: 8.8x (the first version measured 8.5x, 314.9 s / 36.9 s, under a heavier
+load, on the bench's old texts and with the slower igraph input). Right after
+this run, the code before these changes took 38.0 and 40.2 s on the same store
+against 27.7 and 26.5 s for this code (runs alternated). Peak memory 1,005 MB
+(goal: 2 GB). What the two variants are and share: the
+ranking with every interaction, and the ranking without the interactions of
+flagged accounts. They share the read, the flags, the posts per account, the
+label features, the previous window's inputs, and the first variant's camps
+(the second's Leiden starts from them and needs one iteration, not two: the
+same partition, ``communities.LEIDEN_WARM_ITERATIONS``); when nobody is
+flagged the second is the first stored again. Scores cannot be shared: the
+network differs. What was done: flags stored from evidence built once (a deep
+copy per signal cost 15 s at 120,000 accounts with a signal), per-account
+signals with numpy, near-duplicate texts as numpy work over integer codes of
+word pairs (MinHash with multiply-shift hashes, bands keyed by one integer),
+igraph graphs built from tuples, community labels and bridges on arrays. The
+bench's own texts were wrong before (words with digits that the normalisation
+strips: every text was the same, 59,000 accounts flagged for duplicate text,
+and MinHash had nothing to do); now the near-duplicate search over 450,000
+texts is most of the flags' 14 s, and the flags the largest part left.
 
 Community method, on the same graph (NMI against the bench's 60 planted
-communities): igraph's multilevel (Louvain) 15.9 s, modularity 0.8259, NMI
-0.910; igraph's Leiden 27.1 s, 0.8259, 0.911. networkx's Louvain took 86 s for
-the same modularity in a separate run (``--networkx``; it is not the default
-because it takes minutes). Leiden is kept: it guarantees connected communities,
-agreed best with the LFR benchmark's groups (``tests/influence``), and is a
-small share of the recompute.
+communities), same run: igraph's multilevel (Louvain) 2.3 s, modularity
+0.8259, NMI 0.910; igraph's Leiden 1.6 s, 0.8259, 0.911. networkx's Louvain
+took 86 s for the same modularity in an earlier run (``--networkx``). Leiden is
+kept: it guarantees connected communities, agreed best with the LFR
+benchmark's groups (``tests/influence``), and is a small share of the recompute.
 
 Betweenness sample, on an 18,543-account graph of the same kind against exact
-betweenness (861 s), mean of 3 seeds:
+betweenness (igraph's, 45.1 s), mean of 3 seeds:
 
 ========  ====================  =======  ======================
 sources   top-50 brokers        seconds  top-50 by score
           shared with exact              shared with exact
 ========  ====================  =======  ======================
-32        23                    1.0      46.7
-64        28.3                  2.4      47.3
-128       31                    4.5      47.0
-256       39.7                  12.7     47.7
+32        23                    0.15     46.7
+64        28.3                  0.24     47.3
+128       31                    0.48     47.0
+256       39.7                  1.43     47.7
 ========  ====================  =======  ======================
 
-The sample's brokers are rough (23 of the exact top 50 at 32 sources, 40 at
-256), but the ranking barely moves (47 of the top 50 by score at 32 sources,
-48 at 256): the sample stays at 32 sources at this size
+igraph does not make betweenness cheaper here: its subset betweenness from the
+same sampled sources took 6.98 s for 32 sources at 185,000 accounts against
+6.14 s for Earshot's (61.7 s against 36.5 s for 256), and its cutoff
+betweenness 9.3 s (cutoff 2), 45.9 s (3) and 127 s (4) already at 18,543
+accounts. At the full size a source costs about 0.15 s, so 256 sources would add
+30 s to each variant for one more place in the top 50 by score (47.7 against
+46.7): the sample stays at 32 sources at this size
 (:data:`influence.scoring.BETWEENNESS_MIN_SOURCES`; smaller graphs get more,
 exact below 30 million arc visits), and the brokers listed beside communities
-should be read as "among the bridges", not as an exact order.
+should be read as "among the bridges" (23 of the exact top 50), not as an exact
+order.
 """
 
 from influence.analysis import AccountScore, Analysis, Ranking, analyse
