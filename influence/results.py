@@ -15,7 +15,7 @@ package.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import delete, func, or_, select
 
@@ -227,6 +227,24 @@ def latest_any(store: Store, topic: str, *, platform: str = "all", exclude_flagg
                             .order_by(r.window_end.desc(), r.computed_at.desc()).limit(1)).scalar()
 
 
+def delete_runs(store: Store, topics: Iterable[str], since: datetime, until: datetime, *,
+                platform: str | None = None, exclude_flagged: bool | None = None) -> int:
+    """Delete the stored runs of ``topics`` for exactly the window ``[since, until)`` (every platform and both
+    variants unless ``platform`` / ``exclude_flagged`` say which), with their scores, communities and flags;
+    returns how many runs went. For a benchmark or a rebuild that must compute a window again."""
+    r = m.influence_runs.c
+    cond = [r.topic.in_(list(topics)), r.window_start == since, r.window_end == until]
+    if platform is not None:
+        cond.append(r.platform == platform)
+    if exclude_flagged is not None:
+        cond.append(r.exclude_flagged == bool(exclude_flagged))
+    with store.engine.begin() as conn:
+        ids = conn.execute(select(r.id).where(*cond)).scalars().all()
+        for rid in ids:
+            _delete_run(conn, rid)
+    return len(ids)
+
+
 def prune(store: Store, topic: str, platform: str, exclude_flagged: bool, *, keep: int = KEEP_RUNS) -> int:
     """Delete all but the newest ``keep`` runs of a topic/platform/variant (and the previous runs they use)."""
     r = m.influence_runs.c
@@ -242,4 +260,4 @@ def prune(store: Store, topic: str, platform: str, exclude_flagged: bool, *, kee
 
 
 __all__ = ["KEEP_ACCOUNTS", "KEEP_RUNS", "save_run", "find_run", "latest_run", "latest_any", "load_run",
-           "previous_ranks", "prune"]
+           "previous_ranks", "prune", "delete_runs"]

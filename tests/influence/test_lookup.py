@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -280,3 +280,23 @@ def test_with_nobody_flagged_the_second_variant_is_the_first_stored_again(sqlite
     alone = influencers(sqlite_store, TOPIC, since=a.since, until=a.until, exclude_flagged=True, fresh=True,
                         limit=None)
     assert _rows(alone) == _rows(b)
+
+
+def test_delete_runs_forgets_one_window_of_the_named_topics(sqlite_store):
+    two_weeks(sqlite_store)
+    config = load_config(PROJECT_ROOT / "config" / "keywords.yaml")
+    now = T0 + WEEK + timedelta(minutes=20)
+    done = tasks.recompute(sqlite_store, config, topics=[TOPIC], now=now)
+    since, until = (datetime.fromisoformat(done[k]) for k in ("since", "until"))
+    other = influencers(sqlite_store, TOPIC, since=CUR[0], until=CUR[1])  # another window, kept
+    assert results.delete_runs(sqlite_store, ["vaccination"], since, until) == 0
+    assert results.delete_runs(sqlite_store, [TOPIC], since, until, exclude_flagged=True) == 1
+    assert results.find_run(sqlite_store, TOPIC, "all", since, until, True) is None
+    assert results.find_run(sqlite_store, TOPIC, "all", since, until, False) is not None
+    assert results.delete_runs(sqlite_store, [TOPIC], since, until) == 1
+    assert results.find_run(sqlite_store, TOPIC, "all", since, until, False) is None
+    assert results.find_run(sqlite_store, TOPIC, "all", CUR[0], CUR[1], False) == other.run_id
+    with sqlite_store.engine.connect() as conn:
+        left = set(conn.execute(select(m.influence_scores.c.run_id).distinct()).scalars())
+    assert done["topics"][TOPIC]["all"]["run_id"] not in left
+    assert tasks.recompute(sqlite_store, config, topics=[TOPIC], now=now)["topics"][TOPIC]["all"] != "already stored"
