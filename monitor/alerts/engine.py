@@ -791,8 +791,6 @@ def relabel_coordination(store: Store, topic: str, since: datetime, until: datet
     severity lower when ``coordinated_severity`` is ``lower`` (once; see :func:`coordination`).
     The change is pushed to the dashboard. Returns the ids of the alerts relabelled.
     """
-    from monitor.config import ALERT_DEFAULTS
-
     settings = settings or load_settings()
     if alert_settings is None:
         config, _s = runtime()
