@@ -440,7 +440,8 @@ def measure(db: Path, n_accounts: int, n_interactions: int, seed: int, repeats: 
         "interactions": n_rows, "accounts": int(g.n), "recompute": best,
         "recompute_all": [r["total"] for r in recomputes], "pagerank_only": min(pr_runs), "igraph": ig_best,
         "igraph_all": [r["total"] for r in ig_runs], "top100_overlap": len(pr_order & ig_order),
-        "methods": methods, "warm": warm, "warm_nmi": warm_nmi, "betweenness": btw, "peak_mem_mb": recompute_peak, "baseline_mem_mb": base_mb,
+        "methods": methods, "warm": warm, "warm_nmi": warm_nmi, "betweenness": btw, "peak_mem_mb": recompute_peak,
+        "baseline_mem_mb": base_mb,
         "repeats": repeats, "flagged": best["summary"]["all"],
     }
 

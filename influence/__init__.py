@@ -83,7 +83,8 @@ The goal (within 3x of igraph's PageRank plus community detection) is **not
 met**: 8.8x (the first version measured 8.5x, 314.9 s / 36.9 s, under a heavier
 load, on the bench's old texts and with the slower igraph input). Right after
 this run, the code before these changes took 38.0 and 40.2 s on the same store
-against 27.7 and 26.5 s for this code (runs alternated). Peak memory 1,005 MB
+against 27.7 and 26.5 s for this code (runs alternated), and 28.5 s against
+24.2 s on a store of the bench's old texts. Peak memory 1,005 MB
 (goal: 2 GB). What the two variants are and share: the
 ranking with every interaction, and the ranking without the interactions of
 flagged accounts. They share the read, the flags, the posts per account, the
@@ -92,7 +93,7 @@ label features, the previous window's inputs, and the first variant's camps
 same partition, ``communities.LEIDEN_WARM_ITERATIONS``); when nobody is
 flagged the second is the first stored again. Scores cannot be shared: the
 network differs. What was done: flags stored from evidence built once (a deep
-copy per signal cost 15 s at 120,000 accounts with a signal), per-account
+copy per signal took 15 s under cProfile at 120,000 accounts with a signal), per-account
 signals with numpy, near-duplicate texts as numpy work over integer codes of
 word pairs (MinHash with multiply-shift hashes, bands keyed by one integer),
 igraph graphs built from tuples, community labels and bridges on arrays. The

@@ -34,7 +34,6 @@ other communities, highest betweenness first.
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -195,7 +194,8 @@ def distinctive(counts: Counter, total: Counter, *, top: int = 5, min_z: float =
 
 
 def distinctive_arrays(names, y_c: np.ndarray, y_all: np.ndarray, *, n_all: float, n_c: float | None = None,
-                       index: np.ndarray | None = None, top: int = 5, min_z: float = MIN_Z, min_ratio: float = MIN_RATIO,
+                       index: np.ndarray | None = None, top: int = 5, min_z: float = MIN_Z,
+                       min_ratio: float = MIN_RATIO,
                        min_support: int = MIN_SUPPORT) -> list[tuple[str, int, float]]:
     """:func:`distinctive` on arrays: ``y_c[i]`` and ``y_all[i]`` are feature ``names[i]``'s count in the
     community and in the topic, ``n_all`` the topic's total count (``n_c``, the community's, defaults to
