@@ -788,8 +788,11 @@ def boost_label(b: dict[str, Any]) -> str:
 
     >>> boost_label({"share": 0.93, "rings": [{"ring": 1}], "other_flagged": 2})
     'BOOSTED 93% ring 1+flagged'
+    >>> boost_label({"share": 0.95, "rings": [{"ring": 1}, {"ring": 2}]})
+    'BOOSTED 95% rings 1+2'
     """
-    who = ",".join(f"ring {r['ring']}" for r in b.get("rings", [])) or "flagged"
+    rings = [str(r["ring"]) for r in b.get("rings", [])]
+    who = (("ring " if len(rings) == 1 else "rings ") + "+".join(rings)) if rings else "flagged"
     if b.get("rings") and b.get("other_flagged"):
         who += "+flagged"
     return f"BOOSTED {b['share']:.0%} {who}"
