@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import case, func, literal_column, select, text as sql_text
+from sqlalchemy import case, func, literal_column, select
 
 from dashboard.charts import floor_time, volume
 from dashboard.links import post_url, safe_url
-from monitor import models as m
+from monitor import models as m, shares
 from monitor.sentiment import NEGATIVE, POSITIVE
 from monitor.store import Store
 
@@ -88,50 +88,26 @@ def with_link(row: dict[str, Any]) -> dict[str, Any]:
 
 def most_shared_posts(store: Store, topic: str, start: datetime, end: datetime, *, platform: str | None = None,
                       limit: int = 10) -> list[dict[str, Any]]:
-    """The topic's most retweeted and quoted posts in the window (by shares in the window)."""
-    i, pt, p, a = m.interactions, m.post_topics, m.posts, m.accounts
-    q = (select(i.c.platform, i.c.ref_platform_id, func.count().label("n"))
-         .select_from(pt.join(i, i.c.post_id == pt.c.post_id))
-         .where(pt.c.topic == topic, pt.c.created_at >= start, pt.c.created_at < end,
-                i.c.kind.in_(("retweet", "quote")), i.c.ref_platform_id.is_not(None))
-         .group_by(i.c.platform, i.c.ref_platform_id).order_by(func.count().desc()).limit(limit))
-    if platform:
-        q = q.where(i.c.platform == platform)
+    """The topic's most retweeted and quoted posts in the window's hours (by shares in them), from the
+    share rollups (:mod:`monitor.shares`)."""
+    p, a = m.posts, m.accounts
     out = []
     with store.engine.connect() as conn:
-        top = conn.execute(q).all()
-        for plat, ref, n in top:
+        for plat, ref, n in shares.top(conn, topic, "post", start, end, platform, limit):
             row = conn.execute(select(*POST_COLUMNS).select_from(p.join(a, a.c.id == p.c.account_id))
                                .where(p.c.platform == plat, p.c.platform_id == ref)).mappings().first()
             if row is not None:
-                out.append({**with_link(dict(row)), "shares": int(n)})
+                out.append({**with_link(dict(row)), "shares": n})
     return out
 
 
 def most_shared_links(store: Store, topic: str, start: datetime, end: datetime, *, platform: str | None = None,
                       limit: int = 10) -> list[dict[str, Any]]:
-    """Links most often in the topic's posts in the window: (url, posts). Only http(s) links are counted;
-    only ``https`` ones are linked."""
-    plat = "AND p.platform = :platform" if platform else ""
-    if store.dialect == "sqlite":
-        sql = (f"SELECT j.value AS url, count(*) AS n FROM post_topics pt JOIN posts p ON p.id = pt.post_id, "
-               f"json_each(p.links) j WHERE pt.topic = :topic AND pt.created_at >= :start AND pt.created_at < :end "
-               f"AND p.links IS NOT NULL {plat} GROUP BY j.value ORDER BY n DESC LIMIT :limit")
-        from monitor.store import _sqlite_time
-
-        params = {"start": _sqlite_time(start), "end": _sqlite_time(end)}
-    else:
-        sql = (f"SELECT j AS url, count(*) AS n FROM post_topics pt JOIN posts p ON p.id = pt.post_id, "
-               f"json_array_elements_text(p.links) j WHERE pt.topic = :topic AND pt.created_at >= :start "
-               f"AND pt.created_at < :end AND p.links IS NOT NULL {plat} GROUP BY j ORDER BY n DESC LIMIT :limit")
-        from monitor.store import _naive_utc
-
-        params = {"start": _naive_utc(start), "end": _naive_utc(end)}
-    params.update(topic=topic, limit=limit, platform=platform)
+    """Links most often in the topic's posts in the window's hours: (url, posts), from the share rollups
+    (:mod:`monitor.shares`: http(s) links only); only ``https`` ones are linked."""
     with store.engine.connect() as conn:
-        rows = conn.execute(sql_text(sql), params).all()
-    return [{"url": u, "posts": int(n), "link": safe_url(u, "rss")} for u, n in rows
-            if isinstance(u, str) and u.lower().startswith(("http://", "https://"))]
+        rows = shares.top(conn, topic, "link", start, end, platform, limit)
+    return [{"url": u, "posts": n, "link": safe_url(u, "rss")} for _, u, n in rows]
 
 
 def stakeholder_posts(store: Store, topic: str, handles: Iterable[str], start: datetime, end: datetime, *,

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor import models as m
+from monitor import models as m, shares
 from monitor.sentiment import NEGATIVE, POSITIVE
 from monitor.store import Store
 
@@ -97,6 +97,7 @@ def mark_irrelevant(store: Store, post_id: int, topic: str, by: str, *, when: da
                            .where(pt.c.post_id == post_id, pt.c.topic == topic)).first()
         if tag is None:
             raise MarkError(f"post #{post_id} is not on topic {topic!r} (already marked irrelevant?)")
+        shares.tag_changed(conn, store.dialect, post_id, topic, -1)
         conn.execute(delete(pt).where(pt.c.post_id == post_id, pt.c.topic == topic))
         bucket = m.bucket_start(post.created_at)
         lo, hi = _bucket_range(bucket)
@@ -168,6 +169,7 @@ def undo(store: Store, mark_id: int, by: str, *, when: datetime | None = None) -
             if conn.execute(select(pt.c.post_id).where(pt.c.post_id == post.id, pt.c.topic == topic)).first() is None:
                 conn.execute(insert(pt).values(post_id=post.id, topic=topic, created_at=post.created_at,
                                                account_id=post.account_id, terms=mark["terms"]))
+                shares.tag_changed(conn, store.dialect, post.id, topic, 1)
                 bucket = m.bucket_start(post.created_at)
                 new_author = conn.execute(select(ra.c.account_id).where(
                     ra.c.topic == topic, ra.c.bucket == bucket, ra.c.account_id == post.account_id)).first() is None

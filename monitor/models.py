@@ -170,6 +170,20 @@ rollups = Table(
     Column("positive", Integer, nullable=False, default=0),  # compound >= 0.05
 )
 
+share_rollups = Table(
+    # per topic and hour: how often each post was retweeted or quoted (kind "post": platform, its
+    # platform id) and each http(s) link was in a post (kind "link": the url), counted over the
+    # topic's tags as the topic page's most-shared lists count them (monitor.shares)
+    "share_rollups",
+    metadata,
+    Column("topic", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # post | link
+    Column("bucket", UTCDateTime, primary_key=True),  # start of the hour
+    Column("platform", String(16), primary_key=True),
+    Column("ref", String(600), primary_key=True),  # links longer are not counted (an index key's limit)
+    Column("n", Integer, nullable=False),
+)
+
 rollup_authors = Table(
     "rollup_authors",
     metadata,

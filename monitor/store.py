@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor import models as m
+from monitor import models as m, shares
 from monitor.clean import clean_text
 from monitor.sentiment import NEGATIVE, POSITIVE
 from monitor.items import (
@@ -482,6 +482,8 @@ class Store:
             if counted:
                 result.interactions_new = self._insert_interactions(conn, counted, new, ids)
                 result.topic_posts = self._insert_topics_and_rollups(conn, counted, ids)
+                if result.topic_posts:  # the new tags' shares and links (monitor.shares)
+                    shares.add_tags_of(conn, self.dialect, [pid for pid, s, _ in counted if s.topics])
                 result.new_post_ids = [pid for pid, _, _ in counted]
             if source is not None:
                 self._record_run(conn, source, result, cursor, gaps, errors, t_now)
@@ -682,7 +684,14 @@ class Store:
     def _insert_interactions(self, conn, new, inserted, ids) -> int:
         """Edges of ``new`` posts (inserted or promoted), and those earlier posts owe the ``inserted`` ones."""
         self._resolve_reference_authors(conn, new, ids)
-        rows = self._backfill_edges(conn, inserted, ids) if inserted else []
+        n = 0
+        owed = self._backfill_edges(conn, inserted, ids) if inserted else []
+        if owed:  # earlier posts' shares, now counted for the topic tags those posts have (monitor.shares)
+            got = self._bulk.insert_new(conn, m.interactions, self._EDGE_COLUMNS, owed, "post_id, kind, dst_account_id",
+                                        "id, kind")
+            n = len(got)
+            shares.add_edges(conn, self.dialect, [id_ for id_, kind in got if kind in shares.SHARE_KINDS])
+        rows = []
         for post_id, s, created in new:
             p = s.post
             src = ids[(p.platform, p.author_id)]
@@ -691,8 +700,9 @@ class Store:
                 if dst is not None:
                     rows.append((post_id, kind, src, dst, created, p.platform, ref_id))
         if not rows:
-            return 0
-        return self._bulk.insert_new(conn, m.interactions, self._EDGE_COLUMNS, rows, "post_id, kind, dst_account_id", None)
+            return n
+        return n + self._bulk.insert_new(conn, m.interactions, self._EDGE_COLUMNS, rows, "post_id, kind, dst_account_id",
+                                         None)
 
     def _insert_topics_and_rollups(self, conn, new, ids) -> dict[str, int]:
         b = self._bulk
