@@ -272,6 +272,105 @@ def measure(url: str, eps: list[tuple[str, list[str]]], cookies: list[str], per_
     return asyncio.run(_measure(url, eps, cookies, per_client))
 
 
+async def _measure_live(url: str, eps: list[tuple[str, list[str]]], cookies: list[str], seconds: float):
+    """Per endpoint: server times (seconds) of every request while all clients send them back to back
+    for ``seconds`` (batches arrive meanwhile: :func:`live_writer`)."""
+    import httpx
+
+    from dashboard.web import SESSION_COOKIE
+
+    clients = [httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: c}, timeout=120,
+                                 limits=httpx.Limits(max_connections=1)) for c in cookies]
+    out = {}
+    try:
+        for name, paths in eps:
+            server: list[float] = []
+            deadline = time.perf_counter() + seconds
+
+            async def run(i: int, c: httpx.AsyncClient) -> None:
+                j = 0
+                while time.perf_counter() < deadline:
+                    path = paths[(i + j) % len(paths)]
+                    j += 1
+                    r = await c.get(path)
+                    if r.status_code != 200:
+                        raise SystemExit(f"GET {path}: {r.status_code} {r.text[:300]}")
+                    server.append(float(r.headers["server-timing"].split("dur=")[1]) / 1000)
+
+            await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+            out[name] = server
+            print(f"  live {name}: {len(server)} requests", file=sys.stderr)
+    finally:
+        for c in clients:
+            await c.aclose()
+    return out
+
+
+def live_batches(store, start: datetime, k: int, size: int):
+    """The ``k``-th live batch: ``size`` new posts on the topics by new accounts, a third of them retweets
+    of the week's most retweeted post and some with a link, ``k`` seconds of data time after ``start``."""
+    from sqlalchemy import func, select
+
+    from monitor import models as m
+    from monitor.items import ORIGINAL, RETWEET, Account, Batch, Post, Reference
+
+    with store.engine.connect() as conn:
+        top = conn.execute(select(m.interactions.c.ref_platform_id, m.interactions.c.dst_account_id)
+                           .where(m.interactions.c.kind == "retweet").group_by(m.interactions.c.ref_platform_id,
+                                                                               m.interactions.c.dst_account_id)
+                           .order_by(func.count().desc()).limit(1)).first()
+        author = conn.execute(select(m.accounts.c.platform_id).where(m.accounts.c.id == top[1])).scalar()
+    texts = ["the waiting list is getting longer", "vaccination clinic open today", "social care staff shortages",
+             "mental health services", "obesity and sugar tax", "resident doctors strike", "smoking ban"]
+    posts, accounts = [], []
+    for j in range(size):
+        who = f"bench-live-{(k * size + j) % 200}"
+        accounts.append(Account(platform="x", platform_id=who, handle=who, name=who))
+        when = start + timedelta(seconds=k, milliseconds=j)
+        pid = f"98{k:06d}{j:04d}{int(start.timestamp())}"
+        if j % 3 == 0:
+            posts.append(Post(platform="x", platform_id=pid, kind=RETWEET, author_id=who, created_at=when, lang="en",
+                              text=f"RT {texts[j % len(texts)]}", references=[Reference("retweet", top[0], author)]))
+        else:
+            posts.append(Post(platform="x", platform_id=pid, kind=ORIGINAL, author_id=who, created_at=when, lang="en",
+                              text=f"{texts[j % len(texts)]} (live {k}.{j})",
+                              links=["https://www.nhs.uk/live"] if j % 4 == 1 else []))
+    return Batch(source="x-search", posts=posts, accounts=accounts)
+
+
+def measure_live(url, eps, cookies, store, config, meta: dict, seconds: float, every: float, size: int):
+    """:func:`_measure_live` while this process commits one batch of ``size`` posts every ``every`` seconds
+    through the pipeline (as the stream's worker does; the alert engine is not run after them here).
+    Returns (server times by endpoint, batches committed, their write seconds)."""
+    import threading
+
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+
+    matcher = Matcher(config.topics)
+    stop = threading.Event()
+    writes: list[float] = []
+    start = datetime.fromisoformat(meta["end"])
+
+    def writer() -> None:
+        k = 0
+        while not stop.wait(every):
+            batch = live_batches(store, start, k, size)
+            t0 = time.perf_counter()
+            process_batch(batch, store, matcher)
+            writes.append(time.perf_counter() - t0)
+            k += 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        times = asyncio.run(_measure_live(url, eps, cookies, seconds))
+    finally:
+        stop.set()
+        t.join(60)
+    return times, writes
+
+
 def pct(values: list[float], q: float) -> float:
     """The nearest-rank ``q``-th percentile."""
     ordered = sorted(values)
@@ -455,10 +554,14 @@ def main() -> None:
     ap.add_argument("--requests", type=int, help="requests per client per endpoint (default 5; --quick 3)")
     ap.add_argument("--sse-clients", type=int, default=200)
     ap.add_argument("--samples", type=int, help="fan-out samples (default 20; --quick 3)")
+    ap.add_argument("--live-seconds", type=float, help="live phase per endpoint (default 12; --quick 4)")
+    ap.add_argument("--live-every", type=float, default=3.0, help="seconds between live batches")
+    ap.add_argument("--live-size", type=int, default=20, help="posts per live batch")
     args = ap.parse_args()
     n = args.posts or (10_000 if args.quick else 2_000_000)
     per_client = args.requests or (3 if args.quick else 5)
     samples = args.samples or (3 if args.quick else 20)
+    live_s = args.live_seconds or (4 if args.quick else 12)
 
     from monitor.config import load_config
     from monitor.store import Store
@@ -485,6 +588,9 @@ def main() -> None:
             eps = endpoints(store, meta)
             print(f"measuring {len(eps)} endpoints, {args.clients} clients x {per_client} requests ...", file=sys.stderr)
             times = measure(url, eps, cookies, per_client)
+            print(f"live: {live_s:.0f} s per endpoint, a batch of {args.live_size} posts every {args.live_every} s ...",
+                  file=sys.stderr)
+            live, writes = measure_live(url, eps, cookies, store, config, meta, live_s, args.live_every, args.live_size)
             print(f"fan-out to {args.sse_clients} event-stream clients, {samples} samples ...", file=sys.stderr)
             lat, engine = fanout(url, store, config, meta, args.sse_clients, samples, work)
         finally:
@@ -511,13 +617,23 @@ def main() -> None:
               f"{rt95[name]:>15.1f} {alone[name]:>10.1f} {first[name]:>12.1f}")
     print("first round: the slowest server time of the first request of every client at once, the cache empty "
           "(what a page costs after the data changed)")
+    live95 = {name: ms(pct(v, 95)) for name, v in live.items()}
+    live50 = {name: ms(pct(v, 50)) for name, v in live.items()}
+    print(f"live: {len(writes)} batches of {args.live_size} posts committed, one every {args.live_every} s "
+          f"(write p50 {ms(pct(writes, 50)) if writes else 0} ms), while the clients sent requests for {live_s:.0f} s "
+          "per endpoint")
+    print(f"{'live server time, ms':<36} {'n':>5} {'p50':>8} {'p95':>8} {'max':>8}")
+    for name, v in live.items():
+        print(f"{name:<36} {len(v):>5} {live50[name]:>8.1f} {live95[name]:>8.1f} {ms(max(v)):>8.1f}")
     print(f"fan-out, commit to event at each of {args.sse_clients} clients ({len(lat)} deliveries): "
           f"p50 {pct(lat, 50):.3f} s, p95 {pct(lat, 95):.3f} s, max {max(lat):.3f} s (goal p95 < 1 s)")
     if engine:
         print(f"  of which commit to the alert's message on Redis (the alert engine after the batch, in the writing "
               f"process; {len(engine)} samples): p50 {pct(engine, 50):.3f} s, max {max(engine):.3f} s")
     figures = {"p95_ms": p95, "p50_ms": p50, "search_p95_ms": max(v for k, v in p95.items() if "search" in k), "round_trip_p95_ms": rt95, "alone_p50_ms": alone,
-               "first_ms": first,
+               "first_ms": first, "live_p95_ms": live95, "live_p50_ms": live50,
+               "live_search_p95_ms": max(v for k, v in live95.items() if "search" in k), "live_batches": len(writes),
+               "live_batch_posts": args.live_size, "live_every_s": args.live_every,
                "fanout_p95_s": round(pct(lat, 95), 3), "fanout_p50_s": round(pct(lat, 50), 3),
                "fanout_engine_p50_s": round(pct(engine, 50), 3) if engine else None,
                "posts": meta["posts"], "tweets_generated": n, "clients": args.clients,
