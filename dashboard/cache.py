@@ -1,10 +1,9 @@
 """Caches of what the pages and APIs compute, per process.
 
-- :func:`cached`: a short-lived cache for the few aggregates that scan a topic's posts in a window
-  (most shared posts and links, per-topic counts with distinct authors): each is computed at most
-  once per :data:`TTL` seconds for the same arguments, so many people opening the same overview
-  cost one scan; past that, the next is computed in the background while readers get the last one.
-  The page says how old the cached lists are (``as_of``).
+- :func:`cached`: a short-lived cache for aggregates that scan a topic's posts (per-topic counts
+  with distinct authors): each is computed at most once per :data:`TTL` seconds for the same
+  arguments, so many people opening the same page cost one scan. (The most shared posts and links
+  are read from the share rollups, :mod:`monitor.shares`, and need no cache of their own.)
 - :func:`versioned`: a page's or an API answer's content, computed once per **data version**
   (:func:`data_version`: what any write to the figures changes -- a batch stored, an alert raised,
   updated, acknowledged or resolved, a mark made or undone, an influence run stored, a gap) and
@@ -30,12 +29,9 @@ _inflight: dict[Hashable, threading.Event] = {}
 
 
 def cached(key: Hashable, fn: Callable[[], Any], *, ttl: float | None = TTL, clock: Callable[[], float] = time.monotonic,
-           background: bool = False, stamp: Hashable = None) -> tuple[Any, datetime]:
+           stamp: Hashable = None) -> tuple[Any, datetime]:
     """``fn()``'s value for ``key`` and when it was computed (UTC); computed again after ``ttl`` seconds.
     Concurrent callers of a missing key wait for the one computing it instead of computing it too.
-
-    ``background``: once a value is older than ``ttl``, callers get it as it is (with its time, so the
-    page says how old it is) while one thread computes the next; only a key never computed is waited for.
 
     ``stamp``: the value is good only while it was computed with the same stamp (a data version); a
     new stamp computes it again in the same entry, so old versions take no room.
@@ -46,12 +42,8 @@ def cached(key: Hashable, fn: Callable[[], Any], *, ttl: float | None = TTL, clo
             if hit is not None and hit[3] != stamp:
                 hit = None
             fresh = hit is not None and (ttl is None or clock() - hit[0] < ttl)
-            if fresh or (hit is not None and background):
+            if fresh:
                 _entries.move_to_end(key)
-                if not fresh and key not in _inflight:
-                    _inflight[key] = threading.Event()
-                    threading.Thread(target=_compute, args=(key, fn, clock, stamp), name="earshot-cache",
-                                     daemon=True).start()
                 return hit[2], hit[1]
             waiting = _inflight.get(key)
             if waiting is None:

@@ -8,7 +8,7 @@ Pages ``/topics`` and ``/topics/{topic}``; API ``/api/topics``, ``/api/topics/{t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 from typing import Annotated, Any, Literal
 
@@ -76,10 +76,9 @@ def overview(state: State, topic: str, range_: str = "7d", platform: str | None 
     except Exception:  # no stored ranking yet, or the influence package unavailable
         influencers, ranking_window = [], None
     review = marks.review_stats(state.store, since=start, until=end, topic=topic).get(topic, {})
-    key = (state.store.url, topic, start, end, platform)
-    (shared_posts, shared_links), as_of = cache.cached(("shared",) + key, lambda: (
-        queries.most_shared_posts(state.store, topic, start, end, platform=platform),
-        queries.most_shared_links(state.store, topic, start, end, platform=platform)), background=True)
+    as_of = datetime.now(timezone.utc)  # the lists are counted now, from the share rollups
+    shared_posts = queries.most_shared_posts(state.store, topic, start, end, platform=platform)
+    shared_links = queries.most_shared_links(state.store, topic, start, end, platform=platform)
     return {
         "topic": {"id": t.id, "label": t.label, "description": t.description},
         "range": range_, "platform": platform, "start": start, "end": end, "step_seconds": step,

@@ -38,7 +38,11 @@ PROBE = """() => {
     }
     if (el.tagName === 'A' && el.hasAttribute('href') && /original/i.test(el.textContent || ''))
       originals.push(el.href);
-    if (el.tagName === 'SCRIPT' && (el.textContent || '').includes('__xss')) bad.push('a script element holds a payload');
+    // a JSON data block (a chart's numbers: a hostile link is a label there) never runs, but must stay
+    // whole JSON: text that broke out of it would be a script element of its own, caught by the next check
+    if (el.tagName === 'SCRIPT' && el.type === 'application/json') {
+      try { JSON.parse(el.textContent || ''); } catch (e) { bad.push(`a JSON block is not JSON: ${e}`); }
+    } else if (el.tagName === 'SCRIPT' && (el.textContent || '').includes('__xss')) bad.push('a script element holds a payload');
     if (el.tagName === 'IFRAME' || el.tagName === 'OBJECT' || el.tagName === 'EMBED') bad.push(`${el.tagName} element`);
   }
   return {bad, originals, xss: window.__xss === undefined ? null : String(window.__xss), text: document.body.innerText};

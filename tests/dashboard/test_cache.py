@@ -125,32 +125,6 @@ def cache_marks():
     return list(_MARKS.values())
 
 
-def test_past_its_ttl_a_background_value_is_served_while_the_next_is_computed():
-    cache.clear()
-    now = [100.0]
-    release = threading.Event()
-    calls = []
-
-    def fn():
-        calls.append(1)
-        if len(calls) > 1:
-            release.wait(10)  # the second computation takes a while
-        return len(calls)
-
-    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1  # never computed: waited for
-    now[0] += 61
-    t0 = time.monotonic()
-    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1  # stale, at once
-    assert cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] == 1
-    assert time.monotonic() - t0 < 1
-    release.set()
-    deadline = time.monotonic() + 10
-    while cache.cached("b", fn, ttl=60, clock=lambda: now[0], background=True)[0] != 2:
-        assert time.monotonic() < deadline, "the background computation never landed"
-        time.sleep(0.01)
-    assert len(calls) == 2  # one refresh, however many readers came while it ran
-
-
 def test_a_new_stamp_replaces_the_value_in_its_entry():
     cache.clear()
     calls = []
