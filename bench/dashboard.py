@@ -39,6 +39,17 @@ server time of one client alone (a few requests before the 20 start: what a requ
 nobody waiting). Every answer must be 200, or the bench stops. ``/health`` (no store work) is
 measured as a reference.
 
+**Live.** The figures above are of a store nobody writes to, which is what lets the cache serve
+nearly everything. Under live collection every stored batch makes a new data version, so readers
+pay the cold cost about once per batch. The live phase measures that: this process commits one
+batch of ``--live-size`` (20) new posts every ``--live-every`` (3) seconds through
+:func:`monitor.pipeline.process_batch` (new accounts, a third of them retweets of the week's
+most retweeted post, some with a link; data time just after the week), while all clients send
+requests back to back for ``--live-seconds`` (12; ``--quick`` 4) per endpoint. Every request's
+server time counts (``live_p95_ms``, ``live_p50_ms``, ``live_search_p95_ms``; ``live_batches``
+committed). The alert engine is not run after these batches (it is in the fan-out below), so
+they do not add its work to the writer; the server still sees every batch as new data.
+
 **Fan-out.** 200 clients (``--sse-clients``) hold ``/alerts/stream`` open, in a separate
 process. For each sample, a batch with a new post by one of a topic's stakeholders goes through
 :func:`monitor.pipeline.process_batch` in this process with the after-batch hooks registered
@@ -52,7 +63,8 @@ The machine this runs on is shared: every figure comes with its spread, and a se
 differ by tens of percent. The last line is one JSON object: ``p95_ms`` and ``p50_ms`` (server
 time, objects keyed by endpoint), ``search_p95_ms`` (the larger of the search API's and the
 search page's p95), ``fanout_p95_s``, ``fanout_p50_s``, ``posts`` (stored), with the round trips
-(``round_trip_p95_ms``) and a lone client's server time (``alone_p50_ms``) beside them.
+(``round_trip_p95_ms``), a lone client's server time (``alone_p50_ms``), the first round
+(``first_ms``) and the live phase's figures beside them.
 """
 
 from __future__ import annotations

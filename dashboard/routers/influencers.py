@@ -31,13 +31,16 @@ WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(
 WHY_TOP = 10  # accounts whose "why" the page offers to open (each is read when opened: about 0.5 s at 200k posts)
 
 
-def _window(state: State, window: str, at: datetime | None) -> tuple[datetime | None, datetime | None]:
-    """None, None (the lookup's default: the last 30 days, a stored run answers) for 30 days up to now;
-    else the window ending at the newest data (a past week) or ``at``."""
+def _window(state: State, window: str, at: datetime | None) -> tuple[datetime | None, datetime | None, datetime]:
+    """``(since, until, now)``: None, None (the lookup's default: the last 30 days up to ``now``, a
+    stored run ending less than two hours before it answers) for 30 days without ``at``, where
+    ``now`` is the pages' time (:func:`dashboard.charts.data_now`: now, or the end of the newest
+    data's bucket for a past week, so batches of past data do not recompute the ranking on each new
+    bucket while readers wait); else the window ending at the newest data or ``at``."""
     end = charts.data_now(state.store, at, state.config.topics)
-    if at is None and window == "30d" and abs((datetime.now(end.tzinfo) - end).total_seconds()) < 3600:
-        return None, None
-    return end - WINDOWS[window], end
+    if at is None and window == "30d":
+        return None, None, end
+    return end - WINDOWS[window], end, end
 
 
 def lookup(state: State, topic: str, window: str = "30d", platform: str | None = None,
@@ -47,10 +50,10 @@ def lookup(state: State, topic: str, window: str = "30d", platform: str | None =
     t = state.config.topics.get(topic)
     if t is None:
         raise HTTPException(404, f"no topic {topic!r}")
-    since, until = _window(state, window, at)
+    since, until, now = _window(state, window, at)
     try:
         ranking = influencers(state.store, topic, since=since, until=until, platform=platform or None, limit=limit,
-                              exclude_flagged=exclude_flagged, stakeholders=t.stakeholders, label=t.label)
+                              exclude_flagged=exclude_flagged, stakeholders=t.stakeholders, label=t.label, now=now)
     except InfluenceError as exc:
         raise HTTPException(422, str(exc)) from None
     whys = {}
@@ -166,10 +169,9 @@ def api_export(request: Request, user: Viewer, state: AppState, topic: Annotated
     t = state.config.topics.get(topic)
     if t is None:
         raise HTTPException(404, f"no topic {topic!r}")
-    since, until = _window(state, window, at)
+    since, until, now = _window(state, window, at)
     if since is None:
-        until = charts.data_now(state.store, at, state.config.topics)
-        since = until - WINDOWS[window]
+        since, until = now - WINDOWS[window], now
     a = analyse(state.store, topic, since, until, platform=platform or None, exclude_flagged=exclude_flagged,
                 stakeholders=t.stakeholders)
     with tempfile.TemporaryDirectory() as tmp:
