@@ -46,6 +46,13 @@ _SEARCH_QUERY = ("(#NHSWaitingList OR \"waiting list\" OR #SocialCare OR \"socia
                  "\"junior doctors\" OR \"resident doctors\" OR smoking OR vaping) lang:en -is:nullcast")
 
 
+def _entities_member(mentions: list[str], tags: list[str], urls: list[str]) -> str:
+    """The tweet's ``entities`` member from its JSON entity objects, with its leading comma, or "" when none."""
+    members = [f'"{name}":[' + ",".join(items) + "]"
+               for name, items in (("mentions", mentions), ("hashtags", tags), ("urls", urls)) if items]
+    return ',"entities":{' + ",".join(members) + "}" if members else ""
+
+
 def _x_time(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -214,7 +221,7 @@ class _Writer:
         body = _escape(self._body(p))
         mentions: list[str] = []
         tags: list[str] = []
-        urls = ""
+        urls: list[str] = []
         uids = [p.author]
         tgt = p.target
         prefix = ""
@@ -266,7 +273,7 @@ class _Writer:
             if art is not None:
                 tco = self._tco_next()
                 urlmap = {tco: art.url_json}
-                urls = f'"urls":[{{"start":{pos + 1},"end":{pos + 24},"url":"{tco}",{art.url_json}}}]'
+                urls.append(f'{{"start":{pos + 1},"end":{pos + 24},"url":"{tco}",{art.url_json}}}')
                 suffix += " " + tco
         elif kind == QT:
             tco = self._tco_next()
@@ -274,22 +281,12 @@ class _Writer:
             u = (f'"expanded_url":"https://twitter.com{path}","display_url":"twitter.com'
                  f'{path[:15] + _ELLIPSIS if len(path) > 15 else path}"')
             urlmap = {tco: u}
-            urls = f'"urls":[{{"start":{pos + 1},"end":{pos + 24},"url":"{tco}",{u}}}]'
+            urls.append(f'{{"start":{pos + 1},"end":{pos + 24},"url":"{tco}",{u}}}')
             suffix += " " + tco
         text = prefix + body + suffix if (prefix or suffix) else body
         p.text = text
         p.urlmap = urlmap
-        if mentions or tags or urls:
-            members = []
-            if mentions:
-                members.append('"mentions":[' + ",".join(mentions) + "]")
-            if tags:
-                members.append('"hashtags":[' + ",".join(tags) + "]")
-            if urls:
-                members.append(urls)
-            ents = ',"entities":{' + ",".join(members) + "}"
-        else:
-            ents = ""
+        ents = _entities_member(mentions, tags, urls)
         refs = ""
         if kind == QT:
             refs = f',"referenced_tweets":[{{"type":"quoted","id":"{tgt.id}"}}]'
@@ -355,16 +352,7 @@ class _Writer:
                 if u is None:
                     continue
                 urls.append('{"start":%d,"end":%d,"url":"%s",%s}' % (s, e, m.group(3), u))
-        members = []
-        if mentions:
-            members.append('"mentions":[' + ",".join(mentions) + "]")
-        if tags:
-            members.append('"hashtags":[' + ",".join(tags) + "]")
-        if urls:
-            members.append('"urls":[' + ",".join(urls) + "]")
-        if not members:
-            return "", tuple(uids)
-        return ',"entities":{' + ",".join(members) + "}", tuple(uids)
+        return _entities_member(mentions, tags, urls), tuple(uids)
 
     def _created(self, ms: int) -> str:
         mnt = ms // 60_000
