@@ -82,7 +82,11 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import httpx
 
 # this file is bench/dashboard.py: its folder must not be on the path, or it would be the
 # `dashboard` package
@@ -237,18 +241,23 @@ def endpoints(store, meta: dict) -> list[tuple[str, list[str]]]:
     ]
 
 
+def _clients(url: str, cookies: list[str]):
+    """One signed-in HTTP client per session cookie, each on one connection."""
+    import httpx
+
+    from dashboard.web import SESSION_COOKIE
+
+    return [httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: c}, timeout=120,
+                              limits=httpx.Limits(max_connections=1)) for c in cookies]
+
+
 async def _measure(url: str, eps: list[tuple[str, list[str]]], cookies: list[str], per_client: int):
     """Per endpoint: (server times, client round trips, server times of one client alone) in
     seconds: ``per_client`` requests by each client, all clients at once. The clients (one
     connection each) are made once and warmed by a request to each endpoint first, so neither
     connecting nor the first use is in the main figures (that first round is kept apart); then one client alone sends a few requests (the
     time a request takes with nobody else waiting), then all clients at once."""
-    import httpx
-
-    from dashboard.web import SESSION_COOKIE
-
-    clients = [httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: c}, timeout=120,
-                                 limits=httpx.Limits(max_connections=1)) for c in cookies]
+    clients = _clients(url, cookies)
     out = {}
     try:
         for name, paths in eps:
@@ -287,12 +296,7 @@ def measure(url: str, eps: list[tuple[str, list[str]]], cookies: list[str], per_
 async def _measure_live(url: str, eps: list[tuple[str, list[str]]], cookies: list[str], seconds: float):
     """Per endpoint: server times (seconds) of every request while all clients send them back to back
     for ``seconds`` (batches arrive meanwhile: :func:`live_writer`)."""
-    import httpx
-
-    from dashboard.web import SESSION_COOKIE
-
-    clients = [httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: c}, timeout=120,
-                                 limits=httpx.Limits(max_connections=1)) for c in cookies]
+    clients = _clients(url, cookies)
     out = {}
     try:
         for name, paths in eps:
