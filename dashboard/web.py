@@ -292,6 +292,15 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
                     headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
+def audited_csv(request: Request, store: Store, user: str, target: str, filename: str, cols: Sequence[str],
+                rows: Iterable[dict[str, Any]], **detail: Any) -> Response:
+    """``rows`` (dicts) as a CSV download of the columns ``cols``, recorded in the audit log as an export."""
+    from dashboard import audit
+
+    audit.record(store, "export", user=user, target=target, detail={"format": "csv", **detail}, ip=client_ip(request))
+    return csv_response(filename, cols, ([r[c] for c in cols] for r in rows))
+
+
 def as_markup(html: str) -> Markup:
     """HTML this app rendered itself (autoescaped templates), to place inside another template."""
     return Markup(html)

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from dashboard import audit, auth
-from dashboard.web import Admin, AdminPersonWrite, AppState, State, Viewer, client_ip, csv_response, render
+from dashboard.web import Admin, AdminPersonWrite, AppState, State, Viewer, audited_csv, client_ip, render
 from monitor import marks, models as m
 
 router = APIRouter(tags=["status and administration"])
@@ -139,10 +139,8 @@ def api_users(user: Admin, state: AppState) -> list[dict[str, Any]]:
 
 @router.get("/api/users.csv", summary="Accounts (CSV; admin)", response_class=Response)
 def api_users_csv(request: Request, user: Admin, state: AppState):
-    rows = auth.list_users(state.store)
-    audit.record(state.store, "export", user=user.name, target="users", detail={"format": "csv"}, ip=client_ip(request))
     cols = ["name", "role", "created_at", "disabled_at", "last_login_at", "sessions"]
-    return csv_response("users.csv", cols, ([r[c] for c in cols] for r in rows))
+    return audited_csv(request, state.store, user.name, "users", "users.csv", cols, auth.list_users(state.store))
 
 
 def _user_action(request: Request, state: State, user, name: str, action: str) -> dict[str, Any]:

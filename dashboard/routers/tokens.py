@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dashboard import audit, auth
-from dashboard.web import Admin, AdminPersonWrite, AppState, State, client_ip, render
+from dashboard.web import Admin, AdminPersonWrite, AppState, State, audited_csv, client_ip, render
 
 router = APIRouter(tags=["API tokens"])
 
@@ -97,13 +97,9 @@ def api_tokens(user: Admin, state: AppState) -> list[dict[str, Any]]:
 
 @router.get("/api/tokens.csv", summary="API tokens (CSV; admin)", response_class=Response)
 def api_tokens_csv(request: Request, user: Admin, state: AppState):
-    from dashboard.web import csv_response
-
-    rows = auth.list_tokens(state.store)
-    audit.record(state.store, "export", user=user.name, target="tokens", detail={"format": "csv"}, ip=client_ip(request))
     cols = ["name", "prefix", "role", "state", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at",
             "revoked_by"]
-    return csv_response("tokens.csv", cols, ([r[c] for c in cols] for r in rows))
+    return audited_csv(request, state.store, user.name, "tokens", "tokens.csv", cols, auth.list_tokens(state.store))
 
 
 @router.post("/api/tokens", summary="Make an API token (admin, signed in); the answer holds its secret, shown only once",

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard import audit, cache, charts, queries
-from dashboard.web import AppState, State, Viewer, client_ip, csv_response, render, render_cached
+from dashboard import cache, charts, queries
+from dashboard.web import AppState, State, Viewer, audited_csv, render, render_cached
 from monitor import marks
 from monitor.alerts import records
 from monitor.health import gaps_between
@@ -232,10 +232,8 @@ def api_topics(user: Viewer, state: AppState, at: At = None) -> list[dict[str, A
 
 @router.get("/api/topics.csv", summary="Topics with their last 7 days (CSV)", response_class=Response)
 def api_topics_csv(request: Request, user: Viewer, state: AppState, at: At = None):
-    rows = topic_list(state, at)
-    audit.record(state.store, "export", user=user.name, target="topics", detail={"format": "csv"}, ip=client_ip(request))
     cols = ["id", "label", "posts", "authors", "sentiment", "negative_pct", "irrelevant_pct", "disagree_pct"]
-    return csv_response("topics.csv", cols, ([r[c] for c in cols] for r in rows))
+    return audited_csv(request, state.store, user.name, "topics", "topics.csv", cols, topic_list(state, at))
 
 
 @router.get("/api/topics/{topic}", summary="Topic overview", responses={404: {"description": "No such topic"}})
@@ -269,10 +267,9 @@ def api_volume_csv(request: Request, topic: str, user: Viewer, state: AppState, 
                    platform: Platform = None, at: At = None,
                    hours: Annotated[int | None, Query(ge=1, le=24 * 90)] = None, weekly: bool = False):
     pts = api_volume(topic, user, state, range, platform, at, hours, weekly)
-    audit.record(state.store, "export", user=user.name, target=f"topic:{topic}",
-                 detail={"format": "csv", "range": range, "platform": platform or None}, ip=client_ip(request))
     cols = ["t", "posts", "expected", "low", "high", "sentiment", "negative_share"]
-    return csv_response(f"{topic}-volume.csv", cols, ([p[c] for c in cols] for p in pts))
+    return audited_csv(request, state.store, user.name, f"topic:{topic}", f"{topic}-volume.csv", cols, pts,
+                       range=range, platform=platform or None)
 
 
 @router.get("/api/topics/{topic}/posts", summary="The topic's posts in a time range, newest first",
