@@ -152,6 +152,8 @@ def test_send_from_the_page_once_by_press_with_csrf_audited_and_received(sqlite_
             assert [h["kind"] for h in done["history"]] == ["built", "approved", "send_failed", "sent"]
             page = client.get(f"/briefings/{bid}?done=send").text
             assert f'action="/briefings/{bid}/send"' not in page and "by press1 to" in page
+            # one "Done — Sent." banner (the layout's), not the page's own as well
+            assert page.count("govuk-notification-banner--success") == 1 and page.count(">Sent.</p>") == 1
             # a second send (a double click, another tab) sends nothing
             r = client.post(f"/api/briefings/{bid}/send", headers={"X-CSRF-Token": csrf})
             assert r.status_code == 409 and "already sent" in r.text and len(received) == 1
