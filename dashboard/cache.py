@@ -90,7 +90,8 @@ _VERSION_SQL = """SELECT (SELECT max(id) FROM posts), (SELECT sum(items) FROM so
  (SELECT max(updated_at) FROM alerts), (SELECT count(*) FROM alerts), (SELECT max(id) FROM post_marks),
  (SELECT count(undone_at) FROM post_marks), (SELECT max(computed_at) FROM influence_runs),
  (SELECT count(*) FROM influence_runs), (SELECT max(id) FROM gaps), (SELECT count("end") FROM gaps),
- (SELECT sum(version) FROM alert_state),
+ (SELECT sum(version) FROM alert_state), (SELECT count(*) FROM influence_jobs),
+ (SELECT max(coalesce(finished_at, claimed_at)) FROM influence_jobs),
  (SELECT created_at FROM posts WHERE id = (SELECT max(id) FROM posts))"""
 
 

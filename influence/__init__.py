@@ -138,7 +138,7 @@ order.
 from influence.analysis import AccountScore, Analysis, Ranking, analyse
 from influence.communities import Community
 from influence.figure import network_figure
-from influence.lookup import InfluenceError, Why, explain, influencers, stored
+from influence.lookup import InfluenceError, NotStored, Why, explain, influencers, stored
 from influence.scoring import MEASURES, WEIGHTS
 
 __all__ = [
@@ -147,6 +147,7 @@ __all__ = [
     "Community",
     "InfluenceError",
     "MEASURES",
+    "NotStored",
     "Ranking",
     "WEIGHTS",
     "Why",

@@ -44,6 +44,16 @@ class InfluenceError(ValueError):
     """A lookup that cannot be answered as asked (bad window, unknown account)."""
 
 
+class NotStored(LookupError):
+    """No stored run answers the lookup, and it was asked not to compute one (``compute=False``):
+    ``since``, ``until`` and ``platform`` are the window to compute."""
+
+    def __init__(self, topic: str, since: datetime, until: datetime, platform: str, exclude_flagged: bool):
+        super().__init__(f"no stored ranking of {topic!r} for {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}")
+        self.topic, self.since, self.until, self.platform, self.exclude_flagged = (topic, since, until, platform,
+                                                                                   exclude_flagged)
+
+
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -112,7 +122,8 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
 def influencers(store: Store, topic: str, *, since: datetime | None = None, until: datetime | None = None,
                 platform: str | None = None, limit: int | None = 20, exclude_flagged: bool = False,
                 fresh: bool = False, stakeholders: Iterable[str] = (), label: str | None = None,
-                include: Iterable[int] = (), now: datetime | None = None) -> Ranking:
+                include: Iterable[int] = (), now: datetime | None = None, length: timedelta = DEFAULT_WINDOW,
+                compute: bool = True) -> Ranking:
     """The ranked influencers of ``topic`` (default window: the last 30 days, every platform).
 
     Parameters
@@ -136,6 +147,14 @@ def influencers(store: Store, topic: str, *, since: datetime | None = None, unti
         The topic's label, carried into the ranking.
     include : iterable of int
         Account ids to include whatever their rank (when they are among the stored accounts).
+    now : datetime, optional
+        The clock: the default window ends then.
+    length : timedelta
+        The default window's length (without ``since`` and ``until``): a stored run of this length
+        ending less than :data:`STALE_AFTER` before ``now`` answers.
+    compute : bool
+        False: never compute here; raise :class:`NotStored` (with the window to compute) when no
+        stored run answers (the dashboard computes it off the request path, :mod:`influence.jobs`).
 
     Examples
     --------
@@ -143,17 +162,19 @@ def influencers(store: Store, topic: str, *, since: datetime | None = None, unti
     """
     default = since is None and until is None
     now = _utc(now or utcnow())
-    since, until = resolve_window(since, until, now)
+    since, until = resolve_window(since, until, now, length)
     plat = platform or ALL_PLATFORMS
     sh = frozenset(h.lower().lstrip("@") for h in stakeholders)
     rid = None
     if not fresh:
         if default:
-            rid = results.latest_run(store, topic, plat, exclude_flagged, length=DEFAULT_WINDOW,
+            rid = results.latest_run(store, topic, plat, exclude_flagged, length=length,
                                      ends_after=now - STALE_AFTER)
         else:
             rid = results.find_run(store, topic, plat, since, until, exclude_flagged)
     computed = rid is None
+    if computed and not compute:
+        raise NotStored(topic, since, until, plat, exclude_flagged)
     if computed:
         rid, _ = compute_run(store, topic, since, until, platform=plat, exclude_flagged=exclude_flagged,
                              stakeholders=sh)

@@ -129,6 +129,10 @@ def celery_tasks(app: Any) -> None:
         ctx = context()
         return recompute(ctx.store, ctx.config, topics=topics)
 
+    from influence import jobs
+
+    jobs.celery_tasks(app)  # the windows readers ask for, computed off their request
+
 
 def after_import(ctx, summaries, *, now: datetime | None = None) -> list[str]:
     """``earshot.after_import`` hook: recompute the rankings of the topics an import added posts to.

@@ -275,6 +275,27 @@ influence_runs = Table(
     Index("ix_influence_runs_lookup", "topic", "platform", "exclude_flagged", "window_end"),
 )
 
+influence_jobs = Table(
+    # a ranking being computed off the request path (influence.jobs): one row per topic, platform,
+    # window and variant claims it, so of many readers and processes one computes; deleted once the
+    # run is stored, kept with its error when it failed
+    "influence_jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("exclude_flagged", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # running | failed
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(128), nullable=False),  # host:pid, or the Celery task
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    UniqueConstraint("topic", "platform", "window_start", "window_end", "exclude_flagged",
+                     name="uq_influence_jobs_window"),
+)
+
 influence_scores = Table(
     "influence_scores",
     metadata,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.harness.services import stop_process
 from tests.conftest import ROOT
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
@@ -91,10 +92,5 @@ def test_celery_worker_collects_and_stores(tmp_path: Path, redis_server: str, fe
         assert store.cursor("rss:health-desk") is not None  # the cursor lives in the database
         store.dispose()
     finally:
-        worker.terminate()
-        try:
-            out, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            out, _ = worker.communicate()
+        out = stop_process(worker)
     assert "earshot.collect_source" in out and "earshot.process_batch" in out, out[-3000:]

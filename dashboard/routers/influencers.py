@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from dashboard import audit, cache, charts, queries
 from dashboard.links import account_url
@@ -32,30 +32,69 @@ WHY_TOP = 10  # accounts whose "why" the page offers to open (each is read when 
 
 
 def _window(state: State, window: str, at: datetime | None) -> tuple[datetime | None, datetime | None, datetime]:
-    """``(since, until, now)``: None, None (the lookup's default: the last 30 days up to ``now``, a
-    stored run ending less than two hours before it answers) for 30 days without ``at``, where
-    ``now`` is the pages' time (:func:`dashboard.charts.data_now`: now, or the end of the newest
-    data's bucket for a past week, so batches of past data do not recompute the ranking on each new
-    bucket while readers wait); else the window ending at the newest data or ``at``."""
+    """``(since, until, now)``: without ``at``, None, None (the lookup's default window of that length
+    up to ``now``: a stored run ending less than two hours before it answers), where ``now`` is the
+    pages' time (:func:`dashboard.charts.data_now`: now, or the end of the newest data's bucket for a
+    past week, so batches of past data do not ask for a new ranking on each new bucket) to the
+    5-minute bucket (the window a missing ranking is computed for is the same for every reader in
+    that time); with ``at``, exactly the window ending then."""
     end = charts.data_now(state.store, at, state.config.topics)
-    if at is None and window == "30d":
-        return None, None, end
+    if at is None:
+        return None, None, charts.floor_time(end, charts.BUCKET)
     return end - WINDOWS[window], end, end
+
+
+class Computing(Exception):
+    """No stored ranking answers and it is being computed (off the request path, :mod:`influence.jobs`)."""
+
+    def __init__(self, pending):
+        super().__init__(f"the ranking of {pending.topic} is being computed")
+        self.pending = pending
+
+
+def dispatcher(state: State):
+    """How a missing window is computed: a thread of this process (embedded), or a Celery task."""
+    from influence import jobs
+
+    d = state.extra.get("influence_dispatch")
+    if d is None:
+        d = state.extra["influence_dispatch"] = jobs.dispatcher(state.store, state.settings)
+    return d
 
 
 def lookup(state: State, topic: str, window: str = "30d", platform: str | None = None,
            exclude_flagged: bool = False, limit: int = 50, at: datetime | None = None, why: int = 0):
-    from influence import InfluenceError, explain, influencers
+    """``(topic, ranking, whys)`` from a stored run. None answers: the window is claimed and computed
+    off the request (one computation for all readers and processes), and meanwhile the newest older
+    ranking of the same length answers a lookup without ``at`` (its ``refreshing`` says what is being
+    computed); with nothing to show, :class:`Computing` is raised."""
+    from influence import InfluenceError, NotStored, explain, influencers, jobs, results
 
     t = state.config.topics.get(topic)
     if t is None:
         raise HTTPException(404, f"no topic {topic!r}")
     since, until, now = _window(state, window, at)
+    refreshing = None
     try:
         ranking = influencers(state.store, topic, since=since, until=until, platform=platform or None, limit=limit,
-                              exclude_flagged=exclude_flagged, stakeholders=t.stakeholders, label=t.label, now=now)
+                              exclude_flagged=exclude_flagged, stakeholders=t.stakeholders, label=t.label, now=now,
+                              length=WINDOWS[window], compute=False)
     except InfluenceError as exc:
         raise HTTPException(422, str(exc)) from None
+    except NotStored as ns:
+        refreshing = jobs.request(state.store, topic, ns.since, ns.until, platform=ns.platform,
+                                  exclude_flagged=exclude_flagged, stakeholders=t.stakeholders,
+                                  dispatch=dispatcher(state))
+        older = None
+        if since is None:
+            older = results.latest_run(state.store, topic, ns.platform, exclude_flagged, length=WINDOWS[window],
+                                       ends_after=now - WINDOWS[window])
+        if older is None:
+            raise Computing(refreshing) from None
+        ranking = results.load_run(state.store, older, limit=limit,
+                                   stakeholders=frozenset(h.lower().lstrip("@") for h in t.stakeholders))
+        ranking.source, ranking.label = "stored", t.label
+    ranking.refreshing = refreshing
     whys = {}
     for a in ranking.accounts[:why]:
         try:
@@ -65,8 +104,15 @@ def lookup(state: State, topic: str, window: str = "30d", platform: str | None =
     return t, ranking, whys
 
 
+def computing_json(pending) -> "JSONResponse":
+    """The API's answer while a ranking is computed: 202 with ``Retry-After``."""
+    return JSONResponse(pending.to_dict(), status_code=202, headers={"Retry-After": str(pending.retry_after)})
+
+
 def ranking_json(ranking, whys) -> dict[str, Any]:
     d = ranking.to_dict()
+    pending = getattr(ranking, "refreshing", None)
+    d["refreshing"] = pending.to_dict() if pending else None
     d["why"] = {str(k): v.to_dict() for k, v in whys.items()}
     return d
 
@@ -89,14 +135,18 @@ def _lookup_context(state: State, topic: str, window: str, platform: str, exclud
     if topic:
         from influence import network_figure
 
-        t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, at=at)
+        qs = f"topic={topic}&window={window}" + (f"&platform={platform}" if platform else "") + \
+             ("&exclude_flagged=true" if exclude_flagged else "") + (f"&at={at.isoformat()}" if at else "")
+        try:
+            t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, at=at)
+        except Computing as c:
+            ctx.update(t=state.config.topics[topic], pending=c.pending, qs=qs)
+            return ctx
         why_accounts = ranking.accounts[:WHY_TOP]
         # the figure (a spring layout) depends only on the stored run: drawn once a minute at most
         fig_json, _ = cache.cached(("network", state.store.url, ranking.run_id, ranking.computed_at, ranking.source),
                                    lambda: charts.figure_json(network_figure(ranking, store=state.store, top=40)
                                                               .to_plotly_json()))
-        qs = f"topic={topic}&window={window}" + (f"&platform={platform}" if platform else "") + \
-             ("&exclude_flagged=true" if exclude_flagged else "") + (f"&at={at.isoformat()}" if at else "")
         rows = []
         for a in ranking.accounts:
             rows.append({"rank": a.rank, "handle": a.display, "handle_href": f"/accounts/{a.account_id}?topic={topic}",
@@ -118,12 +168,15 @@ def _lookup_context(state: State, topic: str, window: str, platform: str, exclud
         chart = {"id": "network", "title": f"{t.label}: who amplifies whom (the top 40 accounts)",
                  "figure": fig_json, "columns": table["columns"][:4],
                  "rows": rows[:40]}
-        ctx.update(t=t, ranking=ranking, why_accounts=why_accounts, table=table, comm=comm, chart=chart, qs=qs)
+        ctx.update(t=t, ranking=ranking, why_accounts=why_accounts, table=table, comm=comm, chart=chart, qs=qs,
+                   pending=ranking.refreshing)
     return ctx
 
 
 @router.get("/api/influencers", summary="The ranked influencers of a topic, with the why of the top accounts",
-            responses={404: {"description": "No such topic"}})
+            responses={404: {"description": "No such topic"},
+                       202: {"description": "No stored ranking answers yet: it is being computed (or its computation "
+                                            "failed: `status`, `error`); ask again after `Retry-After` seconds"}})
 def api_influencers(user: Viewer, state: AppState, topic: Annotated[str, Query(max_length=64)],
                     window: Window = "30d", platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
                     exclude_flagged: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -136,20 +189,28 @@ def api_influencers(user: Viewer, state: AppState, topic: Annotated[str, Query(m
         _t, ranking, whys = lookup(state, topic, window, platform, exclude_flagged, limit, at, why)
         return ranking_json(ranking, whys)
 
-    return cache.json_response(state.store, ("influencers", topic, window, platform, exclude_flagged, limit, why, at),
-                               answer)
+    try:
+        return cache.json_response(state.store, ("influencers", topic, window, platform, exclude_flagged, limit, why,
+                                                 at), answer)
+    except Computing as c:
+        return computing_json(c.pending)
 
 
 @router.get("/influencers/why", response_class=HTMLResponse,
             summary="Why one account ranks where it does (an HTML fragment for the lookup page)",
-            responses={404: {"description": "No such topic, or the account is not ranked"}})
+            responses={404: {"description": "No such topic, or the account is not ranked"},
+                       202: {"description": "The ranking is being computed"}})
 def why_fragment(request: Request, user: Viewer, state: AppState, topic: Annotated[str, Query(max_length=64)],
                  account: Annotated[int, Query(ge=1, le=2**63 - 1)], window: Window = "30d",
                  platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
                  exclude_flagged: bool = False, at: datetime | None = None):
     from influence import InfluenceError, explain
 
-    _t, ranking, _ = lookup(state, topic, window, platform, exclude_flagged, limit=1000, at=at)
+    try:
+        _t, ranking, _ = lookup(state, topic, window, platform, exclude_flagged, limit=1000, at=at)
+    except Computing as c:
+        return HTMLResponse('<p class="govuk-body">The ranking is being computed: reload the page in a moment.</p>',
+                            status_code=202, headers={"Retry-After": str(c.pending.retry_after)})
     try:
         w = explain(state.store, ranking, account)
     except InfluenceError as exc:

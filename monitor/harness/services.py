@@ -42,6 +42,17 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float) -> 
     raise ServiceMissing(f"{what} did not start within {timeout:g} s")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> str:
+    """Terminate ``proc`` (killed if it does not end within ``timeout`` s); its captured output."""
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
+
+
 def start_redis(directory: Path, timeout: float = 10, *, appendonly: bool = False,
                 port: int | None = None) -> tuple[subprocess.Popen, str]:
     """A private redis-server in ``directory``: (process, its URL). Stop it with terminate().

@@ -124,6 +124,36 @@ def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path):
     assert scores == sorted(scores)
 
 
+def test_a_ranking_nobody_stored_is_computed_while_the_page_waits(dashboard, page, screenshot, axe_check,
+                                                                   page_errors, monkeypatch):
+    import threading
+
+    from influence import jobs
+
+    gate, calls = threading.Event(), []
+    real = jobs.compute_run
+
+    def held(*a, **k):  # the computation waits until the page has been seen waiting
+        calls.append(a[1])
+        assert gate.wait(60)
+        return real(*a, **k)
+
+    monkeypatch.setattr(jobs, "compute_run", held)
+    sign_in(page, dashboard, "viewer")
+    page.goto(dashboard.url + "/influencers?topic=vaccination&window=90d&at=2026-11-20T12:00:00")
+    status = page.locator("#ranking-pending[role=status]")
+    assert "is being computed" in status.inner_text() and "checks every few seconds" in status.inner_text()
+    assert page.locator("#ranking-table").count() == 0
+    axe_check(page)
+    screenshot(page, "flow-influencers-computing")
+    page.locator("#ranking-pending a:has-text('Reload the page')").focus()  # reachable by keyboard
+    gate.set()
+    page.wait_for_selector("#ranking-table tbody tr", timeout=60_000)  # the page reloads itself when it is stored
+    assert page.locator("#ranking-pending").count() == 0 and len(calls) == 1
+    screenshot(page, "flow-influencers-computed")
+    assert not page_errors, page_errors
+
+
 def test_search_posts(dashboard, page, screenshot):
     sign_in(page, dashboard, "viewer")
     page.goto(dashboard.url + "/search")

@@ -133,3 +133,24 @@ class SSEReader:
             self._resp_cm.__exit__(None, None, None)
         finally:
             self.client.close()
+
+
+def when_ranked(client, path: str, params: dict | None = None, *, timeout: float = 60.0, until_failed: bool = False):
+    """GET ``path`` until the influence ranking it needs is stored (a window nobody stored is computed
+    off the request: the API answers 202 and the page says it is being computed meanwhile); with
+    ``until_failed``, until the API says its computation failed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(path, params=params)
+        pending = r.status_code == 202 or (r.status_code == 200 and 'id="ranking-pending"' in r.text) or (
+            r.status_code == 200 and r.headers.get("content-type", "").startswith("application/json")
+            and isinstance(r.json(), dict) and r.json().get("refreshing"))
+        if until_failed and r.status_code == 202 and r.json().get("status") == "failed":
+            return r
+        if not pending and not until_failed:
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} {params}: still being computed after {timeout} s: {r.text[:300]}")
+        time.sleep(0.1)

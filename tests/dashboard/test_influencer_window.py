@@ -1,6 +1,8 @@
 """The influencer lookup over past data (a replayed or demo week): a batch that moves the newest data
 into a new bucket is answered from the stored 30-day ranking, not by computing a new one while
-readers wait; an explicit window still gets its own."""
+readers wait; an explicit window still gets its own. A window no stored run answers is computed off
+the request (influence.jobs): the API answers 202 with Retry-After, the page says it is being
+computed and checks again by itself, and then the stored ranking answers."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from monitor.items import Account, Post, Reference
 from monitor.store import Scored
-from tests.dashboard.support import login
+from tests.dashboard.support import login, when_ranked
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)  # weeks before the wall clock: past data
 
@@ -26,12 +28,68 @@ def batch(store, minutes: int, n: int = 6) -> None:
 def test_new_past_data_is_answered_from_the_stored_ranking(client, users, sqlite_store):
     login(client, *users["viewer"])
     batch(sqlite_store, 1)
-    first = client.get("/api/influencers", params={"topic": "flu"}).json()
-    assert first["source"] == "fresh" and first["accounts"][0]["handle"] == "ChiefMedic"
+    first = when_ranked(client, "/api/influencers", {"topic": "flu"}).json()
+    assert first["source"] == "stored" and first["accounts"][0]["handle"] == "ChiefMedic"
     batch(sqlite_store, 12)  # two buckets on: the pages' time moves on by 10 minutes
     again = client.get("/api/influencers", params={"topic": "flu"}).json()
     assert again["source"] == "stored" and again["run_id"] == first["run_id"]
     assert client.get("/influencers", params={"topic": "flu"}).status_code == 200
-    week = client.get("/api/influencers", params={"topic": "flu", "window": "7d"}).json()
-    assert week["source"] == "fresh" and week["run_id"] != first["run_id"]
+    week = when_ranked(client, "/api/influencers", {"topic": "flu", "window": "7d"}).json()
+    assert week["run_id"] != first["run_id"]
     assert datetime.fromisoformat(week["until"]) == T0 + timedelta(minutes=15)  # the end of the newest bucket
+
+
+def test_a_window_nobody_stored_is_computed_off_the_request(client, users, sqlite_store, monkeypatch):
+    import threading
+
+    from influence import jobs
+
+    login(client, *users["viewer"])
+    batch(sqlite_store, 1)
+    gate, calls = threading.Event(), []
+    real = jobs.compute_run
+
+    def slow(*a, **k):  # the computation waits until the test lets it go
+        calls.append(a[1:4])
+        assert gate.wait(30)
+        return real(*a, **k)
+
+    monkeypatch.setattr(jobs, "compute_run", slow)
+    params = {"topic": "flu", "window": "7d", "at": "2026-11-16T10:00:00"}
+    r = client.get("/api/influencers", params=params)
+    assert r.status_code == 202 and r.headers["retry-after"] == str(jobs.RETRY_AFTER_SECONDS)
+    body = r.json()
+    assert body["status"] == "computing" and body["since"].startswith("2026-11-09T10:00")
+    # everyone asking meanwhile is told the same, and nothing more is started
+    for _ in range(3):
+        assert client.get("/api/influencers", params=params).status_code == 202
+    page = client.get("/influencers", params=params)
+    assert page.status_code == 200 and 'id="ranking-pending"' in page.text and 'role="status"' in page.text
+    assert "is being computed" in page.text and 'data-ranking-poll="/api/influencers?topic=flu' in page.text
+    assert '<noscript><meta http-equiv="refresh"' in page.text  # without JavaScript it reloads itself
+    why = client.get("/influencers/why", params={**params, "account": 1})
+    assert why.status_code == 202 and "being computed" in why.text
+    gate.set()
+    done = when_ranked(client, "/api/influencers", params)
+    assert done.status_code == 200 and done.json()["accounts"][0]["handle"] == "ChiefMedic"
+    assert len(calls) == 1  # one computation for every reader
+    page = client.get("/influencers", params=params).text
+    assert 'id="ranking-pending"' not in page and "<noscript><meta" not in page and "Ranked voices" in page
+
+
+def test_a_failed_computation_is_shown_with_its_error(client, users, sqlite_store, monkeypatch):
+    from influence import jobs
+
+    login(client, *users["viewer"])
+    batch(sqlite_store, 1)
+
+    def broken(*a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(jobs, "compute_run", broken)
+    params = {"topic": "flu", "window": "90d", "at": "2026-11-16T10:00:00"}
+    assert client.get("/api/influencers", params=params).status_code == 202
+    r = when_ranked(client, "/api/influencers", params, until_failed=True)
+    assert r.status_code == 202 and r.json()["status"] == "failed" and "out of memory" in r.json()["error"]
+    page = client.get("/influencers", params=params).text
+    assert "could not be computed" in page and "out of memory" in page and "<noscript><meta" not in page

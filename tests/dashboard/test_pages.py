@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dashboard import audit
 from dashboard.pages import PAGES, concrete_paths
 from monitor import models as m
-from tests.dashboard.support import login
+from tests.dashboard.support import login, when_ranked
 
 
 def users_of(client):
@@ -134,7 +134,7 @@ def test_search_finds_highlights_and_pages(demo_client):
 
 def test_influencer_lookup_explains_and_exports(demo_client, demo_week):
     login(demo_client, *users_of(demo_client)["viewer"])
-    r = demo_client.get("/api/influencers", params={"topic": "vaccination", "window": "7d", "why": 3}).json()
+    r = when_ranked(demo_client, "/api/influencers", {"topic": "vaccination", "window": "7d", "why": 3}).json()
     assert r["accounts"] and r["accounts"][0]["rank"] == 1
     top = str(r["accounts"][0]["account_id"])
     assert top in r["why"] and r["why"][top]["measures"] and "share" in r["why"][top]

@@ -250,3 +250,24 @@ drawCharts(document);
 window.addEventListener('load', function () { drawCharts(document); });
 var liveBox = document.getElementById('live-controls');
 if (liveBox) { liveAlerts(liveBox); }
+
+// A ranking being computed off the request: ask its API every few seconds; when it is stored (or its
+// computation failed) reload the page, or, when an older ranking is on show, say that a newer one is ready.
+function pollRanking(box) {
+  var seconds = Math.max(2, parseInt(box.dataset.pollSeconds || '5', 10));
+  var status = box.querySelector('[data-poll-status]');
+  function check() {
+    fetch(box.dataset.rankingPoll, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.json().then(function (j) { return { code: r.status, body: j }; }); })
+      .then(function (res) {
+        var ready = (res.code === 200 && !res.body.refreshing) || (res.code === 202 && res.body.status === 'failed');
+        if (!ready) { setTimeout(check, seconds * 1000); return; }
+        if (box.dataset.reload === 'yes') { window.location.reload(); return; }
+        if (status) { status.textContent = 'The newer ranking is ready: reload the page to see it.'; }
+      })
+      .catch(function () { setTimeout(check, seconds * 2000); });
+  }
+  setTimeout(check, seconds * 1000);
+}
+var rankingBox = document.querySelector('[data-ranking-poll]');
+if (rankingBox) { pollRanking(rankingBox); }
