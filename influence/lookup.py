@@ -79,7 +79,8 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
                 start_communities: dict[int, int] | None = None, posts=None,
                 shared_previous: dict[str, Any] | None = None,
                 reuse: Analysis | None = None) -> tuple[int, Analysis]:
-    """Analyse and store one window (and the previous window of the same length when it is not stored).
+    """Analyse and store one window (and the previous window of the same length when no stored run stands
+    for it: :func:`influence.results.previous_run`).
 
     ``edges``, ``flags``, ``features`` and ``posts`` are the window's inputs when already read (see
     :func:`influence.analysis.analyse`); ``shared_previous`` is a dict in which the previous window's
@@ -97,7 +98,7 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
     if with_previous:
         length = until - since
         p_since, p_until = since - length, since
-        prev_id = results.find_run(store, topic, plat, p_since, p_until, exclude_flagged)
+        prev_id = results.previous_run(store, topic, plat, since, until, exclude_flagged)
         if prev_id is None:
             sp_ = shared_previous if shared_previous is not None else {}
             pa = analyse(store, topic, p_since, p_until, platform=plat, exclude_flagged=exclude_flagged,

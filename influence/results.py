@@ -30,6 +30,11 @@ from monitor.store import Store
 KEEP_ACCOUNTS = 1000
 #: Stored runs kept per topic, platform and variant (newest first), plus the previous windows they refer to.
 KEEP_RUNS = 48
+#: A stored run of the same length whose window ends within this share of the length from the start of a
+#: window stands for that window's previous window when the exact one is not stored (a day at 30 days):
+#: the hourly recompute then computes its previous window once a day, not every hour (see
+#: :func:`previous_run`).
+PREVIOUS_SLACK = 1 / 30
 
 
 def save_run(store: Store, a: Analysis, *, previous: dict[int, int] | None = None,
@@ -134,6 +139,36 @@ def find_run(store: Store, topic: str, platform: str, since: datetime, until: da
     with store.engine.connect() as conn:
         return conn.execute(select(m.influence_runs.c.id).where(
             *_key(topic, platform, since, until, exclude_flagged))).scalar()
+
+
+def previous_run(store: Store, topic: str, platform: str, since: datetime, until: datetime,
+                 exclude_flagged: bool, *, slack: float = PREVIOUS_SLACK) -> int | None:
+    """The stored run that stands for the window before ``[since, until)`` (rank changes compare with it).
+
+    The previous window of the same length, ``[since - length, since)``, when it is stored; else the stored
+    run of the same length (to the minute) whose window ends nearest ``since``, at most ``slack`` times the
+    length away (ties: the newest computed). The hourly recompute's previous window moves by an hour each
+    time; the run it stored for the previous window an hour before answers, and the ranking names the
+    window it compares with (:attr:`influence.analysis.Ranking.previous_window`). None when no run is near
+    enough: the caller computes the exact previous window.
+    """
+    length = until - since
+    exact = find_run(store, topic, platform, since - length, since, exclude_flagged)
+    if exact is not None or slack <= 0:
+        return exact
+    tol = length * slack
+    r = m.influence_runs.c
+    q = (select(r.id, r.window_start, r.window_end, r.computed_at)
+         .where(r.topic == topic, r.platform == platform, r.exclude_flagged == bool(exclude_flagged),
+                r.window_end >= since - tol, r.window_end <= since + tol))
+    with store.engine.connect() as conn:
+        near = [(abs(_aware(end) - since), -_aware(at).timestamp(), rid) for rid, start, end, at in conn.execute(q)
+                if start is not None and abs((end - start) - length) <= timedelta(minutes=1)]
+    return min(near)[2] if near else None
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
 
 
 def latest_run(store: Store, topic: str, platform: str, exclude_flagged: bool, *, length: timedelta,
@@ -259,5 +294,5 @@ def prune(store: Store, topic: str, platform: str, exclude_flagged: bool, *, kee
     return len(gone)
 
 
-__all__ = ["KEEP_ACCOUNTS", "KEEP_RUNS", "save_run", "find_run", "latest_run", "latest_any", "load_run",
+__all__ = ["KEEP_ACCOUNTS", "KEEP_RUNS", "PREVIOUS_SLACK", "save_run", "find_run", "previous_run", "latest_run", "latest_any", "load_run",
            "previous_ranks", "prune", "delete_runs"]

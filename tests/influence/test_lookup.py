@@ -263,6 +263,38 @@ def test_the_recompute_shares_its_inputs_and_stores_what_each_variant_computes_a
     assert shared[True].find("promo") is None or shared[True].find("promo").rank > shared[False].find("promo").rank
 
 
+def test_the_next_hour_compares_with_the_previous_window_stored_an_hour_before(sqlite_store):
+    """The hourly recompute's previous window moves by an hour: the run stored for it an hour before stands
+    for it (within results.PREVIOUS_SLACK of the length), and the ranking names the window it compares with;
+    past the slack the exact previous window is computed."""
+    two_weeks(sqlite_store)
+    config = load_config(PROJECT_ROOT / "config" / "keywords.yaml")
+
+    def run(now):
+        done = tasks.recompute(sqlite_store, config, topics=[TOPIC], now=now)["topics"][TOPIC]
+        return [results.load_run(sqlite_store, done[k]["run_id"], limit=None) for k in ("all", "excluding_flagged")]
+
+    def n_runs():
+        with sqlite_store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(m.influence_runs)).scalar()
+
+    now = T0 + WEEK + timedelta(minutes=20)
+    first = run(now)
+    assert n_runs() == 4  # both variants and their previous windows
+    assert all(r.previous_window == (r.since - timedelta(days=30), r.since) for r in first)
+    second = run(now + timedelta(hours=1))
+    assert n_runs() == 6  # the previous windows were not computed again
+    for a, b in zip(first, second):
+        assert b.since == a.since + timedelta(hours=1) and b.previous_window == a.previous_window
+        ranks = results.previous_ranks(sqlite_store, results.find_run(sqlite_store, TOPIC, "all", *a.previous_window,
+                                                                      a.exclude_flagged))
+        assert {x.account_id: x.previous_rank for x in b.accounts} == {x.account_id: ranks.get(x.account_id)
+                                                                     for x in b.accounts}
+    later = run(now + timedelta(days=2))  # two days off a 30-day window: past the slack (a day)
+    assert n_runs() == 10
+    assert all(r.previous_window == (r.since - timedelta(days=30), r.since) for r in later)
+
+
 def test_with_nobody_flagged_the_second_variant_is_the_first_stored_again(sqlite_store):
     posts = [post("s1", "star", text="Carers need respite breaks now")]
     posts += [post(f"rt{i}", f"fan{i}", "retweet", 10 * i + 1, ref=("retweet", "s1", "star")) for i in range(8)]
