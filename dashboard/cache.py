@@ -9,22 +9,47 @@
   updated, acknowledged or resolved, a mark made or undone, an influence run stored, a gap) and
   wall-clock minute (the windows that end "now" move on), so twenty people watching the same
   page cost one computation, and a change to the data is shown at the next request. Concurrent
-  callers of the same missing key wait for the one computing it.
+  callers of the same missing key wait for the one computing it. Under live collection (a batch
+  every few seconds) a page may instead be served from the previous version while one thread
+  computes the new one (``stale=True``: stale-while-revalidate, bounded by :data:`STALE_FOR`, never
+  across people's own marks or influence runs; the page then says "as of"), so readers do not pay
+  the cold cost once per batch. A value computed for an older version never replaces one computed
+  for a newer version (versions are ordered by when they were read).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Hashable
 
+log = logging.getLogger(__name__)
+
 TTL = 60.0
 MAX_ENTRIES = 512
+#: How long after its data was last seen current a page may still be served while its next version
+#: is computed (stale-while-revalidate, :func:`versioned` with ``stale=True``), in seconds.
+STALE_FOR = 60.0
+
+
+@dataclass
+class _Entry:
+    at: float  # clock() when computed (for the TTL)
+    computed: datetime  # UTC, when computed
+    value: Any
+    stamp: Hashable  # the data version (and minute) it was computed for
+    read_at: float  # time.monotonic() when that version was read: orders entries of different stamps
+    group: Hashable = None  # what must be equal for it to stand in for a newer stamp (see versioned)
+    confirmed: float = 0.0  # time.monotonic() when its stamp was last seen current
+    confirmed_utc: datetime | None = None
+
 
 _lock = threading.Lock()
-_entries: "OrderedDict[Hashable, tuple[float, datetime, Any]]" = OrderedDict()
+_entries: "OrderedDict[Hashable, _Entry]" = OrderedDict()
 _inflight: dict[Hashable, threading.Event] = {}
 
 
@@ -36,33 +61,84 @@ def cached(key: Hashable, fn: Callable[[], Any], *, ttl: float | None = TTL, clo
     ``stamp``: the value is good only while it was computed with the same stamp (a data version); a
     new stamp computes it again in the same entry, so old versions take no room.
     """
+    value, computed, _stale = _get(key, fn, ttl=ttl, clock=clock, stamp=stamp, read_at=time.monotonic())
+    return value, computed
+
+
+def _get(key: Hashable, fn: Callable[[], Any], *, ttl: float | None, clock: Callable[[], float], stamp: Hashable,
+         read_at: float, group: Hashable = None, stale_for: float = 0.0) -> tuple[Any, datetime, datetime | None]:
+    """``(value, computed at, None)``, or ``(value, computed at, as of)`` when an older version's value is
+    served (``stale_for`` > 0: its stamp was seen current less than ``stale_for`` seconds ago and its
+    ``group`` is the same) while one thread computes the new one in the background.
+
+    ``read_at`` (monotonic) is when the caller read ``stamp``: an entry whose stamp was read later is
+    newer data, so it answers the caller as it is and is never replaced by the caller's computation (a
+    request that read the version just before a batch and computed after a later one must not put the
+    older figures back)."""
     while True:
+        now = time.monotonic()
         with _lock:
             hit = _entries.get(key)
-            if hit is not None and hit[3] != stamp:
-                hit = None
-            fresh = hit is not None and (ttl is None or clock() - hit[0] < ttl)
-            if fresh:
-                _entries.move_to_end(key)
-                return hit[2], hit[1]
+            if hit is not None:
+                if hit.stamp == stamp:
+                    if ttl is None or clock() - hit.at < ttl:
+                        hit.confirmed, hit.confirmed_utc = max(hit.confirmed, read_at), None
+                        _entries.move_to_end(key)
+                        return hit.value, hit.computed, None
+                elif hit.read_at > read_at:  # computed for data newer than the caller's
+                    _entries.move_to_end(key)
+                    return hit.value, hit.computed, None
+            usable = (stale_for > 0 and hit is not None and hit.stamp != stamp and hit.group == group
+                      and now - hit.confirmed <= stale_for)
             waiting = _inflight.get(key)
             if waiting is None:
                 _inflight[key] = threading.Event()
+                if usable:  # the older version answers now; the new one is computed behind it
+                    threading.Thread(target=_background, args=(key, fn, clock, stamp, read_at, group),
+                                     name="cache-refresh", daemon=True).start()
+                    return hit.value, hit.computed, _as_of(hit)
                 break
+            if usable:
+                return hit.value, hit.computed, _as_of(hit)
         waiting.wait(30)
-    return _compute(key, fn, clock, stamp)
+    return _compute(key, fn, clock, stamp, read_at, group) + (None,)
 
 
-def _compute(key: Hashable, fn: Callable[[], Any], clock: Callable[[], float], stamp: Hashable = None
-             ) -> tuple[Any, datetime]:
-    """Compute ``key``'s value and keep it (the caller has put ``key`` in ``_inflight``)."""
+def _as_of(hit: _Entry) -> datetime:
+    """When the entry's data was last seen current (UTC)."""
+    if hit.confirmed_utc is None:
+        hit.confirmed_utc = datetime.now(timezone.utc) - _since(hit.confirmed)
+    return hit.confirmed_utc
+
+
+def _since(t: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=max(0.0, time.monotonic() - t))
+
+
+def _background(key, fn, clock, stamp, read_at, group) -> None:
+    try:
+        _compute(key, fn, clock, stamp, read_at, group)
+    except Exception:  # the next request computes it (and sees the error)
+        log.exception("refreshing %r in the background failed", key[:3] if isinstance(key, tuple) else key)
+
+
+def _compute(key: Hashable, fn: Callable[[], Any], clock: Callable[[], float], stamp: Hashable = None,
+             read_at: float | None = None, group: Hashable = None) -> tuple[Any, datetime]:
+    """Compute ``key``'s value and keep it unless newer data's value is kept already (the caller has
+    put ``key`` in ``_inflight``)."""
+    read_at = time.monotonic() if read_at is None else read_at
     try:
         value = fn()
         at = datetime.now(timezone.utc)
         with _lock:
-            _entries[key] = (clock(), at, value, stamp)
-            while len(_entries) > MAX_ENTRIES:
-                _entries.popitem(last=False)
+            cur = _entries.get(key)
+            if cur is None or cur.stamp == stamp or cur.read_at <= read_at:
+                _entries[key] = _Entry(clock(), at, value, stamp, read_at, group, read_at)
+                _entries.move_to_end(key)
+                while len(_entries) > MAX_ENTRIES:
+                    _entries.popitem(last=False)
         return value, at
     finally:
         with _lock:
@@ -95,10 +171,30 @@ _VERSION_SQL = """SELECT (SELECT max(id) FROM posts), (SELECT sum(items) FROM so
  (SELECT created_at FROM posts WHERE id = (SELECT max(id) FROM posts))"""
 
 
-def versioned(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[], float] = time.time) -> Any:
+#: The parts of :func:`data_version` that people's own actions change (marks made and undone,
+#: influence runs stored, rankings claimed or failed): a page is never served stale across them, so
+#: whoever marks a post or waits for a ranking sees the result at once.
+_OWN_ACTIONS = (6, 7, 8, 9, 13, 14)
+
+
+def versioned(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[], float] = time.time,
+              stale: bool = False) -> Any:
     """``fn()``'s value for ``key``, computed again when the store's :func:`data_version` changes, and
     each wall-clock minute while the newest post is less than a day old (the pages' windows then end
-    "now" and move on by themselves; over a past week they end with its data)."""
+    "now" and move on by themselves; over a past week they end with its data).
+
+    ``stale=True`` (pages and APIs that may lag live collection by seconds, not the live alerts): when
+    the version changed only by collection (a batch, an alert update, the minute), the previous
+    version's value answers at once while one thread computes the new one, provided that version
+    was seen current less than :data:`STALE_FOR` seconds ago; :func:`versioned_as_of` says when."""
+    return versioned_as_of(store, key, fn, clock=clock, stale=stale)[0]
+
+
+def versioned_as_of(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[], float] = time.time,
+                    stale: bool = False) -> tuple[Any, datetime | None]:
+    """:func:`versioned`, with None or, when an older version's value was served, the time its data
+    was last seen current (UTC)."""
+    read_at = time.monotonic()  # before the version is read: a later reading is newer data
     version = data_version(store)
     newest = version[-1]
     if isinstance(newest, str):
@@ -107,7 +203,11 @@ def versioned(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[]
         newest = newest.replace(tzinfo=timezone.utc)
     now = clock()
     minute = int(now // 60) if newest is not None and newest.timestamp() > now - 86400 else None
-    return cached(("versioned", store.url, key), fn, ttl=None, stamp=(version, minute))[0]
+    group = tuple(version[i] for i in _OWN_ACTIONS)
+    value, _computed, as_of = _get(("versioned", store.url, key), fn, ttl=None, clock=time.monotonic,
+                                   stamp=(version, minute), read_at=read_at, group=group,
+                                   stale_for=STALE_FOR if stale else 0.0)
+    return value, as_of
 
 
 _ANY = None
@@ -127,8 +227,12 @@ def json_bytes(value: Any) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def json_response(store, key: Hashable, fn: Callable[[], Any]):
-    """An API answer: ``fn()`` encoded as JSON once per data version (see :func:`versioned`)."""
+def json_response(store, key: Hashable, fn: Callable[[], Any], *, stale: bool = True):
+    """An API answer: ``fn()`` encoded as JSON once per data version (see :func:`versioned`); served
+    from the previous version while the new one is computed (``stale``), with the header
+    ``X-Data-As-Of`` (when that version was last seen current) when it was."""
     from fastapi.responses import Response
 
-    return Response(versioned(store, ("json",) + tuple(key), lambda: json_bytes(fn())), media_type="application/json")
+    body, as_of = versioned_as_of(store, ("json",) + tuple(key), lambda: json_bytes(fn()), stale=stale)
+    headers = {"X-Data-As-Of": as_of.isoformat()} if as_of is not None else None
+    return Response(body, media_type="application/json", headers=headers)

@@ -235,13 +235,23 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 #: stand-ins for what differs between two requests for the same cached page (random per process, so no
 #: stored text can contain them): the CSP nonce, the session's CSRF token, the signed-in name
-_MARKS = {"nonce": "n" + secrets.token_hex(16), "csrf": "c" + secrets.token_hex(16), "name": "u" + secrets.token_hex(16)}
+_MARKS = {"nonce": "n" + secrets.token_hex(16), "csrf": "c" + secrets.token_hex(16), "name": "u" + secrets.token_hex(16),
+          "as_of": "a" + secrets.token_hex(16)}
 
 
-def render_cached(request: Request, template: str, build, *, status_code: int = 200) -> HTMLResponse:
+def as_of_notice(as_of: datetime) -> str:
+    """What a page served from the previous data version says (see :func:`render_cached`)."""
+    return (f'<p class="govuk-body-s earshot-as-of" id="as-of">Figures as of {_fmt_time(as_of, "%H:%M:%S")}: '
+            'newer data is being counted. Reload the page in a few seconds to see it.</p>')
+
+
+def render_cached(request: Request, template: str, build, *, status_code: int = 200, stale: bool = True) -> HTMLResponse:
     """A page whose content depends only on its URL, the caller's role and the data: ``build()`` (its
     context) and the template are rendered once per data version and minute (:func:`dashboard.cache.versioned`)
-    for everyone with that role; each request puts its own nonce, CSRF token and name in."""
+    for everyone with that role; each request puts its own nonce, CSRF token and name in.
+
+    ``stale`` (the default; not the live alerts): under live collection the page of the previous data
+    version answers while the new one is built, saying "Figures as of ..." (:func:`as_of_notice`)."""
     from dataclasses import replace
 
     from dashboard import cache
@@ -252,14 +262,16 @@ def render_cached(request: Request, template: str, build, *, status_code: int = 
     def make() -> str:
         stand_in = replace(sess, name=_MARKS["name"], csrf_token=_MARKS["csrf"]) if sess else None
         ctx = {"request": request, "user": stand_in, "nonce": _MARKS["nonce"], "csrf_field": CSRF_FIELD,
-               "csrf_token": _MARKS["csrf"] if sess else "", "path": request.url.path, **build()}
+               "csrf_token": _MARKS["csrf"] if sess else "", "path": request.url.path, "as_of_mark": _MARKS["as_of"],
+               **build()}
         return TEMPLATES.get_template(template).render(ctx)
 
     key = ("page", template, request.url.path, request.url.query, sess.role if sess else None)
-    html = cache.versioned(st.store, key, make)
+    html, as_of = cache.versioned_as_of(st.store, key, make, stale=stale)
     html = (html.replace(_MARKS["nonce"], getattr(request.state, "csp_nonce", ""))
             .replace(_MARKS["csrf"], sess.csrf_token if sess else "")
-            .replace(_MARKS["name"], sess.name if sess else ""))
+            .replace(_MARKS["name"], sess.name if sess else "")
+            .replace(_MARKS["as_of"], as_of_notice(as_of) if as_of is not None else ""))
     return HTMLResponse(html, status_code=status_code)
 
 

@@ -141,7 +141,7 @@ def alerts_page(request: Request, user: Viewer, state: AppState,
                 "last_event_id": live.latest_event_id(state.store), "at": at.isoformat() if at else "",
                 "flash": (f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else "")}
 
-    return render_cached(request, "alerts.html", build)
+    return render_cached(request, "alerts.html", build, stale=False)  # the live page is never behind
 
 
 @router.get("/alerts/charts", response_class=HTMLResponse,
@@ -152,7 +152,7 @@ def charts_fragment(request: Request, user: Viewer, state: AppState,
         now = charts.data_now(state.store, at, state.config.topics)
         return {"figures": day_charts(state, _sorted_unresolved(state), now), "now": now}
 
-    return render_cached(request, "partials/day_charts.html", build)
+    return render_cached(request, "partials/day_charts.html", build, stale=False)
 
 
 CHART_TOPICS = 8  #: topics with a 24-hour chart on the live page

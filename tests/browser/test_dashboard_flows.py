@@ -207,6 +207,38 @@ def test_mark_a_post_irrelevant_and_see_the_counts_change(dashboard, page, scree
     assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before
 
 
+def test_under_live_collection_the_topic_page_says_as_of_while_it_is_recounted(dashboard, page, screenshot,
+                                                                               axe_check, monkeypatch):
+    import threading
+
+    from dashboard.routers import topics
+
+    sign_in(page, dashboard, "viewer")
+    page.goto(dashboard.url + "/topics/vaccination?range=7d")
+    before = int(page.locator("#total-posts").inner_text().replace(",", ""))
+    assert page.locator("#as-of").count() == 0
+    gate = threading.Event()
+    real = topics._page_context
+    monkeypatch.setattr(topics, "_page_context", lambda *a: gate.wait(30) and real(*a))
+    start = datetime.fromisoformat(dashboard.info["end"]) - timedelta(hours=2)
+    process_batch(spike(start, n=5, first=80000), dashboard.store, Matcher(load_config(ROOT / "config" / "keywords.yaml").topics),
+                  run_hooks=False)
+    page.goto(dashboard.url + "/topics/vaccination?range=7d")  # answered at once, as of the previous count
+    notice = page.locator("#as-of")
+    assert "Figures as of" in notice.inner_text() and "Reload the page" in notice.inner_text()
+    assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before
+    axe_check(page)
+    screenshot(page, "flow-topic-as-of")
+    gate.set()
+    for _ in range(60):
+        page.reload()
+        if page.locator("#as-of").count() == 0:
+            break
+        time.sleep(0.25)
+    assert page.locator("#as-of").count() == 0
+    assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before + 5
+
+
 def test_review_approve_and_send_the_briefing_from_its_page(request, monkeypatch, page, screenshot, axe_check):
     """A press officer approves the week's briefing on its page and sends it; the e-mail arrives (aiosmtpd)."""
     from briefings.settings import load_briefing_settings

@@ -138,3 +138,104 @@ def test_a_new_stamp_replaces_the_value_in_its_entry():
     assert cache.cached("s", fn, ttl=None, stamp=2)[0] == 2
     assert len([k for k in cache._entries if k == "s"]) == 1 and len(cache._entries) == 1
     assert cache.cached("s", fn, ttl=None, stamp=1)[0] == 3  # an old stamp is not kept either
+
+
+def test_a_value_for_older_data_never_replaces_one_for_newer_data():
+    cache.clear()
+    calls = []
+
+    def make(v):
+        return lambda: calls.append(v) or v
+
+    # read the version B at t=2 and computed it
+    assert cache._get("k", make("B"), ttl=None, clock=time.monotonic, stamp="B", read_at=2.0)[0] == "B"
+    # a request that read the older version A at t=1 (then waited for a thread) is answered with B's value
+    assert cache._get("k", make("A"), ttl=None, clock=time.monotonic, stamp="A", read_at=1.0)[0] == "B"
+    assert calls == ["B"]
+    # a computation for A that ends after B was kept leaves B in place
+    cache._inflight["k"] = threading.Event()
+    assert cache._compute("k", make("A"), time.monotonic, "A", 1.0)[0] == "A"
+    assert cache._get("k", make("B2"), ttl=None, clock=time.monotonic, stamp="B", read_at=3.0)[0] == "B"
+    assert calls == ["B", "A"]
+
+
+def test_under_live_collection_a_page_is_served_as_of_the_previous_version_while_it_is_rebuilt(
+        client, sqlite_store, topics_env, users, monkeypatch):
+    from monitor import marks
+    from monitor.config import load_config
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+    from dashboard.routers import alerts, topics
+    from tests.dashboard.support import login
+
+    cache.clear()
+    matcher = Matcher(load_config(topics_env).topics)
+    login(client, *users["press"])
+    process_batch(_batch(1), sqlite_store, matcher, run_hooks=False)
+    gate, builds = threading.Event(), []
+    real = topics._page_context
+
+    def held(*a):
+        builds.append(1)
+        if len(builds) > 1:
+            assert gate.wait(10)
+        return real(*a)
+
+    monkeypatch.setattr(topics, "_page_context", held)
+    first = client.get("/topics/flu?range=30d")
+    assert first.status_code == 200 and 'id="as-of"' not in first.text
+    process_batch(_batch(2), sqlite_store, matcher, run_hooks=False)  # live collection: a new version
+    stale = client.get("/topics/flu?range=30d")  # answered while the new page is still being built
+    assert not gate.is_set() and len(builds) == 2
+    assert 'id="as-of"' in stale.text and "Figures as of" in stale.text and "newer data is being counted" in stale.text
+    again = client.get("/topics/flu?range=30d")  # others meanwhile: the same, no second build
+    assert 'id="as-of"' in again.text and len(builds) == 2
+    gate.set()
+    for _ in range(100):
+        if not cache._inflight:
+            break
+        time.sleep(0.05)
+    fresh = client.get("/topics/flu?range=30d")
+    assert 'id="as-of"' not in fresh.text and len(builds) == 2  # the page built behind the stale one
+    # the live alerts page is never behind: built at once after a batch
+    alert_builds = []
+    real_charts = alerts.day_charts
+    monkeypatch.setattr(alerts, "day_charts", lambda *a: alert_builds.append(1) or real_charts(*a))
+    client.get("/alerts")
+    process_batch(_batch(3), sqlite_store, matcher, run_hooks=False)
+    live = client.get("/alerts")
+    assert len(alert_builds) == 2 and 'id="as-of"' not in live.text
+    # a person's own mark is never hidden behind an older page: built at once
+    gate.clear()
+    monkeypatch.setattr(topics, "_page_context", real)
+    client.get("/topics/flu?range=30d")
+    from sqlalchemy import select
+
+    from monitor import models as m
+
+    with sqlite_store.engine.connect() as conn:
+        post_id = conn.execute(select(m.posts.c.id)).scalar()
+    marks.mark_irrelevant(sqlite_store, post_id, "flu", "press1")
+    after = client.get("/topics/flu?range=30d")
+    assert 'id="as-of"' not in after.text
+    # and past the bound (STALE_FOR since the older version was last seen current) it is built at once
+    monkeypatch.setattr(cache, "STALE_FOR", 0.0)
+    process_batch(_batch(4), sqlite_store, matcher, run_hooks=False)
+    assert 'id="as-of"' not in client.get("/topics/flu?range=30d").text
+
+
+def test_an_api_answer_served_from_the_previous_version_says_as_of_when(client, sqlite_store, topics_env, users):
+    from monitor.config import load_config
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+    from tests.dashboard.support import login
+
+    cache.clear()
+    matcher = Matcher(load_config(topics_env).topics)
+    login(client, *users["viewer"])
+    process_batch(_batch(1), sqlite_store, matcher, run_hooks=False)
+    first = client.get("/api/topics/flu?range=30d")
+    assert "x-data-as-of" not in first.headers
+    process_batch(_batch(2), sqlite_store, matcher, run_hooks=False)
+    r = client.get("/api/topics/flu?range=30d")
+    assert r.headers.get("x-data-as-of") and r.json()["totals"] == first.json()["totals"]
