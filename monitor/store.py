@@ -823,7 +823,11 @@ class Store:
             }
 
     def topic_counts(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, dict[str, float]]:
-        """Per topic: posts, distinct authors (summed per bucket is wrong, so counted), mean sentiment, negative share."""
+        """Per topic: posts, distinct authors (summed per bucket is wrong, so counted), mean sentiment, negative share.
+
+        Everything comes from the rollups: the authors are counted distinct per topic over its rows of
+        ``rollup_authors`` in the window's buckets (a range of its primary key, which holds every column
+        read), not over the tags joined with the posts."""
         r = m.rollups
         q = select(r.c.topic, func.sum(r.c.posts), func.sum(r.c.sentiment_sum), func.sum(r.c.negative)).group_by(r.c.topic)
         if since is not None:
@@ -835,14 +839,14 @@ class Store:
             for topic, n, s, neg in conn.execute(q):
                 out[topic] = {"posts": int(n or 0), "sentiment": (s or 0.0) / n if n else 0.0,
                               "negative_share": (neg or 0) / n if n else 0.0}
-            pt = m.post_topics
-            q2 = select(pt.c.topic, func.count(pt.c.account_id.distinct())).group_by(pt.c.topic)
-            if since is not None:
-                q2 = q2.where(pt.c.created_at >= since)
-            if until is not None:
-                q2 = q2.where(pt.c.created_at < until)
-            for topic, authors in conn.execute(q2):
-                out.setdefault(topic, {"posts": 0, "sentiment": 0.0, "negative_share": 0.0})["authors"] = int(authors)
+            ra = m.rollup_authors
+            for topic in sorted(out):
+                q2 = select(func.count(ra.c.account_id.distinct())).where(ra.c.topic == topic)
+                if since is not None:
+                    q2 = q2.where(ra.c.bucket >= since)
+                if until is not None:
+                    q2 = q2.where(ra.c.bucket < until)
+                out[topic]["authors"] = int(conn.execute(q2).scalar() or 0)
         return out
 
 

@@ -109,20 +109,24 @@ def _fmt_t(t: datetime, step: int) -> str:
 # ----------------------------------------------------------------------------- pages
 @router.get("/topics", response_class=HTMLResponse, summary="Topics page")
 def topics_page(request: Request, user: Viewer, state: AppState, at: At = None):
-    rows = topic_list(state, at)
-    table = {"id": "topics", "caption": "Topics, last 7 days", "csv_url": "/api/topics.csv",
-             "columns": [("label", "Topic", False), ("posts", "Posts", True), ("authors", "Authors", True),
-                         ("sentiment", "Mean sentiment", True), ("negative_pct", "Negative %", True),
-                         ("irrelevant_pct", "Marked irrelevant %", True), ("disagree_pct", "Sentiment disagreement %", True)],
-             "rows": [{**r, "label_href": f"/topics/{r['id']}", "sentiment_digits": 2} for r in rows]}
-    return render(request, "topics.html", table=table)
+    def build() -> dict[str, Any]:
+        rows = topic_list(state, at)
+        return {"table": {
+            "id": "topics", "caption": "Topics, last 7 days", "csv_url": "/api/topics.csv",
+            "columns": [("label", "Topic", False), ("posts", "Posts", True), ("authors", "Authors", True),
+                        ("sentiment", "Mean sentiment", True), ("negative_pct", "Negative %", True),
+                        ("irrelevant_pct", "Marked irrelevant %", True), ("disagree_pct", "Sentiment disagreement %", True)],
+            "rows": [{**r, "label_href": f"/topics/{r['id']}", "sentiment_digits": 2} for r in rows]}}
+
+    return render_cached(request, "topics.html", build)
 
 
 def topic_list(state: State, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Each topic's last 7 days, from the rollups (posts, sentiment, and the distinct authors of
+    ``rollup_authors``), with its review figures."""
     end = charts.data_now(state.store, at, state.config.topics)
     start = end - timedelta(days=7)
-    counts, _ = cache.cached(("topic_counts", state.store.url, charts.floor_time(end, 60)),
-                             lambda: state.store.topic_counts(start, end))
+    counts = state.store.topic_counts(start, end)
     review = marks.review_stats(state.store, since=start, until=end)
     out = []
     for tid, t in state.config.topics.items():
@@ -227,7 +231,7 @@ def points_fragment(request: Request, topic: str, user: Viewer, state: AppState,
 # ----------------------------------------------------------------------------- API
 @router.get("/api/topics", summary="Topics with their last 7 days")
 def api_topics(user: Viewer, state: AppState, at: At = None) -> list[dict[str, Any]]:
-    return topic_list(state, at)
+    return cache.json_response(state.store, ("topics", at), lambda: topic_list(state, at))
 
 
 @router.get("/api/topics.csv", summary="Topics with their last 7 days (CSV)", response_class=Response)

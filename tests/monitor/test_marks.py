@@ -79,3 +79,30 @@ def test_a_sentiment_correction_moves_the_rollups_of_every_topic_and_is_undone(s
     with pytest.raises(marks.MarkError, match="one of"):
         marks.correct_sentiment(store, ids["1"], "angry", "carol")
     assert [k["kind"] for k in marks.marks_of(store, ids["1"])] == ["sentiment", "sentiment"]
+
+
+def test_topic_counts_read_the_rollups_only_and_count_authors_as_the_tags_do(stored):
+    from sqlalchemy import event, func
+
+    store, ids = stored
+    later = Post(platform="x", platform_id="4", kind="original", author_id="a", text="flu next day",
+                 created_at=T0 + timedelta(days=1))
+    store.write_batch([Scored(later, 0.0, {"flu": ["flu"]})], [Account("x", "a", handle="alice")])
+    marks.mark_irrelevant(store, ids["3"], "flu", "carol")  # bob's only post: one author fewer
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, *a):
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        counts = store.topic_counts(since=T0, until=T0 + timedelta(days=2))
+        one_day = store.topic_counts(since=T0, until=T0 + timedelta(hours=1))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", spy)
+    assert seen and not any("post_topics" in s or "FROM posts" in s for s in seen), seen
+    pt = m.post_topics
+    with store.engine.connect() as conn:
+        tagged = conn.execute(select(func.count(pt.c.account_id.distinct())).where(pt.c.topic == "flu")).scalar()
+    assert counts["flu"]["authors"] == tagged == 1 and counts["flu"]["posts"] == 3
+    assert one_day["flu"]["posts"] == 2 and one_day["vacc"]["authors"] == 1
