@@ -62,16 +62,21 @@ def check(c: Cluster, expected) -> dict:
 
 
 def busy(b: dict) -> bool:
-    """Some batches stored and more waiting: the workers are in the middle of the run."""
+    """Some batches stored and more waiting: the workers are in the middle of the run.
+
+    The tests enqueue every batch before the worker starts: a worker that started first could
+    store each batch as soon as the enqueue wrote it (on a loaded machine the enqueue is the
+    slower side), so that "stored, more waiting" never held and the fault never struck mid-run.
+    """
     return b.get("stored", 0) >= 2 and b.get("pending", 0) >= 4
 
 
 def test_a_pool_process_killed_mid_batch(tmp_path, pg, data):
     _, pages, expected = data
     with cluster(tmp_path, pg) as c:
+        c.enqueue([pages], BATCH)  # every batch waiting before a worker starts: see busy()
         w = c.start_worker()
         c.start_beat()
-        c.enqueue([pages], BATCH)
         c.wait_until(busy, 60, "the run under way")
         c.kill_pool_process(w)
         c.settled(90)
@@ -82,9 +87,9 @@ def test_a_pool_process_killed_mid_batch(tmp_path, pg, data):
 def test_the_whole_worker_killed_mid_batch(tmp_path, pg, data):
     _, pages, expected = data
     with cluster(tmp_path, pg) as c:
+        c.enqueue([pages], BATCH)  # every batch waiting before a worker starts: see busy()
         w = c.start_worker()
         c.start_beat()
-        c.enqueue([pages], BATCH)
         c.wait_until(busy, 60, "the run under way")
         c.kill_worker(w)  # its unacknowledged messages wait in Redis for the visibility timeout (35 min)
         before = c.batches()
@@ -97,9 +102,9 @@ def test_the_whole_worker_killed_mid_batch(tmp_path, pg, data):
 def test_redis_killed_mid_run(tmp_path, pg, data):
     _, pages, expected = data
     with cluster(tmp_path, pg) as c:
+        c.enqueue([pages], BATCH)
         c.start_worker()
         c.start_beat()
-        c.enqueue([pages], BATCH)
         c.wait_until(busy, 60, "the run under way")
         c.kill_redis()
         time.sleep(1)
@@ -112,9 +117,9 @@ def test_redis_killed_mid_run(tmp_path, pg, data):
 def test_postgres_away_longer_than_the_retry_budget(tmp_path, pg, data):
     _, pages, expected = data
     with cluster(tmp_path, pg) as c:
+        c.enqueue([pages], BATCH)
         c.start_worker()
         c.start_beat()
-        c.enqueue([pages], BATCH)
         c.wait_until(busy, 60, "the run under way")
         pg.stop("fast")  # every connection dropped, as in a restart or a failover
         time.sleep(8)  # far past 2 tries at most 0.5 s apart
