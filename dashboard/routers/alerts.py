@@ -128,8 +128,9 @@ def _sorted_unresolved(state: State) -> list[dict[str, Any]]:
 @router.get("/alerts", response_class=HTMLResponse, summary="Live alerts page")
 def alerts_page(request: Request, user: Viewer, state: AppState,
                 at: Annotated[datetime | None, Query(description="Draw the charts as at this time (default: now)")] = None,
-                done: Annotated[Literal["ack", "resolve"] | None, Query()] = None,
-                alert: Annotated[int | None, Query(ge=1)] = None):
+                done: Annotated[Literal["ack", "resolve", "resolve-normal"] | None, Query()] = None,
+                alert: Annotated[int | None, Query(ge=1)] = None,
+                n: Annotated[int | None, Query(ge=0, le=10_000, description="Alerts resolved at once")] = None):
     can_act = user.can("press")
 
     def build() -> dict[str, Any]:
@@ -139,7 +140,9 @@ def alerts_page(request: Request, user: Viewer, state: AppState,
         return {"cards": [card(state, r) for r in rows], "figures": day_charts(state, rows, now),
                 "recent": [card(state, r) for r in recent], "can_act": can_act, "now": now,
                 "last_event_id": live.latest_event_id(state.store), "at": at.isoformat() if at else "",
-                "flash": (f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else "")}
+                "flash": (f"{n} alert{'' if n == 1 else 's'} back to normal resolved." if done == "resolve-normal"
+                          and n is not None else
+                          f"Alert {alert} {'acknowledged' if done == 'ack' else 'resolved'}." if done and alert else "")}
 
     return render_cached(request, "alerts.html", build, stale=False)  # the live page is never behind
 
@@ -326,6 +329,41 @@ def form_resolve(request: Request, alert_id: RowId, user: PressWrite, state: App
                  note: Annotated[str | None, Form(max_length=2000)] = None):
     _act(request, state, user, alert_id, "resolve", note)
     return RedirectResponse(f"/alerts?done=resolve&alert={alert_id}", status_code=303)
+
+
+class ResolvedNormal(BaseModel):
+    resolved: list[int]
+    skipped: list[int]
+
+
+def _resolve_normal(request: Request, state: State, user, note: str | None, ids: list[int] | None) -> ResolvedNormal:
+    note = (note or "").strip()[:2000] or None
+    done, skipped = records.resolve_back_to_normal(state.store, user.name, note, ids=ids, settings=state.settings)
+    for alert_id in done:
+        audit.record(state.store, "resolve", user=user.name, target=f"alert:{alert_id}",
+                     detail={"note": note, "back_to_normal": True} if note else {"back_to_normal": True},
+                     ip=client_ip(request))
+    if done and state.hub is not None:
+        state.hub.wake()
+    return ResolvedNormal(resolved=done, skipped=skipped)
+
+
+@router.post("/api/alerts/resolve-normal", response_model=ResolvedNormal,
+             summary="Resolve every unresolved alert whose figures are back to normal (press)")
+def api_resolve_normal(request: Request, user: PressWrite, state: AppState,
+                       note: Annotated[str | None, Form(max_length=2000)] = None,
+                       alert: Annotated[list[int] | None, Form(description="Only these alerts (default: all back to "
+                                                                           "normal)")] = None):
+    return _resolve_normal(request, state, user, note, alert)
+
+
+@router.post("/alerts/resolve-normal", response_class=RedirectResponse, status_code=303,
+             summary="Resolve the alerts back to normal shown on the page (form)")
+def form_resolve_normal(request: Request, user: PressWrite, state: AppState,
+                        note: Annotated[str | None, Form(max_length=2000)] = None,
+                        alert: Annotated[list[int] | None, Form()] = None):
+    out = _resolve_normal(request, state, user, note, alert or [])
+    return RedirectResponse(f"/alerts?done=resolve-normal&n={len(out.resolved)}", status_code=303)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, summary="One alert: its card and history",

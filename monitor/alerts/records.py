@@ -12,7 +12,7 @@ is not announced again unless it comes back after closing. Every change is an
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import func, select, update
 
@@ -161,6 +161,30 @@ def resolve(store: Store, alert_id: int, by: str, note: str | None = None, *, wh
     row, event_id = _act(store, alert_id, "resolved", by, note, when)
     _push(store, row, "resolved", event_id, settings)
     return row
+
+
+def resolve_back_to_normal(store: Store, by: str, note: str | None = None, *, ids: Iterable[int] | None = None,
+                           when: datetime | None = None, settings=None) -> tuple[list[int], list[int]]:
+    """Resolve the unresolved alerts whose figures are back to normal (closed by the detector, left
+    open for a person: :data:`monitor.alerts.engine.REVIEW_KINDS`), each with the note, as
+    :func:`resolve` does; ``ids``: only these (the ones a person saw), each checked again now, so one
+    that opened again or was resolved meanwhile is left as it is. Returns (resolved ids, skipped ids)."""
+    a = m.alerts
+    q = select(a.c.id).where(a.c.state != "resolved", a.c.closed_at.is_not(None)).order_by(a.c.id)
+    wanted = None if ids is None else sorted({int(i) for i in ids})
+    if wanted is not None:
+        q = q.where(a.c.id.in_(wanted))
+    with store.engine.connect() as conn:
+        due = [r[0] for r in conn.execute(q)]
+    done = []
+    for alert_id in due:
+        try:
+            resolve(store, alert_id, by, note, when=when, settings=settings)
+            done.append(alert_id)
+        except AlertError:
+            pass
+    skipped = [i for i in (wanted or []) if i not in done]
+    return done, skipped
 
 
 def _push(store: Store, row: Mapping[str, Any], event: str, event_id: int, settings) -> None:

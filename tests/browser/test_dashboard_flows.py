@@ -239,6 +239,34 @@ def test_under_live_collection_the_topic_page_says_as_of_while_it_is_recounted(d
     assert int(page.locator("#total-posts").inner_text().replace(",", "")) == before + 5
 
 
+def test_the_press_office_resolves_the_alerts_back_to_normal_at_once(dashboard, page, screenshot, axe_check):
+    from sqlalchemy import update
+
+    from monitor import models as m
+
+    unresolved = records.list_alerts(dashboard.store, state="unresolved", limit=200)
+    assert len(unresolved) >= 2
+    ids = [a["id"] for a in unresolved if a["closed_at"]]
+    if len(ids) < 2:  # two of them back to normal (the detector closed them)
+        ids = [a["id"] for a in unresolved[:2]]
+        with dashboard.store.engine.begin() as conn:
+            conn.execute(update(m.alerts).where(m.alerts.c.id.in_(ids)).values(closed_at=unresolved[0]["updated_at"]))
+    sign_in(page, dashboard, "press")
+    form = page.locator("#resolve-normal")
+    assert f"Resolve the {len(ids)} alerts back to normal" in form.inner_text()
+    page.fill("#note-resolve-normal", "all quiet again")
+    axe_check(page)
+    screenshot(page, "flow-resolve-back-to-normal")
+    page.locator("#resolve-normal button").press("Enter")  # by keyboard
+    page.wait_for_selector(".govuk-notification-banner--success")
+    assert f"{len(ids)} alerts back to normal resolved." in page.locator(".govuk-notification-banner--success").inner_text()
+    assert page.locator("#resolve-normal").count() == 0
+    for i in ids:
+        a = records.get_alert(dashboard.store, i)
+        assert (a["state"], a["resolved_by"]) == ("resolved", dashboard.info["users"]["press"][0])
+    screenshot(page, "flow-resolved-back-to-normal")
+
+
 def test_review_approve_and_send_the_briefing_from_its_page(request, monkeypatch, page, screenshot, axe_check):
     """A press officer approves the week's briefing on its page and sends it; the e-mail arrives (aiosmtpd)."""
     from briefings.settings import load_briefing_settings

@@ -55,3 +55,59 @@ def test_the_card_shows_the_engines_coordination_when_the_influence_run_flagged_
     c = card(app.state.earshot, row)
     assert c["coordination_words"] == "62% of the rise from accounts flagged as coordinated (ring 1)"
     assert c["coordinated_share"] is None
+
+
+def _alert(store, key: str, *, state: str = "open", closed: bool = True, resolved_by: str | None = None) -> int:
+    from monitor import models as m
+
+    with store.engine.begin() as conn:
+        return conn.execute(m.alerts.insert().values(
+            topic="flu", kind="volume", key=key, state=state, severity="warning", title=f"Flu {key}",
+            started_at=T - timedelta(hours=3), opened_at=T - timedelta(hours=2), updated_at=T - timedelta(hours=1),
+            closed_at=T - timedelta(hours=1) if closed else None, created_at=T, details={},
+            resolved_by=resolved_by, resolved_at=T if resolved_by else None)).inserted_primary_key[0]
+
+
+def test_the_press_office_resolves_every_alert_back_to_normal_at_once(sqlite_store, topics_env, users):
+    from fastapi.testclient import TestClient
+
+    from dashboard import audit
+    from tests.dashboard.support import login
+
+    normal = [_alert(sqlite_store, "a"), _alert(sqlite_store, "b", state="acknowledged")]
+    running = _alert(sqlite_store, "c", closed=False)
+    done_before = _alert(sqlite_store, "d", state="resolved", resolved_by="ada")
+    with TestClient(make_app(sqlite_store, topics_env, hub=False)) as client:
+        csrf = login(client, *users["viewer"])
+        assert 'id="resolve-normal"' not in client.get("/alerts").text  # a viewer gets no form
+        assert client.post("/alerts/resolve-normal", data={"csrf_token": csrf, "alert": normal},
+                           follow_redirects=False).status_code == 403
+        client.cookies.clear()
+        csrf = login(client, *users["press"])
+        page = client.get("/alerts").text
+        assert 'id="resolve-normal"' in page and "Resolve the 2 alerts back to normal" in page
+        assert all(f'name="alert" value="{i}"' in page for i in normal) and f'value="{running}"' not in page
+        # no CSRF token, nothing resolved
+        assert client.post("/alerts/resolve-normal", data={"alert": normal}, follow_redirects=False).status_code == 403
+        # the running alert is sent as well (it opened again meanwhile): it is left as it is
+        r = client.post("/alerts/resolve-normal", data={"csrf_token": csrf, "note": "all quiet again",
+                                                        "alert": normal + [running]}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/alerts?done=resolve-normal&n=2"
+        page = client.get(r.headers["location"]).text
+        assert "2 alerts back to normal resolved." in page and 'id="resolve-normal"' not in page
+        for i in normal:
+            a = records.get_alert(sqlite_store, i)
+            assert (a["state"], a["resolved_by"]) == ("resolved", "press1")
+            assert ("resolved", "press1", "all quiet again") in [(e["kind"], e["by"], e["note"])
+                                                                 for e in records.events(sqlite_store, i)]
+        assert records.get_alert(sqlite_store, running)["state"] == "open"
+        assert records.get_alert(sqlite_store, done_before)["resolved_by"] == "ada"
+        entries = [e for e in audit.entries(sqlite_store) if e["action"] == "resolve"]
+        assert sorted(e["target"] for e in entries) == sorted(f"alert:{i}" for i in normal)
+        assert all(e["detail"] == {"note": "all quiet again", "back_to_normal": True} for e in entries)
+        # the API: every alert back to normal unless told which
+        again = _alert(sqlite_store, "e")
+        r = client.post("/api/alerts/resolve-normal", headers={"X-CSRF-Token": csrf}, data={"note": "done"})
+        assert r.status_code == 200 and r.json() == {"resolved": [again], "skipped": []}
+        r = client.post("/api/alerts/resolve-normal", headers={"X-CSRF-Token": csrf}, data={"alert": [running]})
+        assert r.json() == {"resolved": [], "skipped": [running]}
