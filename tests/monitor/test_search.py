@@ -59,6 +59,7 @@ def test_filters_and_pages(posts):
     assert ids(search(posts, "vaccin*", topic="waits")) == []
     assert ids(search(posts, "vaccin*", sentiment="positive")) == ["3", "6"]
     assert ids(search(posts, "A&E", sentiment="negative")) == ["1"]
+    assert ids(search(posts, "waiting", platform="x")) == ["2", "4"] and search(posts, "waiting", platform="rss").total == 0
     assert ids(search(posts, "waiting", since=T0 + timedelta(minutes=3))) == ["4"]
     assert ids(search(posts, "waiting", until=T0 + timedelta(minutes=3))) == ["2"]
     newest = search(posts, "vaccin*", order="newest")
@@ -103,3 +104,75 @@ def test_the_index_catches_up_in_bounded_steps_and_says_what_it_has_not_seen(sql
     assert ensure_indexed(sqlite_store) == 0
     again = search(sqlite_store, "ward")
     assert again.total == 10 and again.note is None
+
+
+def test_newest_first_over_a_common_word_walks_the_time_index_and_sorts_nothing(sqlite_store):
+    """More matches than the count shows (COUNT_CAP): the page is read from the posts' time index
+    backwards, in the same order as sorting every match (ties newest id first), filters kept."""
+    from sqlalchemy import event, text
+
+    from monitor import search as search_mod
+
+    n = 2 * search_mod.COUNT_CAP
+    scored = []
+    for i in range(n):  # stored out of time order (ids do not follow the times), some at the same second
+        minute = (i * 37) % n
+        p = Post(platform="x" if i % 5 else "rss", platform_id=f"c{i}", kind="original", author_id="a1",
+                 text=f"NHS waiting list update {i}", created_at=T0 + timedelta(seconds=30 * (minute // 2)))
+        scored.append(Scored(p, 0.0, {"waits": ["t"]} if i % 3 else {}))
+    sqlite_store.write_batch(scored, [Account("x", "a1", handle="alice")])
+    ensure_indexed(sqlite_store)
+    seen: list[str] = []
+    event.listen(sqlite_store.engine, "before_cursor_execute", lambda c, cur, st, *a: seen.append(st))
+
+    def expected(**filters):
+        where = " AND ".join(["1"] + [f"p.platform = '{v}'" if k == "platform" else
+                                      f"EXISTS (SELECT 1 FROM post_topics pt WHERE pt.post_id = p.id AND pt.topic = '{v}')"
+                                      for k, v in filters.items()])
+        with sqlite_store.engine.connect() as conn:
+            return [r[0] for r in conn.execute(text(f"SELECT p.platform_id FROM posts p WHERE {where} "
+                                                    "ORDER BY p.created_at DESC, p.id DESC"))]
+
+    for filters in ({}, {"platform": "x"}, {"topic": "waits"}):
+        want = expected(**filters)
+        assert len(want) > search_mod.COUNT_CAP
+        for offset in (0, 20, 900):
+            seen.clear()
+            got = search(sqlite_store, "nhs", order="newest", limit=20, offset=offset, **filters)
+            assert [p["platform_id"] for p in got.posts] == want[offset:offset + 20], (filters, offset)
+            assert all(HIT_START in p["snippet"] for p in got.posts) and got.capped
+            walk = [s for s in seen if "INDEXED BY ix_posts_created_at" in s]
+            assert walk, "the page was not read from the time index"
+    with sqlite_store.engine.connect() as conn:
+        plan = " ".join(str(r) for r in conn.execute(text("EXPLAIN QUERY PLAN " + search_mod._newest_walk_sql("")),
+                                                      {"q": "nhs", "limit": 20, "offset": 0}))
+    assert "TEMP B-TREE" not in plan and "ix_posts_created_at" in plan
+
+
+def test_a_platform_filter_never_drives_the_search_through_the_platform_index(sqlite_store):
+    """Without statistics SQLite prefers the platform index (platform, ref_platform_id) to the words' index,
+    reading every post of the platform and testing each against the words (over 9 s at 200,000 posts):
+    the words' index must lead, the platform be checked after."""
+    from sqlalchemy import event, text
+
+    scored = [Scored(Post(platform="x", platform_id=f"p{i}", kind="original", author_id="a1",
+                          text=f"clinic news {i}", created_at=T0 + timedelta(seconds=i)), 0.0, {}) for i in range(50)]
+    sqlite_store.write_batch(scored, [Account("x", "a1", handle="alice")])
+    ensure_indexed(sqlite_store)
+    seen: list[tuple] = []
+
+    def spy(c, cur, st, params, *a):
+        seen.append((st, params))
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", spy)
+    for order in ("relevance", "newest"):
+        assert search(sqlite_store, "clinic", platform="x", order=order).total == 50
+    event.remove(sqlite_store.engine, "before_cursor_execute", spy)
+    raw = sqlite_store.engine.raw_connection()
+    try:
+        for st, params in seen:
+            if "posts_fts MATCH" in st and "platform" in st:
+                plan = " ".join(str(r) for r in raw.execute("EXPLAIN QUERY PLAN " + st, params).fetchall())
+                assert "ix_posts_ref" not in plan, (st, plan)
+    finally:
+        raw.close()
