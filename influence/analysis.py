@@ -8,6 +8,7 @@ briefing), whether the numbers were just computed or read from the stored run
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -24,7 +25,7 @@ from sqlalchemy import func, select
 from influence import bots
 from influence.communities import Community, Features, describe, leiden, make_label
 from influence.graph import (ALL_PLATFORMS, MENTION, QUOTE, REPLY, RETWEET, Edges, TopicGraph, _placeholder,
-                             build_graph, raw_query, read_edges, topic_filter_sql)
+                             build_graph, raw_query, raw_rows, read_edges, topic_filter_sql)
 from influence.scoring import MEASURES, SEED, Scores, score_graph
 from monitor import models as m
 from monitor.store import Store
@@ -91,11 +92,23 @@ def _topic_cond(topic: str, since: datetime | None, until: datetime | None, plat
     return cond
 
 
+def _posts_join(platform: str | None) -> str:
+    """The join to ``posts`` the lean queries need only to filter on one platform (post_topics has the rest)."""
+    return "" if not platform or platform == ALL_PLATFORMS else " JOIN posts p ON p.id = pt.post_id"
+
+
 def topic_posts_per_account(store: Store, topic: str, since, until, platform=None) -> Counter:
-    """Posts each account made on the topic in the window."""
+    """Posts each account made on the topic in the window.
+
+    The accounts of the window's ``post_topics`` rows, counted with numpy (a third of the time of SQL's
+    ``GROUP BY`` at a million posts).
+    """
     where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
-    return Counter(dict(raw_query(store.engine, f"SELECT pt.account_id, count(*) FROM post_topics pt JOIN posts p "
-                                                f"ON p.id = pt.post_id WHERE {where} GROUP BY pt.account_id", params)))
+    ids = np.fromiter(itertools.chain.from_iterable(raw_rows(
+        store.engine, f"SELECT pt.account_id FROM post_topics pt{_posts_join(platform)} WHERE {where}", params)),
+        dtype=np.int64)
+    accounts, n = np.unique(ids, return_counts=True)
+    return Counter(dict(zip(accounts.tolist(), n.tolist())))
 
 
 #: Words that say nothing about a camp (besides, log-odds against the whole topic already discounts them).
@@ -152,27 +165,37 @@ def features_per_account(store: Store, topic: str, since, until, platform=None, 
     """
     engine = store.engine
     where, params = topic_filter_sql(engine, topic, since, until, platform, alias_posts="p")
-    total = next(iter(raw_query(engine, f"SELECT count(*) FROM post_topics pt JOIN posts p ON p.id = pt.post_id "
-                                        f"WHERE {where}", params)))[0]
+    total = next(iter(raw_query(engine, f"SELECT count(*) FROM post_topics pt{_posts_join(platform)} WHERE {where}",
+                                params)))[0]
     if total > sample:
         step = -(-total // sample)
         mod = "%%" if params and _placeholder(engine) == "%s" else "%"  # psycopg: a literal % is doubled
         where += f" AND pt.post_id {mod} {int(step)} = 0"
     sql = (f"SELECT pt.account_id, p.kind, p.text, p.hashtags, p.links FROM post_topics pt "
            f"JOIN posts p ON p.id = pt.post_id WHERE {where}")
-    tags_c: Counter = Counter()
-    words_c: Counter = Counter()
-    domains_c: Counter = Counter()
-    for acc, kind, text, tags, links in raw_query(engine, sql, params):
+    index: dict[str, dict[str, int]] = {k: {} for k in ("hashtags", "words", "domains")}
+    accounts: dict[str, list[int]] = {k: [] for k in index}
+    codes: dict[str, list[int]] = {k: [] for k in index}
+
+    def add(kind: str, acc: int, features) -> None:  # one entry per occurrence, coded as first seen
+        idx, a, c = index[kind], accounts[kind], codes[kind]
+        for f in features:
+            k = idx.get(f)
+            if k is None:
+                k = idx[f] = len(idx)
+            a.append(acc)
+            c.append(k)
+
+    for acc, kind, text, tags, links in raw_rows(engine, sql, params):
         tags = _json_list(tags)
         if tags:
-            tags_c.update((acc, str(t).lower()) for t in tags)
+            add("hashtags", acc, [str(t).lower() for t in tags])
         links = _json_list(links)
         if links:
-            domains_c.update((acc, d) for d in (_domain(u) for u in links) if d)
+            add("domains", acc, [d for d in map(_domain, links) if d])
         if kind != "retweet" and text:
-            words_c.update((acc, w) for w in set(_WORDS.findall(_URLS.sub(" ", text).lower())) if w not in STOPWORDS)
-    return Features.from_pairs({"hashtags": tags_c, "words": words_c, "domains": domains_c})
+            add("words", acc, [w for w in set(_WORDS.findall(_URLS.sub(" ", text).lower())) if w not in STOPWORDS])
+    return Features.from_codes(index, accounts, codes)
 
 
 @dataclass

@@ -248,6 +248,37 @@ class Features:
         return cls(vocab, account, code, count)
 
     @classmethod
+    def from_codes(cls, index: dict[str, dict[str, int]], accounts: dict[str, list[int]],
+                   codes: dict[str, list[int]]) -> "Features":
+        """From one entry per occurrence: for each kind, ``accounts[kind][i]`` used feature
+        ``codes[kind][i]``, a code of ``index[kind]`` (feature -> code, in any order). The same as
+        :meth:`from_pairs` of the counted pairs, counted with numpy.
+
+        Examples
+        --------
+        >>> f = Features.from_codes({"hashtags": {"b": 0, "a": 1}}, {"hashtags": [7, 7, 5]}, {"hashtags": [0, 0, 1]})
+        >>> f.vocab["hashtags"], f.account["hashtags"].tolist(), f.code["hashtags"].tolist(), f.count["hashtags"].tolist()
+        (['a', 'b'], [5, 7], [0, 1], [1.0, 2.0])
+        """
+        vocab, account, code, count = {}, {}, {}, {}
+        for kind in FEATURES[:3]:
+            idx = index.get(kind) or {}
+            names = sorted(idx)
+            renumber = np.empty(len(names), dtype=np.int64)  # code as given -> position in the sorted names
+            renumber[np.fromiter((idx[f] for f in names), dtype=np.int64, count=len(names))] = np.arange(len(names))
+            acc = np.asarray(accounts.get(kind) or [], dtype=np.int64)
+            c = renumber[np.asarray(codes.get(kind) or [], dtype=np.int64)]
+            order = np.lexsort((c, acc))
+            acc, c = acc[order], c[order]
+            first = np.flatnonzero(np.r_[True, (acc[1:] != acc[:-1]) | (c[1:] != c[:-1])]) if acc.size else \
+                np.zeros(0, dtype=np.int64)
+            vocab[kind] = names
+            account[kind] = acc[first]
+            code[kind] = c[first]
+            count[kind] = np.diff(np.r_[first, acc.size]).astype(np.float64)
+        return cls(vocab, account, code, count)
+
+    @classmethod
     def from_counters(cls, per_account: dict[int, dict[str, Counter]]) -> "Features":
         """From ``account id -> {kind: Counter({feature: count})}``."""
         pairs = {k: Counter() for k in FEATURES[:3]}
