@@ -27,13 +27,21 @@ Measured, in a child process that only reads and stores results (best of
 - **recompute**: :func:`influence.tasks.recompute`, exactly what the hourly task
   runs: read the topic's interactions once, bot and coordination flags once,
   then for both variants (all interactions; without the flagged accounts')
-  the score set, Leiden communities and their labels, and the stored run
-  (plus the empty previous window). ``recompute_s`` is its wall time;
-  ``bots_s`` and ``communities_s`` (community search and labels, both
-  variants) are the parts of it.
+  the score set, Leiden communities and their labels, and the stored run,
+  timed as the hourly task finds the store: the runs of the previous window
+  (the 30 days before, which hold as many interactions) stored by the run an
+  hour before stand for it (:func:`influence.results.previous_run`).
+  ``recompute_s`` is its wall time; ``bots_s``, ``read_s``, ``scores_s``,
+  ``communities_s`` (community search and labels, both variants) and
+  ``rest_s`` (posts per account, label features, graphs, storing) are the
+  parts of it. ``recompute_cold_s`` is the run an hour before, on an empty
+  store: it computes the previous window too (read, flags, scores; no
+  communities), as the task does on its first run and about once a day after.
+  (Until December 2026 the previous window was empty, which left that part
+  of the task unmeasured.)
 - **igraph reference**: from the same edge rows already in memory (the SQL read
-  is charged to Earshot only): build a weighted directed ``igraph.Graph`` (from
-  a list of tuples, igraph's fastest input: :func:`influence.graph.igraph_graph`),
+  is charged to Earshot only): build a weighted directed ``igraph.Graph`` (through
+  ``add_edges`` from a numpy array, igraph's fastest input: :func:`influence.graph.igraph_graph`),
   ``Graph.pagerank``, then the undirected weighted graph and
   ``Graph.community_multilevel`` (igraph's Louvain). ``recompute_ratio_vs_igraph``
   is recompute over this.

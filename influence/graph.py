@@ -295,8 +295,9 @@ def igraph_graph(n: int, src: np.ndarray, dst: np.ndarray, weights: np.ndarray |
                  directed: bool = False):
     """An ``igraph.Graph`` of ``n`` vertices and the edges ``src[i] - dst[i]`` (with a ``weight`` attribute).
 
-    The edges go in as a list of tuples of Python ints: igraph converts that four times faster than a
-    numpy array of pairs or a list of lists (0.3 s against 1.3 s for 900,000 edges, on this machine).
+    The edges go in through ``add_edges`` as an ``(m, 2)`` int64 numpy array, igraph's fastest input here:
+    for 900,000 edges 0.18-0.19 s against 0.22-0.28 s for a list of tuples of Python ints (with the
+    ``tolist``) and 0.56-0.69 s for the same array given to the constructor (igraph 1.0, this machine).
 
     Examples
     --------
@@ -306,7 +307,10 @@ def igraph_graph(n: int, src: np.ndarray, dst: np.ndarray, weights: np.ndarray |
     """
     import igraph as ig
 
-    G = ig.Graph(n=int(n), edges=list(zip(np.asarray(src).tolist(), np.asarray(dst).tolist())), directed=directed)
+    G = ig.Graph(n=int(n), directed=directed)
+    pairs = np.column_stack([np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)])
+    if pairs.size:
+        G.add_edges(pairs)
     if weights is not None:
         G.es["weight"] = np.asarray(weights, dtype=np.float64).tolist()
     return G
