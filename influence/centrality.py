@@ -178,10 +178,10 @@ def betweenness(A: sp.csr_array, *, k: int | None = None, seed: int | None = Non
     way (Brandes 2001) and the same rescaling is applied.
 
     Each sampled source costs one breadth-first search counting paths and one
-    sweep back over it for the dependencies, compiled by numba
-    (:mod:`influence._brandes`): two passes over the edges, 35 ms a source at
-    185,000 accounts and 1.9 million arcs on the bench machine (the numpy level
-    sweeps it replaced took 85 ms, igraph's ``betweenness(sources=...)`` 90 ms).
+    sweep back over its shortest-path arcs for the dependencies, compiled by
+    numba (:mod:`influence._brandes`): 32 sources at 185,000 accounts and 1.9
+    million arcs take 0.5-0.7 s on the bench machine (the numpy level sweeps it
+    replaced took 2.5-2.9 s, igraph's ``betweenness(sources=...)`` 2.5-3.7 s).
 
     Parameters
     ----------
