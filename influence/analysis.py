@@ -451,6 +451,8 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
     scores = score_graph(g, seed=seed)
     timings.update({f"score_{k}": v for k, v in scores.timings.items()})
     t = time.perf_counter()
+    if posts is None:  # the flags count each author's posts as they read them (when they do)
+        posts = getattr(flags, "posts_per_account", None)
     if posts is None:
         posts = topic_posts_per_account(store, topic, since, until, plat)
     sh = frozenset(h.lower().lstrip("@") for h in stakeholders)

@@ -97,7 +97,10 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
                 edges = read_edges(store.engine, tid, since, until, plat)
                 flags = bots.detect(store, tid, since, until, plat)
                 features = features_per_account(store, tid, since, until, plat)
-                posts = topic_posts_per_account(store, tid, since, until, plat)
+                # the flags count each author's posts on the topic as they read them (when they do): no second read
+                posts = getattr(flags, "posts_per_account", None)
+                if posts is None:
+                    posts = topic_posts_per_account(store, tid, since, until, plat)
             rid, a = compute_run(store, tid, since, until, platform=plat, exclude_flagged=exclude,
                                  stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features,
                                  posts=posts, start_communities=start, shared_previous=previous, reuse=first)
