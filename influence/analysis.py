@@ -186,15 +186,30 @@ def features_per_account(store: Store, topic: str, since, until, platform=None, 
             a.append(acc)
             c.append(k)
 
+    tag_lists: dict[str, list[str]] = {}  # the same hashtag lists and links come again and again: parsed once
+    domain_lists: dict[str, list[str]] = {}
     for acc, kind, text, tags, links in raw_rows(engine, sql, params):
-        tags = _json_list(tags)
         if tags:
-            add("hashtags", acc, [str(t).lower() for t in tags])
-        links = _json_list(links)
+            got = tag_lists.get(tags) if isinstance(tags, str) else None  # PostgreSQL gives lists: not kept
+            if got is None:
+                got = [str(t).lower() for t in _json_list(tags)]
+                if isinstance(tags, str):
+                    tag_lists[tags] = got
+            if got:
+                add("hashtags", acc, got)
         if links:
-            add("domains", acc, [d for d in map(_domain, links) if d])
+            got = domain_lists.get(links) if isinstance(links, str) else None
+            if got is None:
+                got = [d for d in map(_domain, _json_list(links)) if d]
+                if isinstance(links, str):
+                    domain_lists[links] = got
+            if got:
+                add("domains", acc, got)
         if kind != "retweet" and text:
-            add("words", acc, [w for w in set(_WORDS.findall(_URLS.sub(" ", text).lower())) if w not in STOPWORDS])
+            low = text.lower()  # links are matched without regard to case: dropping them after lowering is the same
+            if "http" in low or "www." in low:
+                low = _URLS.sub(" ", low)
+            add("words", acc, [w for w in set(_WORDS.findall(low)) if w not in STOPWORDS])
     return Features.from_codes(index, accounts, codes)
 
 

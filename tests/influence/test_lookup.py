@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -189,6 +190,12 @@ def test_analysis_on_postgres_matches_sqlite(store, tmp_path):
     top = a.ranking(5)
     assert top.accounts[0].handle == "new_star" and top.accounts[0].amplifiers == 10
     assert len(a.flagged_ids) == 6 and a.membership is not None
+    from influence.analysis import features_per_account  # JSON lists come as text from SQLite, as lists from psycopg
+
+    f = features_per_account(store, TOPIC, CUR[0], CUR[1])
+    tags = dict(zip(f.vocab["hashtags"], np.bincount(f.code["hashtags"], weights=f.count["hashtags"],
+                                                    minlength=len(f.vocab["hashtags"])).tolist()))
+    assert tags["carersweek"] >= 1 and "unpaid" in f.vocab["words"] and "respite" in f.vocab["words"]
 
 
 def test_an_account_amplified_by_a_ring_is_marked_and_the_flags_are_stored(store_url):
