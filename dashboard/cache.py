@@ -191,23 +191,49 @@ def versioned(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[]
 
 
 def versioned_as_of(store, key: Hashable, fn: Callable[[], Any], *, clock: Callable[[], float] = time.time,
-                    stale: bool = False) -> tuple[Any, datetime | None]:
+                    stale: bool = False, version: Callable[[], tuple[Hashable, Hashable]] | None = None
+                    ) -> tuple[Any, datetime | None]:
     """:func:`versioned`, with None or, when an older version's value was served, the time its data
-    was last seen current (UTC)."""
+    was last seen current (UTC).
+
+    ``version``: the page's own version instead of the store's, ``() -> (stamp, own actions)``, for a
+    page that reads little of the data (an account's page changes with that account's posts, not
+    with every batch); the stamp must then cover everything the page shows, the minute included."""
     read_at = time.monotonic()  # before the version is read: a later reading is newer data
-    version = data_version(store)
-    newest = version[-1]
-    if isinstance(newest, str):
-        newest = datetime.fromisoformat(newest).replace(tzinfo=timezone.utc)
-    elif isinstance(newest, datetime) and newest.tzinfo is None:
-        newest = newest.replace(tzinfo=timezone.utc)
-    now = clock()
-    minute = int(now // 60) if newest is not None and newest.timestamp() > now - 86400 else None
-    group = tuple(version[i] for i in _OWN_ACTIONS)
+    if version is not None:
+        stamp, group = version()
+    else:
+        v = data_version(store)
+        newest = v[-1]
+        if isinstance(newest, str):
+            newest = datetime.fromisoformat(newest).replace(tzinfo=timezone.utc)
+        elif isinstance(newest, datetime) and newest.tzinfo is None:
+            newest = newest.replace(tzinfo=timezone.utc)
+        now = clock()
+        minute = int(now // 60) if newest is not None and newest.timestamp() > now - 86400 else None
+        stamp, group = (v, minute), tuple(v[i] for i in _OWN_ACTIONS)
     value, _computed, as_of = _get(("versioned", store.url, key), fn, ttl=None, clock=time.monotonic,
-                                   stamp=(version, minute), read_at=read_at, group=group,
+                                   stamp=stamp, read_at=read_at, group=group,
                                    stale_for=STALE_FOR if stale else 0.0)
     return value, as_of
+
+
+_ACCOUNT_SQL = """SELECT (SELECT max(created_at) FROM posts WHERE account_id = :a),
+ (SELECT count(*) FROM posts WHERE account_id = :a), (SELECT last_seen FROM accounts WHERE id = :a),
+ (SELECT max(computed_at) FROM influence_runs), (SELECT count(*) FROM influence_runs),
+ (SELECT max(id) FROM post_marks), (SELECT count(undone_at) FROM post_marks)"""
+
+
+def account_version(store, account_id: int, now: datetime) -> tuple[Hashable, Hashable]:
+    """An account page's version (see :func:`versioned_as_of`): its posts (newest, how many: read from
+    the account's index), its profile's last sighting, the stored influence runs, marks, and ``now``
+    (the pages' time, to the minute: the page's window ends then). A topic tag added to one of its
+    older posts later (a promotion) shows at the next of these changes."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        row = tuple(conn.execute(text(_ACCOUNT_SQL), {"a": account_id}).one())
+    return (row, int(now.timestamp() // 60)), row[3:]
 
 
 _ANY = None
@@ -227,12 +253,13 @@ def json_bytes(value: Any) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def json_response(store, key: Hashable, fn: Callable[[], Any], *, stale: bool = True):
-    """An API answer: ``fn()`` encoded as JSON once per data version (see :func:`versioned`); served
-    from the previous version while the new one is computed (``stale``), with the header
-    ``X-Data-As-Of`` (when that version was last seen current) when it was."""
+def json_response(store, key: Hashable, fn: Callable[[], Any], *, stale: bool = True, version=None):
+    """An API answer: ``fn()`` encoded as JSON once per data version (see :func:`versioned`, and its
+    ``version``); served from the previous version while the new one is computed (``stale``), with the
+    header ``X-Data-As-Of`` (when that version was last seen current) when it was."""
     from fastapi.responses import Response
 
-    body, as_of = versioned_as_of(store, ("json",) + tuple(key), lambda: json_bytes(fn()), stale=stale)
+    body, as_of = versioned_as_of(store, ("json",) + tuple(key), lambda: json_bytes(fn()), stale=stale,
+                                  version=version)
     headers = {"X-Data-As-Of": as_of.isoformat()} if as_of is not None else None
     return Response(body, media_type="application/json", headers=headers)

@@ -245,13 +245,15 @@ def as_of_notice(as_of: datetime) -> str:
             'newer data is being counted. Reload the page in a few seconds to see it.</p>')
 
 
-def render_cached(request: Request, template: str, build, *, status_code: int = 200, stale: bool = True) -> HTMLResponse:
+def render_cached(request: Request, template: str, build, *, status_code: int = 200, stale: bool = True,
+                  version=None) -> HTMLResponse:
     """A page whose content depends only on its URL, the caller's role and the data: ``build()`` (its
     context) and the template are rendered once per data version and minute (:func:`dashboard.cache.versioned`)
     for everyone with that role; each request puts its own nonce, CSRF token and name in.
 
     ``stale`` (the default; not the live alerts): under live collection the page of the previous data
-    version answers while the new one is built, saying "Figures as of ..." (:func:`as_of_notice`)."""
+    version answers while the new one is built, saying "Figures as of ..." (:func:`as_of_notice`).
+    ``version``: the page's own version (:func:`dashboard.cache.versioned_as_of`)."""
     from dataclasses import replace
 
     from dashboard import cache
@@ -267,7 +269,7 @@ def render_cached(request: Request, template: str, build, *, status_code: int = 
         return TEMPLATES.get_template(template).render(ctx)
 
     key = ("page", template, request.url.path, request.url.query, sess.role if sess else None)
-    html, as_of = cache.versioned_as_of(st.store, key, make, stale=stale)
+    html, as_of = cache.versioned_as_of(st.store, key, make, stale=stale, version=version)
     html = (html.replace(_MARKS["nonce"], getattr(request.state, "csp_nonce", ""))
             .replace(_MARKS["csrf"], sess.csrf_token if sess else "")
             .replace(_MARKS["name"], sess.name if sess else "")

@@ -106,9 +106,15 @@ def ensure_indexed(store: Store, max_rows: int | None = None) -> int:
     """SQLite: add posts stored since the last call to ``posts_fts`` (at most ``max_rows``, in chunks of
     :data:`INDEX_CHUNK`, one transaction each, so writers wait at most one chunk); return how many posts
     are still not indexed (0: all). Several processes may call it at once: each chunk's first statement
-    is a write, so SQLite serialises them, and each reads how far the index got inside its own chunk."""
+    is a write, so SQLite serialises them, and each reads how far the index got inside its own chunk.
+    When the index is caught up it only reads (a search after it takes no write lock, so it never
+    waits for a writer storing a batch)."""
     if store.dialect != "sqlite":
         return 0
+    with store.engine.connect() as conn:  # caught up (the usual case): answered without a write lock
+        last = conn.execute(sql_text("SELECT last_id FROM search_state WHERE name = 'posts'")).scalar()
+        if last is not None and (conn.execute(sql_text("SELECT max(id) FROM posts")).scalar() or 0) <= last:
+            return 0
     done = 0
     while True:
         with store.engine.begin() as conn:

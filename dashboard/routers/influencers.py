@@ -287,7 +287,14 @@ def account_page(request: Request, account_id: RowId, user: Viewer, state: AppSt
                  topic: Annotated[str, Query(max_length=64)] = ""):
     if queries.account(state.store, account_id) is None:
         raise HTTPException(404, f"no account #{account_id}")
-    return render_cached(request, "account.html", lambda: _account_context(state, account_id, topic))
+    return render_cached(request, "account.html", lambda: _account_context(state, account_id, topic),
+                         version=lambda: _account_version(state, account_id))
+
+
+def _account_version(state: State, account_id: int):
+    """An account page changes with the account's own posts (and influence runs, marks, the minute), not
+    with every batch of other accounts' posts."""
+    return cache.account_version(state.store, account_id, charts.data_now(state.store, None, state.config.topics))
 
 
 def _account_context(state: State, account_id: int, topic: str) -> dict[str, Any]:
@@ -316,4 +323,5 @@ def api_account(account_id: RowId, user: Viewer, state: AppState,
         d["why"] = d["why"].to_dict() if d["why"] else None
         return d
 
-    return cache.json_response(state.store, ("account", account_id, topic), answer)
+    return cache.json_response(state.store, ("account", account_id, topic), answer,
+                               version=lambda: _account_version(state, account_id))

@@ -239,3 +239,43 @@ def test_an_api_answer_served_from_the_previous_version_says_as_of_when(client, 
     process_batch(_batch(2), sqlite_store, matcher, run_hooks=False)
     r = client.get("/api/topics/flu?range=30d")
     assert r.headers.get("x-data-as-of") and r.json()["totals"] == first.json()["totals"]
+
+
+def test_an_account_page_is_built_again_for_its_own_posts_not_for_every_batch(client, sqlite_store, topics_env, users,
+                                                                               monkeypatch):
+    from datetime import datetime, timezone
+
+    from dashboard.routers import influencers
+    from monitor.config import load_config
+    from monitor.items import Account, Batch, Post
+    from monitor.pipeline import process_batch
+    from monitor.topics import Matcher
+    from sqlalchemy import select
+
+    from monitor import models as m
+    from tests.dashboard.support import login
+
+    cache.clear()
+    matcher = Matcher(load_config(topics_env).topics)
+    process_batch(_batch(1), sqlite_store, matcher, run_hooks=False)  # by account "1"
+    with sqlite_store.engine.connect() as conn:
+        acc = conn.execute(select(m.accounts.c.id).where(m.accounts.c.platform_id == "1")).scalar()
+    builds = []
+    real = influencers._account_context
+    monkeypatch.setattr(influencers, "_account_context", lambda *a: builds.append(1) or real(*a))
+    login(client, *users["viewer"])
+    assert client.get(f"/accounts/{acc}").status_code == 200 and len(builds) == 1
+    other = Batch(source="test", posts=[Post(platform="x", platform_id="o1", kind="original", author_id="2",
+                                             text="flu elsewhere", created_at=datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc))],
+                  accounts=[Account(platform="x", platform_id="2", handle="u2")])
+    process_batch(other, sqlite_store, matcher, run_hooks=False)  # someone else posts: the page stands
+    page = client.get(f"/accounts/{acc}")
+    assert len(builds) == 1 and 'id="as-of"' not in page.text
+    process_batch(_batch(2), sqlite_store, matcher, run_hooks=False)  # the account posts again
+    page = client.get(f"/accounts/{acc}")
+    assert 'id="as-of"' in page.text  # the previous page answers while its new one is built
+    for _ in range(100):
+        if not cache._inflight:
+            break
+        time.sleep(0.05)
+    assert len(builds) == 2 and "flu at A&amp;E number 2" in client.get(f"/accounts/{acc}").text

@@ -176,3 +176,22 @@ def test_a_platform_filter_never_drives_the_search_through_the_platform_index(sq
                 assert "ix_posts_ref" not in plan, (st, plan)
     finally:
         raw.close()
+
+
+def test_a_search_over_a_caught_up_index_takes_no_write_lock(sqlite_store):
+    """A writer holding the database (a batch being stored) does not hold up a search once the index has
+    every post: the search only reads."""
+    import sqlite3
+
+    sqlite_store.write_batch([Scored(Post(platform="x", platform_id="w1", kind="original", author_id="a",
+                                          text="ward closed", created_at=T0), 0.0, {})], [Account("x", "a", handle="a")])
+    assert ensure_indexed(sqlite_store) == 0
+    path = sqlite_store.url.split("sqlite:///", 1)[1]
+    writer = sqlite3.connect(path, timeout=0.1)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, as a batch being stored holds it
+    try:
+        assert ensure_indexed(sqlite_store) == 0
+        assert search(sqlite_store, "ward").total == 1
+    finally:
+        writer.rollback()
+        writer.close()
