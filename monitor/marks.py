@@ -233,20 +233,27 @@ def review_stats(store: Store, *, since: datetime | None = None, until: datetime
             q = q.where(p.c.created_at < until)
         for t, n in conn.execute(q):
             out.setdefault(t, _empty())["irrelevant"] = int(n)
-        # sentiment checks in force, counted on every topic the post is on
-        q = (select(pt.c.topic, pm.c.label, pm.c.machine_sentiment)
-             .select_from(pm.join(pt, pt.c.post_id == pm.c.post_id))
-             .where(pm.c.kind == "sentiment", pm.c.undone_at.is_(None)))
-        if topic is not None:
-            q = q.where(pt.c.topic == topic)
-        if since is not None:
-            q = q.where(pt.c.created_at >= since)
-        if until is not None:
-            q = q.where(pt.c.created_at < until)
-        for t, label, machine in conn.execute(q):
-            s = out.setdefault(t, _empty())
-            s["sentiment_checked"] += 1
-            s["sentiment_disagreed"] += int(label != label_of(machine))
+        # sentiment checks in force, counted on every topic the post is on: the checks first (a join would
+        # let SQLite walk the topic's tags in the window and look for a check on each: 135 ms at 2M posts)
+        checks = conn.execute(select(pm.c.post_id, pm.c.label, pm.c.machine_sentiment)
+                              .where(pm.c.kind == "sentiment", pm.c.undone_at.is_(None))).all()
+        by_post: dict[int, list[tuple[str, float]]] = {}
+        for post_id, label, machine in checks:
+            by_post.setdefault(post_id, []).append((label, machine))
+        ids = sorted(by_post)
+        for k in range(0, len(ids), 500):
+            q = select(pt.c.post_id, pt.c.topic).where(pt.c.post_id.in_(ids[k:k + 500]))
+            if topic is not None:
+                q = q.where(pt.c.topic == topic)
+            if since is not None:
+                q = q.where(pt.c.created_at >= since)
+            if until is not None:
+                q = q.where(pt.c.created_at < until)
+            for post_id, t in conn.execute(q):
+                for label, machine in by_post[post_id]:
+                    s = out.setdefault(t, _empty())
+                    s["sentiment_checked"] += 1
+                    s["sentiment_disagreed"] += int(label != label_of(machine))
     for s in out.values():
         seen = s["posts"] + s["irrelevant"]
         s["irrelevant_share"] = s["irrelevant"] / seen if seen else None

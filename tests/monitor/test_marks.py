@@ -106,3 +106,32 @@ def test_topic_counts_read_the_rollups_only_and_count_authors_as_the_tags_do(sto
         tagged = conn.execute(select(func.count(pt.c.account_id.distinct())).where(pt.c.topic == "flu")).scalar()
     assert counts["flu"]["authors"] == tagged == 1 and counts["flu"]["posts"] == 3
     assert one_day["flu"]["posts"] == 2 and one_day["vacc"]["authors"] == 1
+
+
+def test_review_stats_start_from_the_checks_not_from_the_topics_tags(stored):
+    """The checks are few and the tags many: no statement walks a topic's tags in the window looking for checks."""
+    from sqlalchemy import event
+
+    store, ids = stored
+    if store.dialect != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    marks.correct_sentiment(store, ids["1"], "positive", "carol")
+    seen: list[tuple] = []
+
+    def spy(c, cur, st, params, *a):
+        seen.append((st, params))
+
+    event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        stats = marks.review_stats(store, since=T0, until=T0 + timedelta(hours=1), topic="flu")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", spy)
+    assert stats["flu"]["sentiment_checked"] == 1 and stats["flu"]["sentiment_disagreed"] == 1
+    raw = store.engine.raw_connection()
+    try:
+        for st, params in seen:
+            if "post_topics" in st:
+                plan = " ".join(str(r) for r in raw.execute("EXPLAIN QUERY PLAN " + st, params).fetchall())
+                assert "ix_post_topics_topic_time" not in plan, (st, plan)
+    finally:
+        raw.close()
