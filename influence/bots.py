@@ -53,19 +53,21 @@ share.
 
 from __future__ import annotations
 
+import gc
 import itertools
-import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any, Iterable
+from datetime import datetime, timezone
+from operator import itemgetter
+from typing import Any, Callable, Iterable
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from influence.graph import raw_query, raw_rows, topic_filter_sql
-from monitor import models as m
+from influence.graph import raw_rows, topic_filter_sql
+from monitor import models as m, textsig
 from monitor.store import Store
+from monitor.textsig import normalise_text  # noqa: F401  (the normalisation the detector compares texts by)
 
 SIGNALS = ("coordinated", "burst", "high_rate", "mostly_reposts", "duplicate_text", "new_account")
 _SIGNAL_ORDER = {k: i for i, k in enumerate(SIGNALS)}
@@ -210,162 +212,111 @@ class Flags(dict):
 
 
 # ------------------------------------------------------------------------------------------ texts
-_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
-_MENTION = re.compile(r"(?<!\w)@\w+")
-_RT = re.compile(r"^rt\s+@\w+:?\s*", re.I)
-_NONWORD = re.compile(r"[^a-z]+")
+#: Distinct texts in one band bucket up to which every pair of them is checked (above: each against the first).
+BUCKET_ALL_PAIRS = 64
 
 
-def normalise_text(text: str) -> str:
-    """Lower case, without links, @mentions, a leading ``RT @x:``, numbers and punctuation.
+def signature_clusters(sigs: np.ndarray, texts_of: Callable[[list[int]], list[str]], *,
+                       similarity: float = 0.8) -> list[list[int]]:
+    """Groups of near-identical texts from their signatures (:mod:`monitor.textsig`): indices into ``sigs``.
 
-    Examples
-    --------
-    >>> normalise_text("RT @bob: Don't ban our VAPES!! https://t.co/x 2024 @ukhsa #VapingSavesLives")
-    'don t ban our vapes vapingsaveslives'
+    Texts with the same key (the same normalised text) are one group directly. Distinct texts whose
+    signatures share a band key are candidates: every pair of a bucket (of at most
+    :data:`BUCKET_ALL_PAIRS` distinct texts; in a bigger one, its first text and each other) is checked
+    exactly, on the texts ``texts_of(indices)`` returns, unless the two are joined already: joined when
+    the Jaccard similarity of their word pairs is at least ``similarity``. Only candidates' texts are
+    asked for. The groups (two or more texts) are the connected components of what was joined, each
+    sorted, ordered by their first index.
     """
-    t = text or ""
-    if t[:2].lower() == "rt":  # each pattern runs only where it can match (most texts have no link or mention)
-        t = _RT.sub("", t)
-    if "://" in t or "." in t:
-        t = _URL.sub(" ", t)
-    if "@" in t:
-        t = _MENTION.sub(" ", t)
-    return _NONWORD.sub(" ", t.lower()).strip()
+    n = len(sigs)
+    if n == 0:
+        return []
+    uniq, first, inv = np.unique(sigs["key"], return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    d = uniq.size
+    bands = sigs["bands"][first]
+    keys, texts = [], []
+    for band in range(textsig.BANDS):  # per band, the distinct texts that share a bucket with another
+        k = bands[:, band]
+        order = np.argsort(k)
+        ks = k[order]
+        same = np.flatnonzero(ks[1:] == ks[:-1])
+        if same.size:
+            members = np.unique(np.concatenate([order[same], order[same + 1]]))
+            keys.append((np.uint64(band) << np.uint64(32)) | k[members].astype(np.uint64))
+            texts.append(members)
+    parent = np.arange(d)
+    if keys:
+        key, member = np.concatenate(keys), np.concatenate(texts).astype(np.int64)
+        o = np.lexsort((member, key))  # by bucket, then text
+        key, member = key[o], member[o]
+        new = np.ones(key.size, dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        start = np.flatnonzero(new)
+        size = np.diff(np.append(start, key.size))
+        bucket = np.cumsum(new) - 1
+        pos = np.arange(key.size) - start[bucket]  # place in its bucket
+        big = size[bucket] > BUCKET_ALL_PAIRS
+        # each text paired with every later one of its bucket (a big bucket: the first with every other)
+        later = np.where(big, np.where(pos == 0, size[bucket] - 1, 0), size[bucket] - 1 - pos)
+        total = int(later.sum())
+        at = np.repeat(np.arange(key.size), later)
+        step = np.arange(total) - np.repeat(np.cumsum(later) - later, later) + 1
+        code = np.unique(member[at] * d + member[at + step])
+        pa, pb = (code // d).tolist(), (code % d).tolist()
+        need = np.unique(member)
+        got = texts_of(first[need].tolist())
+        sets = {x: textsig.shingles(normalise_text(t)) for x, t in zip(need.tolist(), got)}
+        up = list(range(d))
+
+        def find(x: int) -> int:
+            while up[x] != x:
+                up[x] = up[up[x]]
+                x = up[x]
+            return x
+
+        for x, y in zip(pa, pb):
+            rx, ry = find(x), find(y)
+            if rx != ry:
+                A, B = sets[x], sets[y]
+                if len(A & B) / len(A | B) >= similarity:
+                    up[max(rx, ry)] = min(rx, ry)
+        parent[need] = [find(x) for x in need.tolist()]  # only candidates were joined
+    label = parent[inv]
+    count = np.bincount(label, minlength=d)
+    grouped = np.flatnonzero(count[label] >= 2)
+    if grouped.size == 0:
+        return []
+    gl = label[grouped]
+    o = np.argsort(gl, kind="stable")
+    gl, grouped = gl[o], grouped[o]
+    cut = np.flatnonzero(gl[1:] != gl[:-1]) + 1
+    return sorted((g.tolist() for g in np.split(grouped, cut)), key=lambda g: g[0])
 
 
-_BANDS, _ROWS = 8, 3
-
-
-def _shingle_sets(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The word pairs of each text (a text of fewer than three words: the text itself), as integer codes.
-
-    Returns ``(ptr, codes)``: text ``i``'s distinct shingles are ``codes[ptr[i]:ptr[i + 1]]`` (sorted); equal
-    shingles have equal codes, whatever the text, so the Jaccard similarity of two texts is that of their code
-    sets. Words get codes from one dict; pairs and their codes, per text, are numpy work (one sort).
-    """
-    # norms are words joined by single spaces: one split of them all, word codes from one dict (C-level calls)
-    lengths = np.fromiter((n.count(" ") + 1 if n else 0 for n in norms), dtype=np.int64, count=len(norms))
-    all_words = " ".join(norms).split()
-    vocab = dict.fromkeys(all_words)
-    for i, k in enumerate(vocab):
-        vocab[k] = i
-    w = np.fromiter(map(vocab.__getitem__, all_words), dtype=np.int64, count=len(all_words))
-    del all_words
-    text = np.repeat(np.arange(len(norms), dtype=np.int64), lengths)
-    V = max(len(vocab), 1)
-    # a text of two words or more: its word pairs, word * V + next word (a two-word text is its one pair, as a
-    # text of fewer than three words is its own shingle); one word: V * V + the word; no word: V * V + V
-    pair = np.flatnonzero(text[:-1] == text[1:]) if w.size > 1 else np.zeros(0, dtype=np.int64)
-    single = np.flatnonzero(lengths == 1)
-    empty = np.flatnonzero(lengths == 0)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    key = np.concatenate([w[pair] * V + w[pair + 1], V * V + w[starts[single]],
-                          np.full(empty.size, V * V + V, dtype=np.int64)])
-    owner = np.concatenate([text[pair], single, empty])
-    K = V * V + V + 1
-    if len(norms) * K >= 2 ** 62:  # too many words to pack (text, shingle) in an int64: dense shingle codes first
-        _, key = np.unique(key, return_inverse=True)
-        K = int(key.max(initial=0)) + 1
-        key = key.ravel().astype(np.int64)
-    both = np.sort(owner * K + key)  # (text, shingle), by text; then the distinct ones
-    both = both[np.concatenate([[True], both[1:] != both[:-1]])] if both.size else both
-    owner, code = both // K, both % K
-    ptr = np.zeros(len(norms) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=len(norms)), out=ptr[1:])
-    return ptr, code
-
-
-def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.5, min_chars: int = 20) -> list[list[int]]:
+def near_duplicate_clusters(texts: list[str], *, similarity: float = 0.8,
+                            min_chars: int = textsig.MIN_CHARS) -> list[list[int]]:
     """Groups of near-identical texts (indices into ``texts``), each of two or more.
 
-    Exact duplicates (after :func:`normalise_text`) are grouped directly; distinct
-    texts are compared by MinHash signatures (8 bands of 3 rows; multiply-shift hashes) and candidate
-    pairs kept when the Jaccard similarity of their word pairs is at least
-    ``similarity``. Texts shorter than ``min_chars`` once normalised are ignored.
-
-    Everything after normalising is numpy work over integer codes of the word pairs
-    (:func:`_shingle_sets`): MinHash of every text at once, the band buckets by one
-    64-bit key per band, and the exact check of each candidate pair on the code sets.
+    Texts are compared after :func:`normalise_text`; texts shorter than ``min_chars`` once normalised
+    are ignored; exact duplicates are grouped directly, and distinct texts whose MinHash signatures
+    (:func:`monitor.textsig.signatures`: 20 bands of 6 rows) share a band are checked exactly: joined
+    when the Jaccard similarity of their word pairs is at least ``similarity``
+    (:func:`signature_clusters`). The bands are tuned for the detector's 0.8: a pair at 0.8 is a
+    candidate with probability 0.998, at 0.5 only 0.27.
 
     Examples
     --------
     >>> near_duplicate_clusters(["Don't ban our vapes! Vaping helped millions quit smoking",
-    ...                          "Do not ban our vapes!! Vaping helped millions quit smoking",
+    ...                          "Don't ban our vapes!! Vaping helped millions quit smoking #VapingSavesLives",
     ...                          "The waiting list for hip operations is a national scandal"])
     [[0, 1]]
     """
-    by_norm: dict[str, list[int]] = {}
-    for i, t in enumerate(texts):
-        n = normalise_text(t)
-        if len(n) >= min_chars:
-            g = by_norm.get(n)
-            if g is None:
-                by_norm[n] = [i]
-            else:
-                g.append(i)
-    norms = list(by_norm)
-    if not norms:
-        return []
-    parent = list(range(len(norms)))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    ptr, codes = _shingle_sets(norms)
-    sizes = np.diff(ptr)
-    rng = np.random.default_rng(12345)
-    R = _BANDS * _ROWS
-    # R hash functions of the multiply-shift family, h -> (a*h + b) mod 2^64, top 32 bits (a odd): no division
-    a = rng.integers(0, 2 ** 63, size=(R, 1), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.integers(0, 2 ** 63, size=(R, 1), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = codes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # spread the codes over 64 bits
-    sig = np.empty((R, len(norms)), dtype=np.uint64)
-    lo = 0
-    step = 400_000  # shingles per chunk: the (rows x shingles) products fit in memory
-    while lo < len(norms):
-        hi = int(np.searchsorted(ptr, ptr[lo] + step, side="right"))
-        hi = min(max(hi - 1, lo + 1), len(norms))
-        seg = h[ptr[lo]:ptr[hi]]
-        with np.errstate(over="ignore"):
-            sig[:, lo:hi] = np.minimum.reduceat((a * seg[None, :] + b) >> np.uint64(32), ptr[lo:hi] - ptr[lo],
-                                                axis=1)
-        lo = hi
-    sets: dict[int, frozenset] = {}
-
-    def shingles(x: int) -> frozenset:
-        s_ = sets.get(x)
-        if s_ is None:
-            s_ = sets[x] = frozenset(codes[ptr[x]:ptr[x + 1]].tolist())
-        return s_
-
-    mix = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
-    for band in range(_BANDS):  # texts whose band of the signature is equal share a bucket
-        rows = sig[band * _ROWS:(band + 1) * _ROWS]
-        with np.errstate(over="ignore"):
-            key = (rows[0] * mix[0]) ^ (rows[1] * mix[1]) ^ (rows[2] * mix[2])
-        order = np.argsort(key, kind="stable")
-        k = key[order]
-        cut = np.flatnonzero(k[1:] != k[:-1]) + 1
-        starts = np.concatenate([[0], cut])
-        ends = np.concatenate([cut, [k.size]])
-        for s0, e0 in zip(starts[ends - starts >= 2].tolist(), ends[ends - starts >= 2].tolist()):
-            members = order[s0:e0].tolist()
-            rep = members[0]
-            A = shingles(rep)
-            for other in members[1:]:
-                if find(other) != find(rep):
-                    B = shingles(other)
-                    if len(A & B) / len(A | B) >= similarity:
-                        parent[find(other)] = find(rep)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for j, n in enumerate(norms):
-        groups[find(j)].extend(by_norm[n])
-    return sorted((sorted(g) for g in groups.values() if len(g) >= 2), key=lambda g: g[0])
+    sigs = textsig.signatures(texts, min_chars=min_chars)
+    keep = [i for i, s in enumerate(sigs) if s]
+    got = signature_clusters(textsig.decode([sigs[i] for i in keep]), lambda idx: [texts[keep[j]] for j in idx],
+                             similarity=similarity)
+    return [[keep[j] for j in g] for g in got]
 
 
 # ------------------------------------------------------------------------------------------ bursts
@@ -491,9 +442,41 @@ def _window(cols, since, until):
     return cond
 
 
+def _time_sql(store: Store, column: str) -> str:
+    """A time column as :func:`_epochs` reads it: SQLite's stored text (numpy parses it: a sixth of the cost of
+    ``julianday`` in SQL), PostgreSQL's epoch seconds."""
+    return column if store.dialect == "sqlite" else f"EXTRACT(EPOCH FROM {column})"
+
+
+def _epochs(values: list) -> np.ndarray:
+    """Epoch seconds of times read by :func:`_time_sql` (text as the store writes it, naive UTC; or numbers)."""
+    if values and isinstance(values[0], str):
+        try:
+            return np.array(values, dtype="datetime64[us]").astype(np.int64) / 1e6
+        except ValueError:  # not the store's own format: parsed one by one
+            return np.array([datetime.fromisoformat(v).replace(tzinfo=timezone.utc).timestamp() for v in values],
+                            dtype=np.float64)
+    return np.array(values, dtype=np.float64)
+
+
+def _by_id(conn, column, ids: list[int]) -> list[tuple[int, Any]]:
+    """``(post id, column)`` of these posts, read 5,000 at a time."""
+    p = m.posts
+    out: list[tuple[int, Any]] = []
+    for k in range(0, len(ids), 5000):
+        out.extend(conn.execute(select(p.c.id, column).where(p.c.id.in_(ids[k:k + 5000]))).all())
+    return out
+
+
 def detect(store: Store, topic: str, since: datetime | None, until: datetime | None, platform: str | None = None,
            thresholds: Thresholds | None = None) -> Flags:
     """Signals for the accounts posting on ``topic`` in ``[since, until)``.
+
+    Two big reads: the topic's posts (author, retweet or not, and the stored text signature of the
+    others, :mod:`monitor.textsig`) and its retweets (for bursts); the rest is numpy work and a few
+    lookups by id. Python's cyclic garbage collector is paused meanwhile: the million row tuples a
+    read makes hold no cycles, but would set off collections that scan the whole heap, again and again
+    (1 s of a 3 s detection at a million interactions).
 
     Returns
     -------
@@ -501,6 +484,17 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
         account id -> :class:`AccountFlags`, for accounts with at least one signal, with the rings
         and the coordinated posts.
     """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _detect(store, topic, since, until, platform, thresholds)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _detect(store: Store, topic: str, since: datetime | None, until: datetime | None, platform: str | None,
+            thresholds: Thresholds | None) -> Flags:
     th = thresholds or Thresholds()
     pt, p, a = m.post_topics, m.posts, m.accounts
     cond = [pt.c.topic == topic, *_window(pt.c.created_at, since, until)]
@@ -513,35 +507,48 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
         f.signals.append(Signal(kind, evidence, data))
 
     with store.engine.connect() as conn:
-        # per author: posts and retweets on the topic, and the span the topic was observed over
+        # every post on the topic: its author and whether it is a retweet (the posts and retweets per author),
+        # and for the others the signature of its text (monitor.textsig), or its text where it has none
+        # (written by something else than the store, or not back-filled: signed here)
         where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
-        rows = np.fromiter(itertools.chain.from_iterable(raw_query(
-            store.engine, f"SELECT pt.account_id, p.kind = 'retweet', count(*) FROM post_topics pt "
-                          f"JOIN posts p ON p.id = pt.post_id WHERE {where} GROUP BY pt.account_id, p.kind", params)),
-            dtype=np.int64).reshape(-1, 3)
-        if rows.shape[0] == 0:
+        sig = "p.text_sig" if th.duplicate_min_chars == textsig.MIN_CHARS else "NULL"  # signed at MIN_CHARS
+        rows = raw_rows(store.engine, f"SELECT pt.account_id, p.kind = 'retweet', pt.post_id, {sig}, CASE WHEN "
+                                      f"p.kind <> 'retweet' AND {sig} IS NULL THEN p.text END FROM post_topics pt "
+                                      f"JOIN posts p ON p.id = pt.post_id WHERE {where}", params)
+        if not rows:
             return flags
-        ids, inv = np.unique(rows[:, 0], return_inverse=True)
-        totals = np.bincount(inv, weights=rows[:, 2]).astype(np.int64)
-        retweets_n = np.bincount(inv, weights=rows[:, 2] * rows[:, 1]).astype(np.int64)
-        first, last = conn.execute(select(func.min(pt.c.created_at), func.max(pt.c.created_at))
-                                   .select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*cond)).one()
+        n_rows = len(rows)
+        author = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=n_rows)
+        is_rt = np.fromiter(map(itemgetter(1), rows), dtype=bool, count=n_rows)
+        ids, inv = np.unique(author, return_inverse=True)
+        totals = np.bincount(inv, minlength=ids.size).astype(np.int64)
+        retweets_n = np.bincount(inv[is_rt], minlength=ids.size).astype(np.int64)
+        rows = list(map(rows.__getitem__, np.flatnonzero(~is_rt).tolist()))  # the posts whose texts are compared
+        rows.sort(key=itemgetter(2))  # by post id: the same order whatever the plan
+        del author, is_rt, inv
+        ends = [conn.execute(select(pt.c.created_at).select_from(pt.join(p, p.c.id == pt.c.post_id)).where(*cond)
+                             .order_by(pt.c.created_at.desc() if last else pt.c.created_at).limit(1)).scalar()
+                for last in (False, True)]  # two index seeks
+        first, last = ends
         days = max(1.0, (last - first).total_seconds() / 86400.0) if first and last else 1.0
         end = until or last
-        # the signals read per account below, found for every author at once; the accounts' creation dates
-        # are read as epoch seconds (close to a second), so the few candidates are checked exactly below
+        # the signals read per account below, found for every author at once (the accounts' creation dates
+        # as epoch seconds); the few candidates are checked on the rows themselves below
         rate = totals / days
         candidate = (rate >= th.rate_per_day) | ((totals >= th.repost_min_posts)
                                                  & (retweets_n / np.maximum(totals, 1) >= th.repost_share))
         if end is not None:
-            epoch = ("(julianday(a.created_at) - 2440587.5) * 86400.0" if store.dialect == "sqlite"
-                     else "EXTRACT(EPOCH FROM a.created_at)")
-            authors = (f"SELECT DISTINCT pt.account_id FROM post_topics pt JOIN posts p ON p.id = pt.post_id "
-                       f"WHERE {where}")
-            born = np.fromiter(itertools.chain.from_iterable(raw_query(
-                store.engine, f"SELECT a.id, {epoch}, coalesce(a.posts_count, 0) FROM accounts a "
-                              f"WHERE a.created_at IS NOT NULL AND a.id IN ({authors})", params)),
-                dtype=np.float64).reshape(-1, 3)
+            known = ids.tolist()
+            got = list(itertools.chain.from_iterable(conn.exec_driver_sql(
+                f"SELECT a.id, {_time_sql(store, 'a.created_at')}, coalesce(a.posts_count, 0) FROM accounts a "
+                f"WHERE a.created_at IS NOT NULL AND a.id IN ({', '.join(map(str, known[k:k + 5000]))})").all()
+                for k in range(0, len(known), 5000)))
+            born = np.empty((len(got), 3), dtype=np.float64)
+            if got:
+                born[:, 0] = np.fromiter(map(itemgetter(0), got), dtype=np.int64, count=len(got))
+                born[:, 1] = _epochs(list(map(itemgetter(1), got)))
+                born[:, 2] = np.fromiter(map(itemgetter(2), got), dtype=np.int64, count=len(got))
+            del got
             if born.shape[0]:
                 at = np.searchsorted(ids, born[:, 0].astype(np.int64))
                 age = (end.timestamp() - born[:, 1]) / 86400.0
@@ -579,63 +586,84 @@ def detect(store: Store, topic: str, since: datetime | None, until: datetime | N
                     add(acc, "new_account", f"account created {row.created_at:%Y-%m-%d}, {age_days:.0f} days before "
                         f"the end of the window", created_at=row.created_at.isoformat(), age_days=round(age_days, 1))
 
-        # near-identical texts
-        where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
-        rows = raw_rows(store.engine, f"SELECT pt.account_id, p.text FROM post_topics pt JOIN posts p ON "
-                                      f"p.id = pt.post_id WHERE {where} AND p.kind <> 'retweet' "
-                                      f"ORDER BY pt.created_at, pt.post_id", params)
-        authors = [r[0] for r in rows]
-        texts = [r[1] or "" for r in rows]
+        # near-identical texts, from their signatures
+        post_ids = list(map(itemgetter(2), rows))
+        authors = list(map(itemgetter(0), rows))
+        sigs = list(map(itemgetter(3), rows))
+        texts = list(map(itemgetter(4), rows))
         del rows
+        unsigned = [j for j, x in enumerate(sigs) if x is None]
+        for j, x in zip(unsigned, textsig.signatures([texts[j] or "" for j in unsigned],
+                                                     min_chars=th.duplicate_min_chars)):
+            sigs[j] = x
+        keep = [j for j, x in enumerate(sigs) if x]
+
+        def texts_of(idx: list[int]) -> list[str]:
+            want = [post_ids[keep[j]] for j in idx if texts[keep[j]] is None]
+            got = dict(_by_id(conn, p.c.text, want))
+            return [texts[keep[j]] if texts[keep[j]] is not None else got[post_ids[keep[j]]] for j in idx]
+
+        clusters = [[keep[j] for j in g] for g in signature_clusters(
+            textsig.decode([bytes(sigs[j]) for j in keep]), texts_of, similarity=th.duplicate_similarity)]
+        if clusters:  # each cluster in time order, the clusters by their first post (the example shown)
+            when = dict(_by_id(conn, p.c.created_at, [post_ids[j] for g in clusters for j in g]))
+            clusters = sorted((sorted(g, key=lambda j: (when[post_ids[j]], post_ids[j])) for g in clusters),
+                              key=lambda g: (when[post_ids[g[0]]], post_ids[g[0]]))
         dup_posts: Counter = Counter()
-        dup_example: dict[int, tuple[str, int]] = {}
-        for cluster in near_duplicate_clusters(texts, similarity=th.duplicate_similarity,
-                                               min_chars=th.duplicate_min_chars):
+        dup_example: dict[int, tuple[int, int]] = {}
+        for cluster in clusters:
             accs = Counter(authors[j] for j in cluster)
             for acc, n in accs.items():
                 if len(accs) >= th.duplicate_min_accounts or n >= th.duplicate_min_posts:
                     dup_posts[acc] += n
                     if acc not in dup_example or len(accs) > dup_example[acc][1]:
-                        dup_example[acc] = (texts[cluster[0]], len(accs))
-        for acc, n in dup_posts.items():
-            if n >= th.duplicate_min_posts:
-                text, accounts = dup_example[acc]
-                sample = " ".join(text.split())[:90]
-                others = accounts - 1
-                who = f"{others} other account{'s' if others != 1 else ''}" if others else "its own earlier posts"
-                add(acc, "duplicate_text", f"{n} posts near-identical to posts by {who}, e.g. \u201c{sample}\u201d",
-                    posts=n, accounts=accounts, example=sample)
+                        dup_example[acc] = (cluster[0], len(accs))
+        shown = {acc: dup_example[acc][0] for acc, n in dup_posts.items() if n >= th.duplicate_min_posts}
+        example = dict(_by_id(conn, p.c.text, sorted({post_ids[j] for j in shown.values()})))
+        for acc, j in shown.items():
+            n, accounts = dup_posts[acc], dup_example[acc][1]
+            sample = " ".join((example[post_ids[j]] or "").split())[:90]
+            others = accounts - 1
+            who = f"{others} other account{'s' if others != 1 else ''}" if others else "its own earlier posts"
+            add(acc, "duplicate_text", f"{n} posts near-identical to posts by {who}, e.g. \u201c{sample}\u201d",
+                posts=n, accounts=accounts, example=sample)
+        del post_ids, authors, sigs, texts, keep
 
         # bursts and coordination
         where, params = topic_filter_sql(store.engine, topic, since, until, None)
         if platform and platform != "all":
             where += f" AND i.platform = {'?' if store.dialect == 'sqlite' else '%s'}"
             params.append(platform)
-        epoch = ("(julianday(i.created_at) - 2440587.5) * 86400.0" if store.dialect == "sqlite"
-                 else "EXTRACT(EPOCH FROM i.created_at)")
-        qi = (f"SELECT i.platform, i.ref_platform_id, {epoch}, i.src_account_id, i.dst_account_id "
+        qi = (f"SELECT i.platform, i.ref_platform_id, {_time_sql(store, 'i.created_at')}, i.src_account_id, "
+              f"i.dst_account_id "
               f"FROM post_topics pt JOIN interactions i ON i.post_id = pt.post_id WHERE {where} "
               f"AND i.kind = 'retweet' AND i.src_account_id <> i.dst_account_id AND i.ref_platform_id IS NOT NULL")
         rows = raw_rows(store.engine, qi, params)
-        plats, refs, ts, srcs, dsts = zip(*rows) if rows else ((), (), (), (), ())
-        del rows
-        post_keys = list(zip(plats, refs))
-        post_authors: dict[tuple[str, str], int] = dict(zip(post_keys, dsts))
-        codes: dict[tuple[str, str], int] = {}
-        code = np.fromiter((codes.setdefault(k, len(codes)) for k in post_keys), dtype=np.int64, count=len(post_keys))
-        src_arr = np.asarray(srcs, dtype=np.int64)
-        bursts = bursts_of(code, np.asarray(ts, dtype=np.float64), src_arr, list(codes),
-                           gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
+        n_rows = len(rows)
+        post_keys = list(map(itemgetter(0, 1), rows))  # (platform, retweeted post id)
+        codes: dict[tuple[str, str], Any] = dict.fromkeys(post_keys)
+        for c, k in enumerate(codes):
+            codes[k] = c
+        code = np.fromiter(map(codes.__getitem__, post_keys), dtype=np.int64, count=n_rows)
+        del post_keys
+        keys = list(codes)
+        src_arr = np.fromiter(map(itemgetter(3), rows), dtype=np.int64, count=n_rows)
+        bursts = bursts_of(code, _epochs(list(map(itemgetter(2), rows))), src_arr,
+                           keys, gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
                            max_span=th.burst_max_span_seconds)
-        # distinct retweeters of each post that burst (how big the cascade the burst was part of is)
+        # the author of each post that burst, and its distinct retweeters (how big the cascade the burst was
+        # part of is)
+        post_authors: dict[tuple[str, str], int] = {}
         retweeters: dict[tuple[str, str], int] = {}
         if bursts:
-            pairs = np.unique(np.stack([code, src_arr]), axis=1)
+            burst_codes = np.unique(np.fromiter((codes[b["post"]] for b in bursts), dtype=np.int64))
+            sel = np.flatnonzero(np.isin(code, burst_codes))
+            for c, j in zip(*(x.tolist() for x in np.unique(code[sel], return_index=True))):
+                post_authors[keys[c]] = rows[int(sel[j])][4]
+            pairs = np.unique(np.stack([code[sel], src_arr[sel]]), axis=1)
             per_code = np.bincount(pairs[0], minlength=len(codes))
-            keys = list(codes)
-            retweeters = {keys[c]: int(per_code[c]) for c in {codes[b["post"]] for b in bursts}}
-        del src_arr
-        del plats, refs, ts, srcs, dsts, post_keys, code, codes
+            retweeters = {keys[c]: int(per_code[c]) for c in burst_codes.tolist()}
+        del rows, src_arr, code, codes, keys
         groups = coordinated_groups(bursts, min_bursts=th.coordination_min_bursts,
                                     min_group=th.coordination_min_group)
         groups.sort(key=lambda g: (-len(g[0]), g[0][0]))

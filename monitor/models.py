@@ -125,6 +125,9 @@ posts = Table(
     # seen only as the target of a retweet/quote/reply (X's includes.tweets): not topic-tagged or counted
     Column("referenced_only", Boolean, nullable=False, default=False),
     Column("stored_at", UTCDateTime, nullable=False),
+    # the normalised text's signature for near-duplicate search (monitor.textsig): NULL for a retweet or
+    # one not worked out yet, b"" for a text too short to compare
+    Column("text_sig", LargeBinary),
     UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),
     Index("ix_posts_created_at", "created_at"),
     Index("ix_posts_account", "account_id", "created_at"),

@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor import models as m, shares
+from monitor import models as m, shares, textsig
 from monitor.clean import clean_text
 from monitor.sentiment import NEGATIVE, POSITIVE
 from monitor.items import (
@@ -89,14 +89,14 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` with Alembic (creates it when empty)."""
+def upgrade(engine: Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Bring the database to ``revision`` with Alembic (creates it when empty); ``down``: down to it."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -507,7 +507,7 @@ class Store:
     _POST_COLUMNS = ("platform", "platform_id", "kind", "account_id", "created_at", "text", "title", "lang", "url",
                      "source", "hashtags", "links", "ref_kind", "ref_platform_id", "conversation_id", "edit_of",
                      "withheld", "retweets", "replies", "likes", "quotes", "sentiment", "stored_at",
-                     "referenced_only")
+                     "referenced_only", "text_sig")
     _EDGE_COLUMNS = ("post_id", "kind", "src_account_id", "dst_account_id", "created_at", "platform",
                      "ref_platform_id")
 
@@ -594,7 +594,10 @@ class Store:
                 continue  # a post twice in one batch: its collected copy wins
             by_key[key] = (s, dt(p.created_at))
         rows = []
-        for s, created in by_key.values():
+        # each text's signature for the near-duplicate search, worked out once here (monitor.textsig)
+        sigs = textsig.post_signatures([s.post.kind for s, _ in by_key.values()],
+                                       [s.post.text for s, _ in by_key.values()])
+        for (s, created), sig in zip(by_key.values(), sigs):
             p = s.post
             main_ref = p.references[0] if p.references else None
             rows.append((
@@ -602,7 +605,7 @@ class Store:
                 p.title, p.lang, p.url, p.source, js(p.hashtags), js(p.links),
                 main_ref.kind if main_ref else None, main_ref.platform_id if main_ref else None,
                 p.conversation_id, p.edit_of, js(p.withheld), p.retweets, p.replies, p.likes, p.quotes,
-                s.sentiment, now_, bool(p.extra.get("referenced_only")),
+                s.sentiment, now_, bool(p.extra.get("referenced_only")), sig,
             ))
         returned = b.insert_new(conn, m.posts, self._POST_COLUMNS, rows, "platform, platform_id",
                                 "id, platform, platform_id")

@@ -115,13 +115,7 @@ def test_the_migration_backfills_from_what_is_stored(store: Store):
                                                               kind="retweet", links=["http://old.example/"])], people())
     before = check(store)
     assert len(before) == 3
-    from alembic import command
-    from monitor.store import alembic_config
-
-    cfg = alembic_config(store.engine.url.render_as_string(hide_password=False))
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0013_api_tokens")
+    upgrade(store.engine, "0013_api_tokens", down=True)
     upgrade(store.engine)
     assert check(store) == before
     with store.engine.begin() as conn:  # and the statement alone, on an emptied table
