@@ -16,7 +16,8 @@ particular to the author's community; until December 2026 the words were
 ``w0``, ``w1``, ... whose digits the text normalisation strips, so every post
 normalised to the same text: 59,000 accounts were flagged for duplicate text
 and the near-duplicate search had nothing to compare), retweets name the
-retweeted post, and a ring of 30 new accounts
+retweeted post, each other post carries its text signature as the store works it out at ingest
+(``posts.text_sig``, :mod:`monitor.textsig`), and a ring of 30 new accounts
 retweets the same posts within seconds and posts near-identical spam, so bot
 and coordination detection and community labelling do the work they do on
 real data.
@@ -145,6 +146,7 @@ def build_store(path: Path, n_accounts: int, n_interactions: int, seed: int) -> 
     """Write the bench topic into a fresh store at ``path``; returns seconds taken."""
     from datetime import datetime, timezone
 
+    from monitor import textsig
     from monitor.store import Store
 
     t = time.perf_counter()
@@ -217,10 +219,13 @@ def build_store(path: Path, n_accounts: int, n_interactions: int, seed: int) -> 
                        json.dumps(["benchtopic"]), None, None, stamp)
 
     def store_rows(rows, all_src, all_dst, all_kind):
+        # each text's signature, as the store works it out when it stores a post (monitor.textsig)
+        sigs = textsig.post_signatures([r[2] for r in rows], [r[5] for r in rows])
         conn.executemany(
             "INSERT INTO posts (id, platform, platform_id, kind, account_id, created_at, text, hashtags, links, "
-            "ref_platform_id, sentiment, stored_at, referenced_only) VALUES (?, 'x', ?, ?, ?, ?, ?, ?, ?, ?, 0.0, ?, 0)",
-            rows)
+            "ref_platform_id, sentiment, stored_at, referenced_only, text_sig) "
+            "VALUES (?, 'x', ?, ?, ?, ?, ?, ?, ?, ?, 0.0, ?, 0, ?)",
+            (r + (sig,) for r, sig in zip(rows, sigs)))
         conn.executemany("INSERT INTO post_topics (post_id, topic, created_at, account_id) VALUES (?, ?, ?, ?)",
                          ((r[0], TOPIC, r[4], r[3]) for r in rows))
         conn.executemany(
