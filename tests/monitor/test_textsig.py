@@ -68,7 +68,7 @@ def test_ingest_signs_posts_and_the_migration_back_fills_them(store):
     flags = bots.detect(store, TOPIC, SINCE, UNTIL).stored()
     assert sum("duplicate_text" in kinds for _, _, _, kinds, _ in flags) == 6
     # down to the schema before signatures and up again: the migration signs what was stored
-    upgrade(store.engine, "0014_share_rollups", down=True)
+    upgrade(store.engine, "0015_influence_jobs", down=True)
     upgrade(store.engine)
     assert stored_sigs(store) == sigs
     # and the statement alone, in small chunks, on posts whose signature is gone

@@ -1,7 +1,7 @@
 """posts.text_sig: each post's text signature for the near-duplicate search (monitor.textsig), back-filled
 
 Revision ID: 0016_text_sig
-Revises: 0014_share_rollups
+Revises: 0015_influence_jobs
 Create Date: 2026-12-01 15:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ from monitor import textsig
 
 
 revision = "0016_text_sig"
-down_revision = "0014_share_rollups"
+down_revision = "0015_influence_jobs"
 branch_labels = None
 depends_on = None
 
