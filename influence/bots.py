@@ -191,6 +191,9 @@ class Flags(dict):
         self.rings: list[Ring] = rings or []
         self.posts: list[CoordinatedPost] = posts or []
         self.thresholds: Thresholds = thresholds or Thresholds()
+        #: Posts each account made on the topic in the window (all kinds), as :func:`detect` counted them (the
+        #: same as :func:`influence.analysis.topic_posts_per_account`); None for flags made otherwise.
+        self.posts_per_account: Counter | None = None
 
     @property
     def flagged(self) -> set[int]:
@@ -507,13 +510,15 @@ def _detect(store: Store, topic: str, since: datetime | None, until: datetime | 
         f.signals.append(Signal(kind, evidence, data))
 
     with store.engine.connect() as conn:
-        # every post on the topic: its author and whether it is a retweet (the posts and retweets per author),
-        # and for the others the signature of its text (monitor.textsig), or its text where it has none
-        # (written by something else than the store, or not back-filled: signed here)
+        # every post on the topic: its author and whether it is a retweet (the posts and retweets per author);
+        # for a retweet, the post it retweets and when (the bursts' candidates, below); for the others the
+        # signature of its text (monitor.textsig; a post without one, written by something else than the
+        # store or not back-filled, is signed here from its text)
         where, params = topic_filter_sql(store.engine, topic, since, until, platform, alias_posts="p")
         sig = "p.text_sig" if th.duplicate_min_chars == textsig.MIN_CHARS else "NULL"  # signed at MIN_CHARS
-        rows = raw_rows(store.engine, f"SELECT pt.account_id, p.kind = 'retweet', pt.post_id, {sig}, CASE WHEN "
-                                      f"p.kind <> 'retweet' AND {sig} IS NULL THEN p.text END FROM post_topics pt "
+        rows = raw_rows(store.engine, f"SELECT pt.account_id, p.kind = 'retweet', pt.post_id, {sig}, NULL, CASE "
+                                      f"WHEN p.kind = 'retweet' THEN p.ref_platform_id END, CASE WHEN p.kind = "
+                                      f"'retweet' THEN {_time_sql(store, 'pt.created_at')} END FROM post_topics pt "
                                       f"JOIN posts p ON p.id = pt.post_id WHERE {where}", params)
         if not rows:
             return flags
@@ -523,6 +528,8 @@ def _detect(store: Store, topic: str, since: datetime | None, until: datetime | 
         ids, inv = np.unique(author, return_inverse=True)
         totals = np.bincount(inv, minlength=ids.size).astype(np.int64)
         retweets_n = np.bincount(inv[is_rt], minlength=ids.size).astype(np.int64)
+        flags.posts_per_account = Counter(dict(zip(ids.tolist(), totals.tolist())))
+        retweet_rows = list(map(rows.__getitem__, np.flatnonzero(is_rt).tolist()))
         rows = list(map(rows.__getitem__, np.flatnonzero(~is_rt).tolist()))  # the posts whose texts are compared
         rows.sort(key=itemgetter(2))  # by post id: the same order whatever the plan
         del author, is_rt, inv
@@ -593,6 +600,10 @@ def _detect(store: Store, topic: str, since: datetime | None, until: datetime | 
         texts = list(map(itemgetter(4), rows))
         del rows
         unsigned = [j for j, x in enumerate(sigs) if x is None]
+        if unsigned:
+            got = dict(_by_id(conn, p.c.text, [post_ids[j] for j in unsigned]))
+            for j in unsigned:
+                texts[j] = got[post_ids[j]] or ""
         for j, x in zip(unsigned, textsig.signatures([texts[j] or "" for j in unsigned],
                                                      min_chars=th.duplicate_min_chars)):
             sigs[j] = x
@@ -629,41 +640,51 @@ def _detect(store: Store, topic: str, since: datetime | None, until: datetime | 
                 posts=n, accounts=accounts, example=sample)
         del post_ids, authors, sigs, texts, keep
 
-        # bursts and coordination
-        where, params = topic_filter_sql(store.engine, topic, since, until, None)
-        if platform and platform != "all":
-            where += f" AND i.platform = {'?' if store.dialect == 'sqlite' else '%s'}"
-            params.append(platform)
-        qi = (f"SELECT i.platform, i.ref_platform_id, {_time_sql(store, 'i.created_at')}, i.src_account_id, "
-              f"i.dst_account_id "
-              f"FROM post_topics pt JOIN interactions i ON i.post_id = pt.post_id WHERE {where} "
-              f"AND i.kind = 'retweet' AND i.src_account_id <> i.dst_account_id AND i.ref_platform_id IS NOT NULL")
-        rows = raw_rows(store.engine, qi, params)
+        # bursts and coordination. A burst is made of retweet interactions; each is its retweet post's own
+        # (the post's platform, reference, time and author: the store writes it from the post), so the bursts
+        # are first looked for in the retweet posts read above, by retweeted post id alone and with no limit
+        # on their span: only the posts with such a run can burst (leaving out a retweet, say a self-retweet,
+        # or another platform's post of the same id, only splits and shortens runs). Those posts' retweet
+        # interactions are then read, and their bursts found exactly.
+        retweet_rows = [r for r in retweet_rows if r[5] is not None]
+        n_rows = len(retweet_rows)
+        refs = list(map(itemgetter(5), retweet_rows))
+        codes: dict[Any, Any] = dict.fromkeys(refs)
+        for c, k in enumerate(codes):
+            codes[k] = c
+        code = np.fromiter(map(codes.__getitem__, refs), dtype=np.int64, count=n_rows)
+        del refs
+        maybe = bursts_of(code, _epochs(list(map(itemgetter(6), retweet_rows))),
+                          np.fromiter(map(itemgetter(0), retweet_rows), dtype=np.int64, count=n_rows), list(codes),
+                          gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts, max_span=float("inf"))
+        cand = np.unique(np.fromiter((codes[b["post"]] for b in maybe), dtype=np.int64, count=len(maybe)))
+        want = [retweet_rows[j][2] for j in np.flatnonzero(np.isin(code, cand)).tolist()]
+        del retweet_rows, code, codes, maybe
+        rows = []
+        for k in range(0, len(want), 5000):
+            rows.extend(conn.exec_driver_sql(
+                f"SELECT i.platform, i.ref_platform_id, {_time_sql(store, 'i.created_at')}, i.src_account_id, "
+                f"i.dst_account_id FROM interactions i WHERE i.post_id IN ({', '.join(map(str, want[k:k + 5000]))}) "
+                f"AND i.kind = 'retweet' AND i.src_account_id <> i.dst_account_id AND i.ref_platform_id IS NOT NULL"
+            ).all())
         n_rows = len(rows)
         post_keys = list(map(itemgetter(0, 1), rows))  # (platform, retweeted post id)
-        codes: dict[tuple[str, str], Any] = dict.fromkeys(post_keys)
+        codes = dict.fromkeys(post_keys)
         for c, k in enumerate(codes):
             codes[k] = c
         code = np.fromiter(map(codes.__getitem__, post_keys), dtype=np.int64, count=n_rows)
-        del post_keys
         keys = list(codes)
         src_arr = np.fromiter(map(itemgetter(3), rows), dtype=np.int64, count=n_rows)
-        bursts = bursts_of(code, _epochs(list(map(itemgetter(2), rows))), src_arr,
-                           keys, gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
+        bursts = bursts_of(code, _epochs(list(map(itemgetter(2), rows))), src_arr, keys,
+                           gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts,
                            max_span=th.burst_max_span_seconds)
         # the author of each post that burst, and its distinct retweeters (how big the cascade the burst was
         # part of is)
-        post_authors: dict[tuple[str, str], int] = {}
-        retweeters: dict[tuple[str, str], int] = {}
-        if bursts:
-            burst_codes = np.unique(np.fromiter((codes[b["post"]] for b in bursts), dtype=np.int64))
-            sel = np.flatnonzero(np.isin(code, burst_codes))
-            for c, j in zip(*(x.tolist() for x in np.unique(code[sel], return_index=True))):
-                post_authors[keys[c]] = rows[int(sel[j])][4]
-            pairs = np.unique(np.stack([code[sel], src_arr[sel]]), axis=1)
-            per_code = np.bincount(pairs[0], minlength=len(codes))
-            retweeters = {keys[c]: int(per_code[c]) for c in burst_codes.tolist()}
-        del rows, src_arr, code, codes, keys
+        post_authors: dict[tuple[str, str], int] = dict(zip(post_keys, map(itemgetter(4), rows)))
+        pairs = np.unique(np.stack([code, src_arr]), axis=1) if n_rows else np.zeros((2, 0), dtype=np.int64)
+        per_code = np.bincount(pairs[0], minlength=len(codes))
+        retweeters: dict[tuple[str, str], int] = {k: int(per_code[c]) for k, c in codes.items()}
+        del rows, src_arr, code, codes, keys, post_keys
         groups = coordinated_groups(bursts, min_bursts=th.coordination_min_bursts,
                                     min_group=th.coordination_min_group)
         groups.sort(key=lambda g: (-len(g[0]), g[0][0]))

@@ -69,6 +69,11 @@ def test_ring_is_flagged_with_evidence_and_people_are_not(sqlite_store):
     assert idm["h1"] not in flags
     # JSON form is ordered and plain
     assert r0.to_json()[0]["kind"] == "coordinated"
+    # the posts per account it counted on the way are the recompute's (it reads them from the flags)
+    from influence.analysis import topic_posts_per_account
+
+    assert flags.posts_per_account == topic_posts_per_account(sqlite_store, TOPIC, SINCE, UNTIL)
+    assert flags.posts_per_account[idm["h2"]] == 12
 
 
 def test_a_quick_run_of_retweets_inside_a_big_cascade_is_no_burst_signal(sqlite_store):
@@ -92,6 +97,29 @@ def test_a_quick_run_of_retweets_inside_a_big_cascade_is_no_burst_signal(sqlite_
     # without the share rule, the five would have been marked
     loose = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL, thresholds=bots.Thresholds(burst_min_share=0.0))
     assert all("burst" in loose[idm[v]].kinds for v in fans[:5])
+
+
+def test_bursts_are_the_retweet_interactions_own_a_self_retweet_left_out(sqlite_store):
+    """The detector looks for bursts among the topic's retweet posts first, then reads the retweet interactions
+    of the posts that may burst: a self-retweet (no interaction counted) left out can make a run short enough
+    to be a burst, and does here as it did when every interaction was read."""
+    accounts = [acc("a", created_at=T0 - timedelta(days=3000), posts_count=10)]
+    fans = [f"f{i}" for i in range(5)]
+    accounts += [acc(f, created_at=T0 - timedelta(days=3000), posts_count=10) for f in fans]
+    posts = [post("p", "a", text="A post about carers support that people share"),
+             post("self", "a", "retweet", 1, ref=("retweet", "p", "a"))]
+    posts += [post(f"rt{f}", f, "retweet", 1 + (k + 1) * 10 / 60, ref=("retweet", "p", "a")) for k, f in enumerate(fans)]
+    sqlite_store.write_batch(posts, accounts)
+    from tests.influence.network import ids
+
+    idm = ids(sqlite_store)
+    th = bots.Thresholds(burst_max_span_seconds=40.0)  # the fans' five retweets span 40 s, with the author's 50 s
+    flags = bots.detect(sqlite_store, TOPIC, SINCE, UNTIL, thresholds=th)
+    assert all("burst" in flags[idm[f]].kinds for f in fans) and idm["a"] not in flags
+    burst = next(s for s in flags[idm["f0"]].signals if s.kind == "burst")
+    assert burst.data == {"bursts": 1, "post": "p", "accounts": 5}
+    # a run too long without it too is no burst
+    assert not bots.detect(sqlite_store, TOPIC, SINCE, UNTIL, thresholds=bots.Thresholds(burst_max_span_seconds=30.0))
 
 
 def test_high_rate_from_topic_posts_and_from_lifetime(sqlite_store):
