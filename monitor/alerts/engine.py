@@ -575,14 +575,18 @@ class _StakeholderWatch:
         cooldown = self.run_.params.cooldown_minutes * 60
         if handles:
             pt, p, a = m.post_topics, m.posts, m.accounts
+            # the posts after the last seen are read by the tags' primary key (post_id, topic) from
+            # last_id on: `topic || ''` keeps the planner off the (topic, created_at) index, which
+            # made it walk every tag of the topic (0.12 s a query at 2M posts, twice after each batch)
+            on_topic = pt.c.topic.concat("") == self.run_.topic.id
             top = self.conn.execute(select(func.max(pt.c.post_id)).where(
-                pt.c.topic == self.run_.topic.id, pt.c.post_id > self.last_id)).scalar()
+                on_topic, pt.c.post_id > self.last_id)).scalar()
             ids = [r.id for r in self.conn.execute(select(a.c.id).where(func.lower(a.c.handle).in_(handles)))]
             if top is not None and ids:
                 q = (select(pt.c.post_id, pt.c.created_at, p.c.account_id, p.c.text, p.c.title, p.c.url, p.c.kind,
                             a.c.handle, a.c.name)
                      .select_from(pt.join(p, p.c.id == pt.c.post_id).join(a, a.c.id == p.c.account_id))
-                     .where(pt.c.topic == self.run_.topic.id, pt.c.post_id > self.last_id, pt.c.post_id <= top,
+                     .where(on_topic, pt.c.post_id > self.last_id, pt.c.post_id <= top,
                             pt.c.account_id.in_(ids))
                      .order_by(pt.c.created_at))
                 for r in self.conn.execute(q):

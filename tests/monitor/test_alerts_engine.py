@@ -269,6 +269,45 @@ def test_a_stakeholder_post_is_an_info_alert_that_closes_when_they_stop(sqlite_s
     assert records.get_alert(store, a["id"])["closed_at"] is not None  # three quiet hours later
 
 
+def test_the_stakeholder_watch_reads_only_the_tags_after_the_last_it_saw(store, cfg_env):
+    """After each batch the watch looks for the topic's new posts by the tags' primary key from the last
+    post it saw, never walking every tag of the topic (0.12 s a query at 2,000,000 posts, twice a batch,
+    before the alert reached the dashboard)."""
+    from sqlalchemy import event
+
+    from monitor.items import Account, Batch, Post
+    from monitor.store import Scored
+
+    now = FIXED_NOW
+    fill(store, "flu", now - timedelta(days=1), now - timedelta(hours=3), 1.0, seed=7)
+    chief = Account(platform="x", platform_id="777", handle="ChiefMedic", name="Chief Medical Officer")
+    p = Post(platform="x", platform_id="cmo2", kind="original", author_id="777", created_at=now - timedelta(hours=3),
+             text="Flu jabs: book now", url="https://x.com/ChiefMedic/status/cmo2")
+    res = store.write_batch([Scored(post=p, sentiment=0.4, topics={"flu": ["flu"]})], [chief], source="test")
+    seen: list[tuple] = []
+
+    def spy(c, cur, st, params, *a):
+        seen.append((st, params))
+
+    event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        engine.after_batch(store, Batch(source="test", posts=[p]), res, now=now - timedelta(hours=3))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", spy)
+    assert [x for x in records.list_alerts(store) if x["kind"] == "stakeholder"]
+    if store.dialect != "sqlite":
+        return  # (the plan below is SQLite's; PostgreSQL ran the same statements)
+    raw = store.engine.raw_connection()
+    try:
+        watched = [(st, params) for st, params in seen if "post_topics.post_id >" in st]
+        assert watched
+        for st, params in watched:
+            plan = " ".join(str(r) for r in raw.execute("EXPLAIN QUERY PLAN " + st, params).fetchall())
+            assert "ix_post_topics_topic_time" not in plan and "post_id>?" in plan, (st, plan)
+    finally:
+        raw.close()
+
+
 def test_an_emerging_voice_is_an_alert(sqlite_store, cfg_env):
     store = sqlite_store
     now = FIXED_NOW
