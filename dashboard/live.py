@@ -28,6 +28,7 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from sqlalchemy import func, select
@@ -52,6 +53,11 @@ class LiveEvent:
     html: str = ""
 
     def data(self) -> str:
+        """The event's JSON, encoded once for every page it goes to."""
+        return self._data
+
+    @cached_property
+    def _data(self) -> str:
         return json.dumps({"id": self.id, "event": self.kind, "alert_id": self.alert["id"],
                            "severity": self.alert["severity"], "state": self.alert["state"],
                            "title": self.alert["title"], "html": self.html}, default=str, separators=(",", ":"))

@@ -8,6 +8,8 @@ Times are fixed (the data is a past week); only the delivery delay is measured o
 
 from __future__ import annotations
 
+import json
+
 import queue
 import time
 from datetime import datetime, timedelta, timezone
@@ -139,3 +141,13 @@ def test_the_stream_refuses_anonymous_callers(baseline, topics_env, users):
     with serve_asgi(app) as url:
         r = httpx.get(url + "/alerts/stream", timeout=5)
         assert r.status_code == 401
+
+
+def test_an_event_is_encoded_once_for_every_page():
+    from dashboard.live import LiveEvent
+
+    ev = LiveEvent(7, "opened", {"id": 3, "severity": "critical", "state": "open", "title": "Flu <b>"}, "<p>card</p>")
+    first = ev.data()
+    assert ev.data() is first  # 200 open pages: one json.dumps, not 200
+    assert json.loads(first) == {"id": 7, "event": "opened", "alert_id": 3, "severity": "critical", "state": "open",
+                                 "title": "Flu <b>", "html": "<p>card</p>"}
