@@ -53,54 +53,68 @@ see the figures below. Options considered:
   (networkx's ``N * tol`` rule with ``tol=1e-6`` stops after two iterations
   at 200,000 nodes and disagrees with igraph on several of the top 100).
   HITS is the same fixed point by power iteration; betweenness is Brandes
-  from seeded sampled sources, each a C breadth-first search
-  (``scipy.sparse.csgraph``) plus vectorised level sweeps. Graphs are turned
-  into networkx objects only for exports; communities are igraph's Leiden.
+  from seeded sampled sources (networkx's sample), compiled by numba
+  (:mod:`influence._brandes`). Graphs are turned into networkx objects only
+  for exports; communities are igraph's Leiden.
 
 The whole scheduled recompute, measured by ``python bench/influence.py`` on this
-machine (2 CPUs shared with other engineers' test suites; compare ratios made in
-the same run): 1,001,200 interactions among 184,897 accounts in a SQLite store,
-best of 3 runs (runs 29.4, 41.3 and 39.2 s; igraph 3.43, 3.55 and 3.35 s):
+machine (2 CPUs shared with other engineers' work; compare ratios made in the
+same run), December 2026: 1,001,200 interactions among 184,897 accounts in a
+SQLite store whose previous 30 days hold as many, best of 3 runs (load 2.8-3.4):
 
-==============================================  ========
-the scheduled recompute (both variants, stored)  seconds
-==============================================  ========
-read the interactions (once)                     2.0
-bot and coordination flags (once)                14.2
-scores (both variants)                           5.5
-communities: Leiden search (both variants)       3.8
-communities: labels (both variants)              0.4
-recompute, whole                                 29.4
-igraph: build + PageRank + multilevel [1]        3.35
-recompute / igraph                               8.8x
-==============================================  ========
+==============================================  ========  ========
+the scheduled recompute (both variants, stored)  seconds   before
+==============================================  ========  ========
+read the interactions (once)                     1.33      2.0
+bot and coordination flags (once)                10.39     14.2
+scores (both variants)                           1.85      5.5
+communities: Leiden search (both variants)       2.00      3.8
+communities: labels (both variants)              0.31      0.4
+the rest (posts, features, graphs, storing)      1.31      3.5
+recompute, whole                                 17.18     29.4
+recompute without the bot flags                  6.79      15.2
+igraph: build + PageRank + multilevel [1]        3.32      3.35
+recompute / igraph                               5.18x     8.8x
+==============================================  ========  ========
+
+Runs 19.83, 17.18 and 20.84 s (igraph 3.89, 3.91, 3.32 s); peak memory 1,261 MB
+(goal: 2 GB). "before" is the November run (29.4 s best of 29.4/41.3/39.2, at
+load 5, with an empty previous window). The goal (within 3x of igraph's
+PageRank plus community detection) is **not met yet**: the bot flags are most
+of what is left (``bots_s``; their own work is under way); the rest of the
+recompute is 6.8 s, 2.0x igraph. What changed: betweenness compiled by numba
+(32 sources at 185,000 accounts: 0.5-0.7 s a variant, was 2.5-2.9 s; igraph's
+``betweenness(sources=...)`` takes 2.5-3.7 s), read as one packed integer a
+row, posts per account counted with numpy without the join to ``posts``, label
+features coded and counted with numpy (each distinct hashtag list parsed
+once), igraph graphs built through ``add_edges`` from numpy (the reference
+too). Tried and dropped: Leiden with one iteration for the first variant (0.35 s
+less, but the partition it gives is not stable under a restart: a test fails),
+betweenness in two threads (no faster on this shared machine), reading the
+label posts by id after one scan (no faster).
 
 [1] From the edge rows already in memory (the SQL read is charged to Earshot
-only), built from a list of tuples, igraph's fastest input (an earlier version
-of the bench passed a numpy array, which costs igraph a second more).
+only), built through ``add_edges`` from a numpy array, igraph's fastest input.
 
-The goal (within 3x of igraph's PageRank plus community detection) is **not
-met**: 8.8x (the first version measured 8.5x, 314.9 s / 36.9 s, under a heavier
-load, on the bench's old texts and with the slower igraph input). Right after
-this run, the code before these changes took 38.0 and 40.2 s on the same store
-against 27.7 and 26.5 s for this code (runs alternated), and 28.5 s against
-24.2 s on a store of the bench's old texts. Peak memory 1,005 MB
-(goal: 2 GB). What the two variants are and share: the
+The previous window. The hourly task compares each ranking with the previous
+30 days (rank changes, "rising voices"). That window moves by an hour every
+hour, so an exact stored run for it is never there; until December 2026 the task
+computed it every hour (read, flags, scores: about as much again), and the bench
+did not see it (its previous window was empty). Now a stored run of the same
+length whose window ends within a thirtieth of the length of the window's start
+(a day at 30 days, :data:`influence.results.PREVIOUS_SLACK`) stands for it, and
+the ranking names the window it compares with: the previous window is computed
+once a day. The bench times the recompute as the task finds the store (the
+previous window's runs stored an hour before: ``recompute_s``) and cold, on an
+empty store (``recompute_cold_s``: 30.1 s, of which flags 20.2 s, 9.1x; runs
+36.8, 36.4, 30.1 s). What the two variants are and share: the
 ranking with every interaction, and the ranking without the interactions of
 flagged accounts. They share the read, the flags, the posts per account, the
-label features, the previous window's inputs, and the first variant's camps
+label features, the previous window, and the first variant's camps
 (the second's Leiden starts from them and needs one iteration, not two: the
 same partition, ``communities.LEIDEN_WARM_ITERATIONS``); when nobody is
 flagged the second is the first stored again. Scores cannot be shared: the
-network differs. What was done: flags stored from evidence built once (a deep
-copy per signal took 15 s under cProfile at 120,000 accounts with a signal), per-account
-signals with numpy, near-duplicate texts as numpy work over integer codes of
-word pairs (MinHash with multiply-shift hashes, bands keyed by one integer),
-igraph graphs built from tuples, community labels and bridges on arrays. The
-bench's own texts were wrong before (words with digits that the normalisation
-strips: every text was the same, 59,000 accounts flagged for duplicate text,
-and MinHash had nothing to do); now the near-duplicate search over 450,000
-texts is most of the flags' 14 s, and the flags the largest part left.
+network differs.
 
 Community method, on the same graph (NMI against the bench's 60 planted
 communities), same run: igraph's multilevel (Louvain) 2.3 s, modularity
@@ -110,25 +124,28 @@ kept: it guarantees connected communities, agreed best with the LFR
 benchmark's groups (``tests/influence``), and is a small share of the recompute.
 
 Betweenness sample, on an 18,543-account graph of the same kind against exact
-betweenness (igraph's, 45.1 s), mean of 3 seeds:
+betweenness (igraph's, 32.1 s), mean of 3 seeds (December 2026 run above):
 
 ========  ====================  =======  ======================
 sources   top-50 brokers        seconds  top-50 by score
           shared with exact              shared with exact
 ========  ====================  =======  ======================
-32        23                    0.15     46.7
-64        28.3                  0.24     47.3
-128       31                    0.48     47.0
-256       39.7                  1.43     47.7
+32        23                    0.07     46.7
+64        28.3                  0.11     47.3
+128       31                    0.19     47.0
+175 [2]   36.3                  0.28     47.7
+256       39.7                  0.30     47.7
 ========  ====================  =======  ======================
 
+[2] What Earshot samples at this size (30 million arc visits).
+
 igraph does not make betweenness cheaper here: its subset betweenness from the
-same sampled sources took 6.98 s for 32 sources at 185,000 accounts against
-6.14 s for Earshot's (61.7 s against 36.5 s for 256), and its cutoff
-betweenness 9.3 s (cutoff 2), 45.9 s (3) and 127 s (4) already at 18,543
-accounts. At the full size a source costs about 0.15 s, so 256 sources would add
-30 s to each variant for one more place in the top 50 by score (47.7 against
-46.7): the sample stays at 32 sources at this size
+same sampled sources took 2.5-3.7 s for 32 sources at 185,000 accounts against
+0.5-0.7 s for Earshot's numba searches (and the numpy level sweeps before them
+2.5-2.9 s), and its cutoff betweenness 9.3 s (cutoff 2), 45.9 s (3) and 127 s
+(4) already at 18,543 accounts. At the full size a source costs about 20 ms, so
+256 sources would add 4.5 s to each variant for one more place in the top 50 by
+score (47.7 against 46.7): the sample stays at 32 sources at this size
 (:data:`influence.scoring.BETWEENNESS_MIN_SOURCES`; smaller graphs get more,
 exact below 30 million arc visits), and the brokers listed beside communities
 should be read as "among the bridges" (23 of the exact top 50), not as an exact
