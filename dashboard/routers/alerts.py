@@ -125,6 +125,17 @@ def _sorted_unresolved(state: State) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- the page
+#: Alerts drawn as full cards on the live page (the most severe, most recently updated first); the
+#: others get one line each (a day of 200 unresolved alerts made a 1 MB page, sent to every reader)
+FULL_CARDS = 40
+
+
+def _compact(state: State, row: dict[str, Any]) -> dict[str, Any]:
+    """What an alert's one line on the live page shows (no figures, posts or accounts to read)."""
+    topic = state.config.topics.get(row.get("topic") or "")
+    return {**row, "topic_label": topic.label if topic else (row.get("topic") or row.get("source") or "")}
+
+
 @router.get("/alerts", response_class=HTMLResponse, summary="Live alerts page")
 def alerts_page(request: Request, user: Viewer, state: AppState,
                 at: Annotated[datetime | None, Query(description="Draw the charts as at this time (default: now)")] = None,
@@ -137,7 +148,8 @@ def alerts_page(request: Request, user: Viewer, state: AppState,
         rows = _sorted_unresolved(state)
         now = charts.data_now(state.store, at, state.config.topics)
         recent = records.list_alerts(state.store, state="resolved", limit=10)
-        return {"cards": [card(state, r) for r in rows], "figures": day_charts(state, rows, now),
+        return {"cards": [card(state, r) if k < FULL_CARDS else _compact(state, r) for k, r in enumerate(rows)],
+                "full_cards": FULL_CARDS, "figures": day_charts(state, rows, now),
                 "recent": [card(state, r) for r in recent], "can_act": can_act, "now": now,
                 "last_event_id": live.latest_event_id(state.store), "at": at.isoformat() if at else "",
                 "flash": (f"{n} alert{'' if n == 1 else 's'} back to normal resolved." if done == "resolve-normal"

@@ -111,3 +111,21 @@ def test_the_press_office_resolves_every_alert_back_to_normal_at_once(sqlite_sto
         assert r.status_code == 200 and r.json() == {"resolved": [again], "skipped": []}
         r = client.post("/api/alerts/resolve-normal", headers={"X-CSRF-Token": csrf}, data={"alert": [running]})
         assert r.json() == {"resolved": [], "skipped": [running]}
+
+
+def test_past_the_first_cards_the_live_page_gives_one_line_an_alert(sqlite_store, topics_env, users, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from dashboard.routers import alerts as alerts_router
+    from tests.dashboard.support import login
+
+    monkeypatch.setattr(alerts_router, "FULL_CARDS", 2)
+    ids = [_alert(sqlite_store, f"k{i}", closed=i % 2 == 0) for i in range(5)]
+    with TestClient(make_app(sqlite_store, topics_env, hub=False)) as client:
+        login(client, *users["press"])
+        page = client.get("/alerts").text
+    assert page.count('class="earshot-alert earshot-alert--warning"') == 2  # full cards
+    assert page.count("earshot-alert--compact") == 3 and "the other 3 in one line each" in page
+    assert all(f'id="alert-{i}"' in page for i in ids) and "5 unresolved" in page
+    assert page.count('action="/alerts/') - page.count('action="/alerts/resolve-normal"') == 4  # forms: full cards only
+    assert "Resolve the 3 alerts back to normal" in page  # every alert back to normal, in full or not
