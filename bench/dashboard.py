@@ -550,7 +550,8 @@ def fanout(url: str, store, config, meta: dict, n_clients: int, samples: int, wo
     files["stop"].write_text("stop")
     listener.wait(60)
     got = json.loads(files["out"].read_text())
-    latencies = []
+    latencies: list[float] = []
+    last_client: list[float | None] = []  # per sample: when its last client had the event
     missing = 0
     for alert_id, t_commit in expected:
         first: dict[int, float] = {}
@@ -559,6 +560,7 @@ def fanout(url: str, store, config, meta: dict, n_clients: int, samples: int, wo
                 first[client] = t
         missing += n_clients - len(first)
         latencies += [t - t_commit for t in first.values()]
+        last_client.append(max(first.values()) - t_commit if first else None)
     if missing:
         raise SystemExit(f"{missing} of {n_clients * samples} (client, sample) events never arrived")
     engine, per_sample = [], []
@@ -566,8 +568,10 @@ def fanout(url: str, store, config, meta: dict, n_clients: int, samples: int, wo
         heard = [t for a, t in published if a == alert_id and t >= t_commit]
         if heard:
             engine.append(min(heard) - t_commit)
-        mine = [t - t_commit for client, a, t in got if a == alert_id and t >= t_commit]
-        per_sample.append((round(min(heard) - t_commit, 3) if heard else None, round(max(mine), 3)))
+    for (alert_id, t_commit), last in zip(expected, last_client):
+        heard = [t for a, t in published if a == alert_id and t >= t_commit]
+        per_sample.append((round(min(heard) - t_commit, 3) if heard else None,
+                           round(last, 3) if last is not None else None))
     return latencies, engine, per_sample
 
 
