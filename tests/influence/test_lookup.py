@@ -190,7 +190,11 @@ def test_analysis_on_postgres_matches_sqlite(store, tmp_path):
     top = a.ranking(5)
     assert top.accounts[0].handle == "new_star" and top.accounts[0].amplifiers == 10
     assert len(a.flagged_ids) == 6 and a.membership is not None
-    from influence.analysis import features_per_account  # JSON lists come as text from SQLite, as lists from psycopg
+    from influence.analysis import features_per_account, topic_posts_per_account
+
+    # the posts per account the flags counted as they read the posts are the ones the analysis would read
+    assert a.flags.posts_per_account is not None and a.posts == topic_posts_per_account(store, TOPIC, *CUR)
+    # JSON lists come as text from SQLite, as lists from psycopg
 
     f = features_per_account(store, TOPIC, CUR[0], CUR[1])
     tags = dict(zip(f.vocab["hashtags"], np.bincount(f.code["hashtags"], weights=f.count["hashtags"],
