@@ -59,39 +59,44 @@ see the figures below. Options considered:
 
 The whole scheduled recompute, measured by ``python bench/influence.py`` on this
 machine (2 CPUs shared with other engineers' work; compare ratios made in the
-same run), December 2026: 1,001,200 interactions among 184,897 accounts in a
-SQLite store whose previous 30 days hold as many, best of 3 runs (load 2.8-3.4):
+same run), December 2026, with the bot flags' text signatures (migration 0016):
+1,001,200 interactions among 184,897 accounts in a SQLite store whose previous
+30 days hold as many, best of 3 runs (load 4.4 falling to 2.2):
 
 ==============================================  ========  ========
 the scheduled recompute (both variants, stored)  seconds   before
 ==============================================  ========  ========
-read the interactions (once)                     1.33      2.0
-bot and coordination flags (once)                10.39     14.2
-scores (both variants)                           1.85      5.5
-communities: Leiden search (both variants)       2.00      3.8
-communities: labels (both variants)              0.31      0.4
-the rest (posts, features, graphs, storing)      1.31      3.5
-recompute, whole                                 17.18     29.4
-recompute without the bot flags                  6.79      15.2
-igraph: build + PageRank + multilevel [1]        3.32      3.35
-recompute / igraph                               5.18x     8.8x
+read the interactions (once)                     1.04      2.0
+bot and coordination flags (once)                3.12      14.2
+scores (both variants)                           1.79      5.5
+communities: Leiden search (both variants)       2.16      3.8
+communities: labels (both variants)              0.33      0.4
+the rest (posts, features, graphs, storing)      1.10      3.5
+recompute, whole                                 9.53      29.4
+recompute without the bot flags                  6.41      15.2
+igraph: build + PageRank + multilevel [1]        2.47      3.35
+recompute / igraph                               3.87x     8.8x
 ==============================================  ========  ========
 
-Runs 19.83, 17.18 and 20.84 s (igraph 3.89, 3.91, 3.32 s); peak memory 1,261 MB
-(goal: 2 GB). "before" is the November run (29.4 s best of 29.4/41.3/39.2, at
-load 5, with an empty previous window). The goal (within 3x of igraph's
-PageRank plus community detection) is **not met yet**: the bot flags are most
-of what is left (``bots_s``; their own work is under way); the rest of the
-recompute is 6.8 s, 2.0x igraph. What changed: betweenness compiled by numba
-(32 sources at 185,000 accounts: 0.5-0.7 s a variant, was 2.5-2.9 s; igraph's
-``betweenness(sources=...)`` takes 2.5-3.7 s), read as one packed integer a
-row, posts per account counted with numpy without the join to ``posts``, label
-features coded and counted with numpy (each distinct hashtag list parsed
-once), igraph graphs built through ``add_edges`` from numpy (the reference
-too). Tried and dropped: Leiden with one iteration for the first variant (0.35 s
-less, but the partition it gives is not stable under a restart: a test fails),
-betweenness in two threads (no faster on this shared machine), reading the
-label posts by id after one scan (no faster).
+Runs 14.89 (the first in its process: imports, numba's cache), 9.97 and 9.53 s
+(igraph 2.81, 2.86, 2.47 s); peak memory 1,249 MB (goal: 2 GB). "before" is
+the November run (29.4 s best of 29.4/41.3/39.2, at load 5, with an empty
+previous window). An earlier run of this code before the flags' signatures
+(load 2.8-3.4): 17.18 s with flags 10.39 s, without them 6.79 s, igraph 3.32 s.
+The goal (within 3x of igraph's PageRank plus community detection) is **not
+met**: 3.87x. What is left is spread out: Leiden (igraph's C, 1.4 s of the
+2.2), betweenness (numba, 1.0 s of the 1.8), the reads (SQLite: the
+interactions, the flags' posts, the label posts) and the flags. What changed:
+betweenness compiled by numba (32 sources at 185,000 accounts: 0.5-0.7 s a
+variant, was 2.5-2.9 s; igraph's ``betweenness(sources=...)`` takes 2.5-3.7
+s), read as one packed integer a row, posts per account counted with numpy
+without the join to ``posts`` (and taken from the flags, which count them as
+they read the posts), label features coded and counted with numpy (each
+distinct hashtag list parsed once), igraph graphs built through ``add_edges``
+from numpy (the reference too). Tried and dropped: Leiden with one iteration
+for the first variant (0.35 s less, but the partition it gives is not stable
+under a restart: a test fails), betweenness in two threads (no faster on this
+shared machine), reading the label posts by id after one scan (no faster).
 
 [1] From the edge rows already in memory (the SQL read is charged to Earshot
 only), built through ``add_edges`` from a numpy array, igraph's fastest input.
@@ -106,8 +111,8 @@ length whose window ends within a thirtieth of the length of the window's start
 the ranking names the window it compares with: the previous window is computed
 once a day. The bench times the recompute as the task finds the store (the
 previous window's runs stored an hour before: ``recompute_s``) and cold, on an
-empty store (``recompute_cold_s``: 30.1 s, of which flags 20.2 s, 9.1x; runs
-36.8, 36.4, 30.1 s). What the two variants are and share: the
+empty store (``recompute_cold_s``: 18.2 s, of which flags 5.6 s, 7.4x; runs
+31.3, 20.2, 18.2 s). What the two variants are and share: the
 ranking with every interaction, and the ranking without the interactions of
 flagged accounts. They share the read, the flags, the posts per account, the
 label features, the previous window, and the first variant's camps
@@ -124,17 +129,17 @@ kept: it guarantees connected communities, agreed best with the LFR
 benchmark's groups (``tests/influence``), and is a small share of the recompute.
 
 Betweenness sample, on an 18,543-account graph of the same kind against exact
-betweenness (igraph's, 32.1 s), mean of 3 seeds (December 2026 run above):
+betweenness (igraph's, 25.0 s), mean of 3 seeds (December 2026 run above):
 
 ========  ====================  =======  ======================
 sources   top-50 brokers        seconds  top-50 by score
           shared with exact              shared with exact
 ========  ====================  =======  ======================
-32        23                    0.07     46.7
-64        28.3                  0.11     47.3
-128       31                    0.19     47.0
-175 [2]   36.3                  0.28     47.7
-256       39.7                  0.30     47.7
+32        23                    0.04     46.7
+64        28.3                  0.06     47.3
+128       31                    0.12     47.0
+175 [2]   36.3                  0.16     47.7
+256       39.7                  0.22     47.7
 ========  ====================  =======  ======================
 
 [2] What Earshot samples at this size (30 million arc visits).
