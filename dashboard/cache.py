@@ -48,7 +48,12 @@ class _Entry:
     confirmed_utc: datetime | None = None
 
 
+#: Pages and answers computed behind their older version at once, at most (the others keep serving
+#: their older version until a refresher is free: a burst of versions never starts a thread per page).
+REFRESHERS = 2
+
 _lock = threading.Lock()
+_refreshing = threading.BoundedSemaphore(REFRESHERS)
 _entries: "OrderedDict[Hashable, _Entry]" = OrderedDict()
 _inflight: dict[Hashable, threading.Event] = {}
 
@@ -92,11 +97,14 @@ def _get(key: Hashable, fn: Callable[[], Any], *, ttl: float | None, clock: Call
                       and now - hit.confirmed <= stale_for)
             waiting = _inflight.get(key)
             if waiting is None:
-                _inflight[key] = threading.Event()
                 if usable:  # the older version answers now; the new one is computed behind it
-                    threading.Thread(target=_background, args=(key, fn, clock, stamp, read_at, group),
-                                     name="cache-refresh", daemon=True).start()
+                    if _refreshing.acquire(blocking=False):
+                        _inflight[key] = threading.Event()
+                        threading.Thread(target=_background, args=(key, fn, clock, stamp, read_at, group),
+                                         name="cache-refresh", daemon=True).start()
+                    # (every refresher busy: a later request starts this one)
                     return hit.value, hit.computed, _as_of(hit)
+                _inflight[key] = threading.Event()
                 break
             if usable:
                 return hit.value, hit.computed, _as_of(hit)
@@ -122,6 +130,8 @@ def _background(key, fn, clock, stamp, read_at, group) -> None:
         _compute(key, fn, clock, stamp, read_at, group)
     except Exception:  # the next request computes it (and sees the error)
         log.exception("refreshing %r in the background failed", key[:3] if isinstance(key, tuple) else key)
+    finally:
+        _refreshing.release()
 
 
 def _compute(key: Hashable, fn: Callable[[], Any], clock: Callable[[], float], stamp: Hashable = None,

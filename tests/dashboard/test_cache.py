@@ -279,3 +279,36 @@ def test_an_account_page_is_built_again_for_its_own_posts_not_for_every_batch(cl
             break
         time.sleep(0.05)
     assert len(builds) == 2 and "flu at A&amp;E number 2" in client.get(f"/accounts/{acc}").text
+
+
+def test_at_most_a_few_pages_are_refreshed_behind_their_older_version_at_once():
+    cache.clear()
+    gate = threading.Event()
+    started = []
+
+    def slow(v):
+        def fn():
+            started.append(v)
+            assert gate.wait(10)
+            return v
+        return fn
+
+    for k in range(5):  # five pages, each computed once for version 1
+        cache._get(("p", k), lambda k=k: f"old{k}", ttl=None, clock=time.monotonic, stamp=1, read_at=time.monotonic())
+    served = [cache._get(("p", k), slow(f"new{k}"), ttl=None, clock=time.monotonic, stamp=2,
+                         read_at=time.monotonic(), stale_for=60.0) for k in range(5)]
+    assert [v for v, _c, as_of in served] == [f"old{k}" for k in range(5)] and all(a for _v, _c, a in served)
+    time.sleep(0.2)
+    assert len(started) == cache.REFRESHERS  # the others wait for a free refresher, serving the older page
+    gate.set()
+    final: list = []
+    for _round in range(20):  # readers keep coming: every page gets its refresh, two at a time
+        for _ in range(100):
+            if not cache._inflight:
+                break
+            time.sleep(0.02)
+        final = [cache._get(("p", k), slow(f"new{k}"), ttl=None, clock=time.monotonic, stamp=2,
+                            read_at=time.monotonic(), stale_for=60.0)[0] for k in range(5)]
+        if final == [f"new{k}" for k in range(5)]:
+            break
+    assert final == [f"new{k}" for k in range(5)]
