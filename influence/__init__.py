@@ -98,6 +98,28 @@ for the first variant (0.35 s less, but the partition it gives is not stable
 under a restart: a test fails), betweenness in two threads (no faster on this
 shared machine), reading the label posts by id after one scan (no faster).
 
+The bot and coordination flags (3.1 s above; 2.6 s in a later run at load 2, and
+about 0.4 s less since, measured alternately against the merged code on the
+same store: 2.5-3.0 s against 3.0-3.3 s): each post's text signature is worked
+out once, when the store stores it (``posts.text_sig``, :mod:`monitor.textsig`;
+normalising and hashing 450,000 texts was 10 of the 14 s), so the detection
+reads the topic's posts once (author, retweet or not, signature; for a
+retweet, what it retweets and when), finds near-duplicates by numpy work on
+the signatures' band keys and checks only the candidates' texts, and looks for
+bursts among those retweets first, reading the retweet interactions of the
+posts that may burst only (the bench ring's 40 posts: 5,607 of 551,000
+retweets), with Python's garbage collector paused (the row tuples set off
+collections of the whole heap). datasketch (a dependency, used by the
+briefing) signs a text as fast (22 us against 48 us for 20,000 texts), but
+its LSH index is queried one text at a time in Python (0.6 s for 20,000
+texts, about 14 s for 450,000) and its 128-value signatures are six times
+larger to store, so the band search stays numpy. The flags are the same on
+the bench and the demo; the near-duplicate groups are now the connected
+groups of their definition (every pair of a band bucket checked, not each
+against the first: at 20,000 demo posts 1,733 of 1,735 groups exact, were
+1,407), so more people who share a headline show the (not flagging)
+duplicate-text signal.
+
 [1] From the edge rows already in memory (the SQL read is charged to Earshot
 only), built through ``add_edges`` from a numpy array, igraph's fastest input.
 

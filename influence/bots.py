@@ -642,24 +642,25 @@ def _detect(store: Store, topic: str, since: datetime | None, until: datetime | 
 
         # bursts and coordination. A burst is made of retweet interactions; each is its retweet post's own
         # (the post's platform, reference, time and author: the store writes it from the post), so the bursts
-        # are first looked for in the retweet posts read above, by retweeted post id alone and with no limit
-        # on their span: only the posts with such a run can burst (leaving out a retweet, say a self-retweet,
-        # or another platform's post of the same id, only splits and shortens runs). Those posts' retweet
-        # interactions are then read, and their bursts found exactly.
+        # are first looked for in the retweet posts read above, by retweeted post id alone, with no limit on
+        # their span and counting retweets, not accounts: only the posts with such a run can burst (leaving
+        # out a retweet, say a self-retweet, or another platform's post of the same id, only splits and
+        # shortens runs). Those posts' retweet interactions are then read, and their bursts found exactly.
         retweet_rows = [r for r in retweet_rows if r[5] is not None]
         n_rows = len(retweet_rows)
-        refs = list(map(itemgetter(5), retweet_rows))
-        codes: dict[Any, Any] = dict.fromkeys(refs)
-        for c, k in enumerate(codes):
-            codes[k] = c
-        code = np.fromiter(map(codes.__getitem__, refs), dtype=np.int64, count=n_rows)
-        del refs
-        maybe = bursts_of(code, _epochs(list(map(itemgetter(6), retweet_rows))),
-                          np.fromiter(map(itemgetter(0), retweet_rows), dtype=np.int64, count=n_rows), list(codes),
-                          gap=th.burst_gap_seconds, min_accounts=th.burst_min_accounts, max_span=float("inf"))
-        cand = np.unique(np.fromiter((codes[b["post"]] for b in maybe), dtype=np.int64, count=len(maybe)))
-        want = [retweet_rows[j][2] for j in np.flatnonzero(np.isin(code, cand)).tolist()]
-        del retweet_rows, code, codes, maybe
+        # by the hash of the retweeted post's id (two ids of one hash only join runs), a run of at least
+        # burst_min_accounts retweets (accounts counted below), each within burst_gap_seconds of the previous
+        h = np.fromiter(map(hash, map(itemgetter(5), retweet_rows)), dtype=np.int64, count=n_rows)
+        at = _epochs(list(map(itemgetter(6), retweet_rows)))
+        order = np.lexsort((at, h))
+        hs = h[order]
+        brk = np.ones(n_rows, dtype=bool)
+        brk[1:] = (hs[1:] != hs[:-1]) | (np.diff(at[order]) > th.burst_gap_seconds)
+        start = np.flatnonzero(brk)
+        size = np.diff(np.append(start, n_rows))
+        cand = np.unique(hs[start[size >= th.burst_min_accounts]])
+        want = [retweet_rows[j][2] for j in np.flatnonzero(np.isin(h, cand)).tolist()]
+        del retweet_rows, h, at, order, hs, brk, start, size, cand
         rows = []
         for k in range(0, len(want), 5000):
             rows.extend(conn.exec_driver_sql(
