@@ -6,9 +6,10 @@ account (``dst``). A topic's edges are the interactions of the posts tagged with
 that topic (``post_topics``) in a time window.
 
 Reading is the expensive part at scale, so :func:`read_edges` runs one SQL
-query on the raw DB-API cursor that returns three integers a row (source
-account id, target account id, kind code) straight into a numpy array — no ORM
-rows, no datetimes, no strings. :func:`build_graph` then maps account ids to
+query on the raw DB-API cursor that returns the source account id, target
+account id and kind code of each row packed in one integer (three integers a
+row when ids are large), on SQLite all rows as one text that numpy parses,
+straight into numpy arrays — no ORM rows, no datetimes. :func:`build_graph` then maps account ids to
 node indices with a lookup table and builds two sparse matrices:
 
 ``amplification``
@@ -143,6 +144,30 @@ def raw_rows(engine: Engine, sql: str, params: Sequence) -> list[tuple]:
             cur.close()
 
 
+def _packed_text(engine: Engine, value: str, joined: str, params: Sequence) -> np.ndarray | None:
+    """SQLite: the packed integers of every row as one text (``group_concat``), parsed by numpy.
+
+    A million rows come back as one string instead of a million tuples of Python integers: 0.40-0.44 s
+    against 0.67-0.71 s for the same array (bench store, 1,000,000 interactions). None when SQLite refuses
+    the string (over its length limit, a billion bytes: some 60 million interactions); the caller then
+    reads rows.
+    """
+    import sqlite3
+
+    try:
+        text = next(iter(raw_rows(engine, f"SELECT group_concat({value}, ' ') {joined}", params)))[0]
+    except sqlite3.Error as exc:  # "string or blob too big"
+        if "too big" not in str(exc).lower():
+            raise
+        return None
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    packed = np.fromstring(text, dtype=np.int64, sep=" ")
+    if packed.shape[0] != text.count(" ") + 1:  # every value parsed, or none is trusted
+        raise ValueError("read_edges: the interactions' text did not parse")
+    return packed
+
+
 def read_edges(engine: Engine, topic: str, since: datetime | None = None, until: datetime | None = None,
                platform: str | None = None, *, amplification_only: bool = False) -> Edges:
     """The interactions of ``topic``'s posts in ``[since, until)``, optionally on one platform.
@@ -179,9 +204,11 @@ def read_edges(engine: Engine, topic: str, since: datetime | None = None, until:
     if lo is not None and lo >= 0 and hi < 2 ** 31:
         # one integer a row, (src * 2^31 + dst) * 4 + kind: a quarter less time than three columns at a million
         # rows (a third of the Python integers to make)
-        rows = raw_rows(engine, f"SELECT (i.src_account_id * {2 ** 31} + i.dst_account_id) * 4 + CASE i.kind {case} "
-                                f"END {joined}", params)
-        packed = np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows))
+        value = f"(i.src_account_id * {2 ** 31} + i.dst_account_id) * 4 + CASE i.kind {case} END"
+        packed = _packed_text(engine, value, joined, params) if engine.dialect.name == "sqlite" else None
+        if packed is None:
+            rows = raw_rows(engine, f"SELECT {value} {joined}", params)
+            packed = np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows))
         return Edges(packed >> 33, (packed >> 2) & (2 ** 31 - 1), (packed & 3).astype(np.int8))
     sql = f"SELECT i.src_account_id, i.dst_account_id, CASE i.kind {case} END {joined}"
     flat = np.fromiter(itertools.chain.from_iterable(raw_rows(engine, sql, params)), dtype=np.int64)

@@ -88,3 +88,18 @@ def test_without_sources_drops_everything_an_account_did():
     kept = e.without_sources([3])
     assert list(zip(kept.src.tolist(), kept.dst.tolist())) == [(1, 2)]
     assert e.without_sources([]) is e
+
+
+def test_sqlite_reads_the_edges_as_one_text_and_gets_the_rows_arrays(store, monkeypatch):
+    import influence.graph as graph
+
+    hand_worked(store)
+    for platform in (None, "x", "mastodon"):
+        fast = read_edges(store.engine, TOPIC, SINCE, UNTIL + timedelta(days=5), platform)
+        with monkeypatch.context() as mp:
+            mp.setattr(graph, "_packed_text", lambda *a: None)  # the row by row read
+            rows = read_edges(store.engine, TOPIC, SINCE, UNTIL + timedelta(days=5), platform)
+        assert len(fast) == len(rows) > 0
+        for k in ("src", "dst", "kind"):
+            assert getattr(fast, k).dtype == getattr(rows, k).dtype
+            assert getattr(fast, k).tolist() == getattr(rows, k).tolist()
