@@ -176,40 +176,42 @@ def features_per_account(store: Store, topic: str, since, until, platform=None, 
     index: dict[str, dict[str, int]] = {k: {} for k in ("hashtags", "words", "domains")}
     accounts: dict[str, list[int]] = {k: [] for k in index}
     codes: dict[str, list[int]] = {k: [] for k in index}
-
-    def add(kind: str, acc: int, features) -> None:  # one entry per occurrence, coded as first seen
-        idx, a, c = index[kind], accounts[kind], codes[kind]
-        for f in features:
-            k = idx.get(f)
-            if k is None:
-                k = idx[f] = len(idx)
-            a.append(acc)
-            c.append(k)
-
-    tag_lists: dict[str, list[str]] = {}  # the same hashtag lists and links come again and again: parsed once
-    domain_lists: dict[str, list[str]] = {}
+    # one entry per occurrence, coded as first seen; the same hashtag lists and links come again and again:
+    # each distinct text is parsed and coded once (PostgreSQL gives lists: coded every time)
+    tag_idx, dom_idx, word_idx = index["hashtags"], index["domains"], index["words"]
+    tag_acc, tag_code = accounts["hashtags"], codes["hashtags"]
+    dom_acc, dom_code = accounts["domains"], codes["domains"]
+    word_acc, word_code = accounts["words"], codes["words"]
+    tag_lists: dict[str, list[int]] = {}
+    domain_lists: dict[str, list[int]] = {}
+    find_words, urls, stop = _WORDS.findall, _URLS.sub, STOPWORDS
     for acc, kind, text, tags, links in raw_rows(engine, sql, params):
         if tags:
-            got = tag_lists.get(tags) if isinstance(tags, str) else None  # PostgreSQL gives lists: not kept
+            got = tag_lists.get(tags) if isinstance(tags, str) else None
             if got is None:
-                got = [str(t).lower() for t in _json_list(tags)]
+                got = [tag_idx.setdefault(t, len(tag_idx)) for t in (str(x).lower() for x in _json_list(tags))]
                 if isinstance(tags, str):
                     tag_lists[tags] = got
             if got:
-                add("hashtags", acc, got)
+                tag_acc.extend([acc] * len(got))
+                tag_code.extend(got)
         if links:
             got = domain_lists.get(links) if isinstance(links, str) else None
             if got is None:
-                got = [d for d in map(_domain, _json_list(links)) if d]
+                got = [dom_idx.setdefault(d, len(dom_idx)) for d in map(_domain, _json_list(links)) if d]
                 if isinstance(links, str):
                     domain_lists[links] = got
             if got:
-                add("domains", acc, got)
+                dom_acc.extend([acc] * len(got))
+                dom_code.extend(got)
         if kind != "retweet" and text:
             low = text.lower()  # links are matched without regard to case: dropping them after lowering is the same
             if "http" in low or "www." in low:
-                low = _URLS.sub(" ", low)
-            add("words", acc, [w for w in set(_WORDS.findall(low)) if w not in STOPWORDS])
+                low = urls(" ", low)
+            got = [word_idx.setdefault(w, len(word_idx)) for w in set(find_words(low)) if w not in stop]
+            if got:
+                word_acc.extend([acc] * len(got))
+                word_code.extend(got)
     return Features.from_codes(index, accounts, codes)
 
 
