@@ -213,10 +213,12 @@ def betweenness(A: sp.csr_array, *, k: int | None = None, seed: int | None = Non
         return np.zeros(0)
     U = sp.csr_array(A, dtype=np.float64)
     U = (U + U.T).tocsr()
-    U.setdiag(0)
-    U.eliminate_zeros()
     U.sum_duplicates()
-    U.data[:] = 1.0
+    # the pattern without the diagonal (self-loops) and explicit zeros, masked (setdiag(0) on a matrix without
+    # a diagonal inserts n entries to drop them again: 0.1-0.15 s at 185,000 accounts)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(U.indptr))
+    keep = (rows != U.indices) & (U.data != 0)
+    rows, cols = rows[keep], U.indices[keep].astype(np.int64)
     if k is None or k >= n:
         sources = list(range(n))
         sampled = None
@@ -227,12 +229,11 @@ def betweenness(A: sp.csr_array, *, k: int | None = None, seed: int | None = Non
 
     # nodes renumbered by degree, hubs first: the searches then touch memory that sits together (twice as fast
     # at 185,000 accounts; the sums are the same, node by node)
-    deg = np.diff(U.indptr)
+    deg = np.bincount(rows, minlength=n)
     perm = np.argsort(-deg, kind="stable")  # new index -> node
     new = np.empty(n, dtype=np.int64)
     new[perm] = np.arange(n)
-    C = U.tocoo()
-    P = sp.csr_array((C.data, (new[C.row], new[C.col])), shape=(n, n))
+    P = sp.csr_array((np.ones(rows.size), (new[rows], new[cols])), shape=(n, n))
     P.sort_indices()
     bc = accumulate(P.indptr.astype(np.int64), P.indices.astype(np.int32),
                     new[np.asarray(sources, dtype=np.int64)], bool(endpoints))[new]
