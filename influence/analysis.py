@@ -410,7 +410,7 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
             platform: str | None = None, exclude_flagged: bool = False, stakeholders: Iterable[str] = (),
             communities: bool = True, flags: bots.Flags | dict[int, bots.AccountFlags] | None = None,
             edges: Edges | None = None, thresholds: bots.Thresholds | None = None,
-            features: Features | None = None, start_communities: dict[int, int] | None = None,
+            features: Features | None = None, start_communities: dict[int, int] | tuple[np.ndarray, np.ndarray] | None = None,
             account_limit: int | None = 1000, seed: int = SEED, posts: Counter | None = None) -> Analysis:
     """Compute the influence analysis of ``topic`` in ``[since, until)``.
 
@@ -432,8 +432,9 @@ def analyse(store: Store, topic: str, since: datetime | None, until: datetime | 
         Already computed flags, already read edges, already read label features
         (:func:`features_per_account`) and posts per account (:func:`topic_posts_per_account`), to share
         them between variants.
-    start_communities : dict, optional
-        account id -> community of the other variant, where the community search starts.
+    start_communities : dict or (ndarray, ndarray), optional
+        account id -> community of the other variant, where the community search starts (or the arrays
+        ``(ascending account ids, community of each)``, :func:`influence.communities.leiden`).
     account_limit : int or None
         Look up account details (handles, followers) for this many top accounts (None: all).
     seed : int

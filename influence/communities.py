@@ -79,12 +79,27 @@ def undirected(g: TopicGraph) -> sp.csr_array:
     return W
 
 
+def _start_of(start: "dict[int, int] | tuple[np.ndarray, np.ndarray]", ids: np.ndarray) -> np.ndarray:
+    """The earlier community of each account of ``ids`` (-1: none), from a dict or from
+    ``(sorted account ids, community of each)`` arrays (looked up by ``searchsorted``: no dict of every account)."""
+    if isinstance(start, dict):
+        known = np.fromiter(start.keys(), dtype=np.int64, count=len(start))
+        comm = np.fromiter(start.values(), dtype=np.int64, count=len(start))
+        order = np.argsort(known, kind="stable")
+        known, comm = known[order], comm[order]
+    else:
+        known, comm = np.asarray(start[0], dtype=np.int64), np.asarray(start[1], dtype=np.int64)
+    pos = np.minimum(np.searchsorted(known, ids), max(known.size - 1, 0))
+    return np.where(known[pos] == ids, comm[pos], -1).astype(np.int64)
+
+
 def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0,
-           start: dict[int, int] | None = None) -> np.ndarray:
+           start: "dict[int, int] | tuple[np.ndarray, np.ndarray] | None" = None) -> np.ndarray:
     """Community id of every node (0 = the largest community); see the module doc.
 
     ``start`` (account id -> community of an earlier partition of nearly the same graph, such as the
-    ranking with every interaction when the flagged accounts' are left out) is where the search begins:
+    ranking with every interaction when the flagged accounts' are left out; a dict, or the arrays
+    ``(account ids, ascending; community of each)``) is where the search begins:
     Leiden then only moves what the difference calls for, in :data:`LEIDEN_WARM_ITERATIONS` iterations.
 
     Examples
@@ -129,9 +144,8 @@ def leiden(g: TopicGraph, *, seed: int = SEED, resolution: float = 1.0,
         ig.set_random_number_generator(random.Random(seed))
         try:
             initial = None
-            if start:
-                initial = np.fromiter((start.get(int(a), -1) for a in g.account_ids[core]), dtype=np.int64,
-                                      count=core.size)
+            if start is not None and len(start[0] if isinstance(start, tuple) else start):
+                initial = _start_of(start, g.account_ids[core])
                 fresh = initial < 0
                 initial[fresh] = initial.max(initial=-1) + 1 + np.arange(int(fresh.sum()))
                 _, initial = np.unique(initial, return_inverse=True)

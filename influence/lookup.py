@@ -76,7 +76,7 @@ def compute_run(store: Store, topic: str, since: datetime, until: datetime, *, p
                 exclude_flagged: bool = False, stakeholders: Iterable[str] = (), with_previous: bool = True,
                 edges: Edges | None = None, flags: dict[int, bots.AccountFlags] | None = None,
                 communities: bool = True, features=None,
-                start_communities: dict[int, int] | None = None, posts=None,
+                start_communities=None, posts=None,
                 shared_previous: dict[str, Any] | None = None,
                 reuse: Analysis | None = None) -> tuple[int, Analysis]:
     """Analyse and store one window (and the previous window of the same length when no stored run stands

@@ -105,7 +105,8 @@ def recompute(store: Store, config: Any, *, topics: Iterable[str] | None = None,
                                  stakeholders=topic.stakeholders, edges=edges, flags=flags, features=features,
                                  posts=posts, start_communities=start, shared_previous=previous, reuse=first)
             first = a
-            start = a.community_of()  # the other variant's search starts from these camps
+            # the other variant's search starts from these camps (arrays: no dict of every account)
+            start = None if a.membership is None else (a.graph.account_ids, a.membership)
             results.prune(store, tid, plat, exclude)
             done["excluding_flagged" if exclude else "all"] = {"run_id": rid, "accounts": a.graph.n,
                                                                 "interactions": a.interactions_read}

@@ -298,6 +298,10 @@ def test_leiden_started_from_a_partition_keeps_the_camps():
     cold = leiden(g)
     start = dict(zip(g.account_ids.tolist(), cold.tolist()))
     assert np.array_equal(leiden(g, start=start), cold)
+    assert np.array_equal(leiden(g, start=(g.account_ids, cold)), cold)  # the same start as arrays
+    some = {a: c for a, c in start.items() if a % 2}  # accounts the start does not know begin on their own
+    ids = np.array(sorted(some), dtype=np.int64)
+    assert np.array_equal(leiden(g, start=some), leiden(g, start=(ids, np.array([some[a] for a in ids]))))
     # a start that lumps everyone together is undone: the camps come back
     lumped = leiden(g, start={a: 0 for a in g.account_ids.tolist()})
     idx = {int(a): i for i, a in enumerate(g.account_ids)}
