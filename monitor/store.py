@@ -594,8 +594,10 @@ class Store:
                 continue  # a post twice in one batch: its collected copy wins
             by_key[key] = (s, dt(p.created_at))
         rows = []
-        # each text's signature for the near-duplicate search, worked out once here (monitor.textsig)
-        sigs = textsig.post_signatures([s.post.kind for s, _ in by_key.values()],
+        # each text's signature for the near-duplicate search, worked out once here (monitor.textsig); only
+        # for a post tagged with a topic (the search compares a topic's posts: a post tagged later, a promoted
+        # reference, is signed from its text when compared)
+        sigs = textsig.post_signatures([s.post.kind if s.topics else "retweet" for s, _ in by_key.values()],
                                        [s.post.text for s, _ in by_key.values()])
         for (s, created), sig in zip(by_key.values(), sigs):
             p = s.post

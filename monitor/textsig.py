@@ -8,8 +8,9 @@ hour cost most of the recompute (10 s of 14 s at a million interactions), for te
 (``posts.text_sig``, migration 0016; :func:`backfill` fills the posts stored before):
 
 - ``NULL``: no signature (a retweet, whose words are its original's and which the detector does not
-  compare; a post written by something other than the store, such as a benchmark's bulk insert; a post
-  stored before the migration and not yet back-filled). The detector then works it out from the text.
+  compare; a post the store wrote untagged, e.g. one seen only as a reference, since the detector reads
+  a topic's posts only; a post written by something other than the store, such as a benchmark's bulk
+  insert). The detector works it out from the text when it compares the post.
 - ``b""``: nothing to compare: the normalised text is shorter than :data:`MIN_CHARS`.
 - :data:`SIG_BYTES` bytes, little-endian: the 64-bit key of the normalised text (equal texts, equal
   keys: exact duplicates are grouped by it), then :data:`BANDS` 32-bit band keys of a MinHash of its
@@ -26,6 +27,7 @@ shingles, the constants, the bands) needs a migration that works the signatures 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Iterable, Sequence
 
@@ -97,6 +99,7 @@ _B = _constants(_R, 0x5EED0002).reshape(_R, 1)
 _PAIR, _SINGLE, _BAND = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x100000001B3)
 
 
+@lru_cache(maxsize=1 << 18)  # a batch's words are mostly the words of the batches before
 def _word_hash(word: str) -> int:
     return int.from_bytes(blake2b(word.encode(), digest_size=8).digest(), "little")
 
@@ -141,12 +144,12 @@ def minhash_bands(norms: Sequence[str]) -> np.ndarray:
             sig[:, lo:hi] = np.minimum.reduceat((_A * seg[None, :] + _B) >> np.uint64(32), ptr[lo:hi] - ptr[lo],
                                                 axis=1)
         lo = hi
+    rows = sig.reshape(BANDS, ROWS, n)  # each band's rows folded into one key, every band at once
+    k = np.zeros((BANDS, n), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for band in range(BANDS):
-            k = np.zeros(n, dtype=np.uint64)
-            for j in range(ROWS):
-                k = (k ^ sig[band * ROWS + j]) * _BAND
-            out[:, band] = (k >> np.uint64(32)).astype(np.uint32)
+        for j in range(ROWS):
+            k = (k ^ rows[:, j]) * _BAND
+    out[:] = (k >> np.uint64(32)).astype(np.uint32).T
     return out
 
 
