@@ -99,7 +99,7 @@ _B = _constants(_R, 0x5EED0002).reshape(_R, 1)
 _PAIR, _SINGLE, _BAND = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x100000001B3)
 
 
-@lru_cache(maxsize=1 << 18)  # a batch's words are mostly the words of the batches before
+@lru_cache(maxsize=1 << 16)  # a batch's words are mostly the words of the batches before (~11 MB at most)
 def _word_hash(word: str) -> int:
     return int.from_bytes(blake2b(word.encode(), digest_size=8).digest(), "little")
 
