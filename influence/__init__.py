@@ -57,68 +57,59 @@ see the figures below. Options considered:
   (:mod:`influence._brandes`). Graphs are turned into networkx objects only
   for exports; communities are igraph's Leiden.
 
-The whole scheduled recompute, measured by ``python bench/influence.py`` on this
-machine (2 CPUs shared with other engineers' work; compare ratios made in the
-same run), December 2026, with the bot flags' text signatures (migration 0016):
-1,001,200 interactions among 184,897 accounts in a SQLite store whose previous
-30 days hold as many, best of 3 runs (load 4.4 falling to 2.2):
+The whole scheduled recompute, measured by ``python bench/influence.py --db
+/tmp/scores2/full.db`` on this machine (2 CPUs shared with other engineers'
+work; compare ratios made in the same run), December 2026, after the bot
+flags' burst candidates by hash and the reads below: 1,001,200 interactions
+among 184,897 accounts in a SQLite store whose previous 30 days hold as many,
+best of 3 runs (load 1.6 falling to 1.2):
 
-==============================================  ========  ========
-the scheduled recompute (both variants, stored)  seconds   before
-==============================================  ========  ========
-read the interactions (once)                     1.04      2.0
-bot and coordination flags (once)                3.12      14.2
-scores (both variants)                           1.79      5.5
-communities: Leiden search (both variants)       2.16      3.8
-communities: labels (both variants)              0.33      0.4
-the rest (posts, features, graphs, storing)      1.10      3.5
-recompute, whole                                 9.53      29.4
-recompute without the bot flags                  6.41      15.2
-igraph: build + PageRank + multilevel [1]        2.47      3.35
-recompute / igraph                               3.87x     8.8x
-==============================================  ========  ========
+==============================================  ========  ========  ========
+the scheduled recompute (both variants, stored)  seconds   earlier   before
+==============================================  ========  ========  ========
+read the interactions (once)                     0.62      1.04      2.0
+bot and coordination flags (once)                2.21      3.12      14.2
+scores (both variants)                           1.54      1.79      5.5
+communities: Leiden search (both variants)       1.92      2.16      3.8
+communities: labels (both variants)              0.29      0.33      0.4
+the rest (posts, features, graphs, storing)      1.03      1.10      3.5
+recompute, whole                                 7.60      9.53      29.4
+recompute without the bot flags                  5.40      6.41      15.2
+igraph: build + PageRank + multilevel [1]        2.10      2.47      3.35
+recompute / igraph                               3.62x     3.87x     8.8x
+==============================================  ========  ========  ========
 
-Runs 14.89 (the first in its process: imports, numba's cache), 9.97 and 9.53 s
-(igraph 2.81, 2.86, 2.47 s); peak memory 1,249 MB (goal: 2 GB). "before" is
-the November run (29.4 s best of 29.4/41.3/39.2, at load 5, with an empty
-previous window). An earlier run of this code before the flags' signatures
-(load 2.8-3.4): 17.18 s with flags 10.39 s, without them 6.79 s, igraph 3.32 s.
+Runs 7.60, 7.91 and 8.33 s (igraph 2.10, 2.31, 2.12 s); cold 12.38 s (runs
+14.97, 12.38, 13.05; flags 4.45 s; 5.9x); peak memory 1,261 MB (goal: 2 GB);
+top-100 overlap with igraph's PageRank 100/100; Leiden's NMI with the planted
+communities 0.911. "earlier" is the run of the same day before the last
+changes (16:10, load 4.4 to 2.2), "before" the November run (29.4 s best of
+29.4/41.3/39.2, at load 5, with an empty previous window). igraph's own time
+moves with the load (1.9 to 3.3 s in this day's runs, PageRank alone 0.07 to
+0.40 s), and the ratio with it: a run at 16:30 (load 2.4-3.0) gave 8.22 s
+against 1.92 s, 4.28x, for nearly the same code.
 The goal (within 3x of igraph's PageRank plus community detection) is **not
-met**: 3.87x. What is left is spread out: Leiden (igraph's C, 1.4 s of the
-2.2), betweenness (numba, 1.0 s of the 1.8), the reads (SQLite: the
-interactions, the flags' posts, the label posts) and the flags. What changed:
-betweenness compiled by numba (32 sources at 185,000 accounts: 0.5-0.7 s a
-variant, was 2.5-2.9 s; igraph's ``betweenness(sources=...)`` takes 2.5-3.7
-s), read as one packed integer a row, posts per account counted with numpy
-without the join to ``posts`` (and taken from the flags, which count them as
-they read the posts), label features coded and counted with numpy (each
-distinct hashtag list parsed once), igraph graphs built through ``add_edges``
-from numpy (the reference too). Tried and dropped: Leiden with one iteration
-for the first variant (0.35 s less, but the partition it gives is not stable
-under a restart: a test fails), betweenness in two threads (no faster on this
-shared machine), reading the label posts by id after one scan (no faster).
-
-The bot and coordination flags (3.1 s above; 2.6 s in a later run at load 2, and
-about 0.4 s less since, measured alternately against the merged code on the
-same store: 2.5-3.0 s against 3.0-3.3 s): each post's text signature is worked
-out once, when the store stores it (``posts.text_sig``, :mod:`monitor.textsig`;
-normalising and hashing 450,000 texts was 10 of the 14 s), so the detection
-reads the topic's posts once (author, retweet or not, signature; for a
-retweet, what it retweets and when), finds near-duplicates by numpy work on
-the signatures' band keys and checks only the candidates' texts, and looks for
-bursts among those retweets first, reading the retweet interactions of the
-posts that may burst only (the bench ring's 40 posts: 5,607 of 551,000
-retweets), with Python's garbage collector paused (the row tuples set off
-collections of the whole heap). datasketch (a dependency, used by the
-briefing) signs a text as fast (22 us against 48 us for 20,000 texts), but
-its LSH index is queried one text at a time in Python (0.6 s for 20,000
-texts, about 14 s for 450,000) and its 128-value signatures are six times
-larger to store, so the band search stays numpy. The flags are the same on
-the bench and the demo; the near-duplicate groups are now the connected
-groups of their definition (every pair of a band bucket checked, not each
-against the first: at 20,000 demo posts 1,733 of 1,735 groups exact, were
-1,407), so more people who share a headline show the (not flagging)
-duplicate-text signal.
+met**: 3.62x. What is left is igraph's Leiden (C, 1.3 s of the 1.9, and 0.4 s
+building its graphs through ``add_edges``), betweenness (numba, 1.0 s of the
+1.5), the flags and SQLite's reads. What changed last: the interactions come
+back from SQLite as one ``group_concat`` text of packed integers that numpy
+parses (0.66-0.77 s against 0.90-0.95 s for the million rows), label features
+coded once per distinct hashtag list or links text, betweenness's graph made
+without ``setdiag`` (which inserted a diagonal to drop it again), the second
+variant's Leiden start looked up from arrays. Earlier: betweenness compiled by
+numba (32 sources at 185,000 accounts: 0.5-0.7 s a variant, was 2.5-2.9 s;
+igraph's ``betweenness(sources=...)`` takes 2.5-3.7 s), posts per account
+counted with numpy without the join to ``posts`` (and taken from the flags,
+which count them as they read the posts), label features counted with numpy,
+igraph graphs built through ``add_edges`` from numpy (the reference too).
+Tried and dropped: Leiden with one iteration for the first variant (0.35 s
+less, but the partition it gives is not stable under a restart: a test
+fails), betweenness in two threads (no faster on this shared machine), reading
+the label posts by id after one scan (no faster), a covering index
+``post_topics(topic, created_at, post_id, account_id)`` (about 0.15 s less over
+the three reads that walk the topic's tags, for a migration and one more index
+write per tag at ingest: not worth it), igraph's graph from tuples or lists
+(0.24 and 0.77 s against 0.20 s from numpy for the 935,000-edge Leiden graph).
 
 [1] From the edge rows already in memory (the SQL read is charged to Earshot
 only), built through ``add_edges`` from a numpy array, igraph's fastest input.
