@@ -110,11 +110,19 @@ def claim(store: Store, topic: str, platform: str, since: datetime, until: datet
         return True
     except IntegrityError:
         pass
+    return take_over(store, j, _key(topic, platform, since, until, exclude_flagged), by=by, now=now)
+
+
+def take_over(store: Store, table, key: list, *, by: str, now: datetime) -> bool:
+    """Take over the claim row ``key`` of ``table`` (with ``state``, ``claimed_at``, ``claimed_by``,
+    ``finished_at``, ``error``) when it failed :data:`RETRY_FAILED_AFTER` ago or its running claim is
+    older than :data:`CLAIM_EXPIRES`: a conditional update, which one caller's matches."""
+    c = table.c
     with store.engine.begin() as conn:
-        taken = conn.execute(update(j).where(
-            *_key(topic, platform, since, until, exclude_flagged),
-            ((j.c.state == "failed") & (j.c.finished_at <= now - RETRY_FAILED_AFTER))
-            | ((j.c.state == "running") & (j.c.claimed_at <= now - CLAIM_EXPIRES)),
+        taken = conn.execute(update(table).where(
+            *key,
+            ((c.state == "failed") & (c.finished_at <= now - RETRY_FAILED_AFTER))
+            | ((c.state == "running") & (c.claimed_at <= now - CLAIM_EXPIRES)),
         ).values(state="running", claimed_at=now, claimed_by=by, error=None, finished_at=None)).rowcount
     return taken == 1
 

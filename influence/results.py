@@ -124,6 +124,7 @@ def _key(topic: str, platform: str, since: datetime | None, until: datetime | No
 
 
 def _delete_run(conn, rid: int) -> None:
+    conn.execute(delete(m.influence_exports).where(m.influence_exports.c.run_id == rid))
     conn.execute(delete(m.influence_flagged_posts).where(m.influence_flagged_posts.c.run_id == rid))
     conn.execute(delete(m.influence_flags).where(m.influence_flags.c.run_id == rid))
     conn.execute(delete(m.influence_scores).where(m.influence_scores.c.run_id == rid))

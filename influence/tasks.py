@@ -133,9 +133,10 @@ def celery_tasks(app: Any) -> None:
         ctx = context()
         return recompute(ctx.store, ctx.config, topics=topics)
 
-    from influence import jobs
+    from influence import export_jobs, jobs
 
     jobs.celery_tasks(app)  # the windows readers ask for, computed off their request
+    export_jobs.celery_tasks(app)  # the export files readers ask for, built off their request
 
 
 def after_import(ctx, summaries, *, now: datetime | None = None) -> list[str]:

@@ -299,6 +299,22 @@ influence_jobs = Table(
                      name="uq_influence_jobs_window"),
 )
 
+influence_exports = Table(
+    # an influence run's export file (influence.export_jobs), built once off the request path: the row
+    # claims the build (one process of many wins its insert), then holds the file until the run is pruned
+    "influence_exports",
+    metadata,
+    Column("run_id", BigId, ForeignKey("influence_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("format", String(16), primary_key=True),  # gexf | graphml | csv
+    Column("state", String(16), nullable=False),  # running | failed | done
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(128), nullable=False),  # host:pid, or the Celery task
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("body", LargeBinary),  # the file, gzip (csv: the accounts file)
+    Column("edges", LargeBinary),  # csv only: the interactions file, gzip
+)
+
 influence_scores = Table(
     "influence_scores",
     metadata,

@@ -4,18 +4,18 @@
   voices from :mod:`influence` with the why (score parts, amplifiers and the influencers among them,
   channels, community, share of the conversation, flags), the communities and the network figure.
   Stored rankings answer when they cover the window; otherwise it is computed (and stored).
-- ``GET /api/influencers/export?format=gexf|graphml|csv``: the topic graph for Gephi (scores and
-  communities as node attributes; CSV: the nodes, or ``part=edges``). Audited.
+- ``GET /api/influencers/export?format=gexf|graphml|csv``: the network of the ranking shown, for Gephi
+  (scores and communities as node attributes; CSV: the nodes, or ``part=edges``). Built once per stored
+  run off the request (202 + ``Retry-After`` meanwhile), kept until the run is pruned. Audited.
 - ``GET /accounts/{id}`` and ``GET /api/accounts/{id}``: an account's posts, channels, topics, flags
   and rank history across stored windows.
 """
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -219,37 +219,87 @@ def why_fragment(request: Request, user: Viewer, state: AppState, topic: Annotat
     return render(request, "partials/why.html", w=w)
 
 
+def export_dispatcher(state: State):
+    """How a missing export file is built: a thread of this process (embedded), or a Celery task."""
+    from influence import export_jobs
+
+    d = state.extra.get("influence_export_dispatch")
+    if d is None:
+        d = state.extra["influence_export_dispatch"] = export_jobs.dispatcher(state.store, state.settings)
+    return d
+
+
+_FORMAT_NAMES = {"gexf": "GEXF", "graphml": "GraphML", "csv": "CSV"}
+
+
+def _export_pending(request: Request, t, ranking, fmt: str, part: str, what: str, pending,
+                    body: dict[str, Any]):
+    """202 + ``Retry-After``: JSON for the API, a page that says so and asks again by itself (a meta
+    refresh: no script) for a browser following the lookup page's link."""
+    headers = {"Retry-After": str(pending.retry_after)}
+    if "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse(body, status_code=202, headers=headers)
+    page = render(request, "influencer_export.html", status_code=202, t=t, ranking=ranking, pending=pending,
+                  what=what, fmt_name=_FORMAT_NAMES[fmt] + (f" ({'accounts' if part == 'nodes' else 'interactions'})"
+                                                            if fmt == "csv" else ""),
+                  url=str(request.url.path) + "?" + str(request.url.query),
+                  back="/influencers?" + urlencode([(k, v) for k, v in request.query_params.multi_items()
+                                                    if k not in ("format", "part")]))
+    page.headers.update(headers)
+    return page
+
+
 @router.get("/api/influencers/export", summary="The topic graph as GEXF, GraphML or CSV (for Gephi)",
-            response_class=Response, responses={404: {"description": "No such topic"}})
+            response_class=Response,
+            responses={404: {"description": "No such topic"},
+                       202: {"description": "The file is being prepared (built once per stored ranking, off the "
+                                            "request), or the ranking itself is being computed: `status` "
+                                            "(preparing, computing or failed), `error`; ask again after "
+                                            "`Retry-After` seconds. A browser (Accept: text/html) gets a page "
+                                            "that says so and asks again by itself."}})
 def api_export(request: Request, user: Viewer, state: AppState, topic: Annotated[str, Query(max_length=64)],
                format: Literal["gexf", "graphml", "csv"] = "gexf", part: Literal["nodes", "edges"] = "nodes",
                window: Window = "30d", platform: Annotated[str, Query(max_length=16, pattern=r"^[a-z0-9_-]*$")] = "",
-               exclude_flagged: bool = False, at: datetime | None = None):
-    from influence import analyse
-    from influence.export import export
+               exclude_flagged: bool = False, at: datetime | None = None,
+               check: Annotated[bool, Query(description="Only say whether the file is ready (200 "
+                                                       "{\"status\": \"ready\"}), without sending it")] = False):
+    """The network of the ranking the lookup shows (the same stored run), every account and interacting
+    pair of it. The file is built once per stored run off the request (:mod:`influence.export_jobs`) and
+    kept until the run is pruned: never computed here."""
+    from influence import export_jobs
 
     t = state.config.topics.get(topic)
     if t is None:
         raise HTTPException(404, f"no topic {topic!r}")
-    since, until, now = _window(state, window, at)
-    if since is None:
-        since, until = now - WINDOWS[window], now
-    a = analyse(state.store, topic, since, until, platform=platform or None, exclude_flagged=exclude_flagged,
-                stakeholders=t.stakeholders)
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / f"influencers-{topic}.{format}"
-        files = export(a, target, format, store=state.store, label=t.label)
-        if format == "csv":
-            chosen = next((f for f in files if f.stem.endswith("-" + part)), files[0])
-        else:
-            chosen = files[0]
-        body = chosen.read_bytes()
-        name = chosen.name
+    try:
+        _t, ranking, _ = lookup(state, topic, window, platform, exclude_flagged, limit=1, at=at)
+    except Computing as c:
+        return _export_pending(request, t, None, format, part, "ranking", c.pending, c.pending.to_dict())
+    p = export_jobs.find(state.store, ranking.run_id, format)
+    if p is None or p.state != "done":
+        p = export_jobs.request(state.store, ranking.run_id, format, stakeholders=t.stakeholders,
+                                dispatch=export_dispatcher(state))
+    # the file is kept gzip: a client that takes gzip (every browser) gets it so (5 MB, not 130, for the
+    # GEXF of a 48,000-account network), others the file itself
+    gz = "gzip" in request.headers.get("accept-encoding", "")
+    body = None if check or p.state != "done" else export_jobs.read(state.store, ranking.run_id, format, part,
+                                                                    gzipped=gz)
+    if p.state != "done" or (body is None and not check):  # (None when its run went in between)
+        d = {**p.to_dict(), "topic": topic, "since": ranking.since.isoformat(), "until": ranking.until.isoformat(),
+             "exclude_flagged": exclude_flagged}
+        return _export_pending(request, t, ranking, format, part, "file", p, d)
+    if check:
+        return JSONResponse({"status": "ready", "run_id": ranking.run_id, "format": format, "topic": topic})
+    name = f"influencers-{topic}" + (f"-{part}.csv" if format == "csv" else f".{format}")
     audit.record(state.store, "export", user=user.name, target=f"influencers:{topic}",
-                 detail={"format": format, "part": part if format == "csv" else None, "since": since.isoformat(),
-                         "until": until.isoformat()}, ip=client_ip(request))
+                 detail={"format": format, "part": part if format == "csv" else None,
+                         "since": ranking.since.isoformat(), "until": ranking.until.isoformat(),
+                         "run_id": ranking.run_id}, ip=client_ip(request))
     media = {"gexf": "application/gexf+xml", "graphml": "application/graphml+xml", "csv": "text/csv; charset=utf-8"}
-    return Response(body, media_type=media[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Vary": "Accept-Encoding"}
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=media[format], headers=headers)
 
 
 # ----------------------------------------------------------------------------- accounts

@@ -97,7 +97,20 @@ def test_an_alert_arrives_live_is_acknowledged_and_missed_events_come_on_reconne
     assert not [e for e in page_errors if "alerts/stream" not in e], page_errors
 
 
-def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path):
+def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path, axe_check, page_errors, monkeypatch):
+    import threading
+
+    from influence import export_jobs
+
+    gate, builds = threading.Event(), []
+    real = export_jobs.build
+
+    def held(*a, **k):  # the file's build (off the request) waits until the page has been seen waiting
+        builds.append(a[1:3])
+        assert gate.wait(60)
+        return real(*a, **k)
+
+    monkeypatch.setattr(export_jobs, "build", held)
     sign_in(page, dashboard, "viewer")
     page.click("a.govuk-service-navigation__link:has-text('Influencers')")
     page.select_option("#topic", "vaccination")
@@ -112,16 +125,33 @@ def test_look_up_influencers_and_export(dashboard, page, screenshot, tmp_path):
     assert "Amplified by" in page.locator("details[data-why-url]").first.inner_text()
     page.wait_for_selector("#network .main-svg")
     screenshot(page, "flow-influencers")
-    with page.expect_download() as dl:
-        page.click("a:has-text('GEXF')")
-    path = tmp_path / "out.gexf"
-    dl.value.save_as(path)
-    text = path.read_text()
-    assert text.startswith("<?xml") and "<gexf" in text and "<node " in text
     # the sortable table: sort by score, lowest first
     page.click("#ranking-table th:nth-child(3) button")
     scores = [float(x.replace(",", "")) for x in page.locator("#ranking-table tbody tr td:nth-child(3)").all_inner_texts()]
     assert scores == sorted(scores)
+    # the export: prepared once per ranking off the request; the page that opens says so, then downloads it
+    assert "prepared once for the ranking" in page.locator("p:has(a:has-text('GEXF'))").inner_text()
+    page.click("a:has-text('GEXF')")
+    status = page.locator("#export-pending[role=status]")
+    assert "GEXF file of the ranking" in status.inner_text() and "is being prepared" in status.inner_text()
+    assert "the download starts by itself" in status.inner_text()
+    axe_check(page)
+    screenshot(page, "flow-influencers-export-preparing")
+    page.locator("a:has-text('Download the GEXF file')").focus()  # reachable by keyboard
+    with page.expect_download(timeout=60_000) as dl:
+        gate.set()  # the page asks again by itself (a meta refresh, no script) and gets the file
+    path = tmp_path / "out.gexf"
+    dl.value.save_as(path)
+    assert dl.value.suggested_filename == "influencers-vaccination.gexf"
+    text = path.read_text()
+    assert text.startswith("<?xml") and "<gexf" in text and "<node " in text
+    # asked again: the kept file, at once
+    page.click("a:has-text('go back to the influencers')")
+    page.wait_for_selector("#ranking-table tbody tr")
+    with page.expect_download() as again:
+        page.click("a:has-text('GEXF')")
+    assert again.value.suggested_filename == "influencers-vaccination.gexf" and len(builds) == 1
+    assert not page_errors, page_errors
 
 
 def test_a_ranking_nobody_stored_is_computed_while_the_page_waits(dashboard, page, screenshot, axe_check,

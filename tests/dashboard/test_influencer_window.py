@@ -93,3 +93,66 @@ def test_a_failed_computation_is_shown_with_its_error(client, users, sqlite_stor
     assert r.status_code == 202 and r.json()["status"] == "failed" and "out of memory" in r.json()["error"]
     page = client.get("/influencers", params=params).text
     assert "could not be computed" in page and "out of memory" in page and "<noscript><meta" not in page
+
+
+def test_the_export_is_prepared_off_the_request_once_per_ranking(client, users, sqlite_store, monkeypatch):
+    """The export (every account of the network: more than a stored run keeps) never analyses on the
+    request: 202 + Retry-After (JSON, or a page for a browser) while one build runs off the request,
+    then the file, from the stored run the lookup shows; audited when it is served."""
+    import influence.analysis
+    from dashboard import audit
+    from influence import export_jobs
+
+    login(client, *users["viewer"])
+    batch(sqlite_store, 1)
+    ranked = when_ranked(client, "/api/influencers", {"topic": "flu"}).json()
+    real, on_request = influence.analysis.analyse, []
+
+    def watched(*a, **k):
+        on_request.append(a[1:4])
+        return real(*a, **k)
+
+    monkeypatch.setattr(influence.analysis, "analyse", watched)
+    jobs_started: list[dict] = []
+    client.app.state.earshot.extra["influence_export_dispatch"] = lambda **job: jobs_started.append(job)
+    params = {"topic": "flu", "format": "gexf"}
+    r = client.get("/api/influencers/export", params=params)
+    assert r.status_code == 202 and r.headers["retry-after"] == "5"
+    assert r.json()["status"] == "preparing" and r.json()["run_id"] == ranked["run_id"]
+    page = client.get("/api/influencers/export", params=params, headers={"Accept": "text/html"})
+    assert page.status_code == 202 and page.headers["retry-after"] == "5" and 'role="status"' in page.text
+    assert "is being prepared" in page.text and 'data-export-poll="/api/influencers/export?' in page.text
+    assert '<noscript><meta http-equiv="refresh" content="10"></noscript>' in page.text  # no script: it reloads
+    assert 'href="/influencers?topic=flu"' in page.text
+    assert len(jobs_started) == 1 and jobs_started[0]["run_id"] == ranked["run_id"]  # one build for all
+    assert on_request == [] and not audit.entries(sqlite_store, action="export")
+    export_jobs.build(sqlite_store, **jobs_started[0])  # what the thread or the worker does
+    assert len(on_request) == 1
+    ready = client.get("/api/influencers/export", params={**params, "check": "true"})  # the page's poll
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert not audit.entries(sqlite_store, action="export")  # nothing sent yet
+    got = client.get("/api/influencers/export", params=params)
+    assert got.status_code == 200 and got.headers["content-disposition"] == 'attachment; filename="influencers-flu.gexf"'
+    assert b"ChiefMedic" in got.content and len(on_request) == 1  # served from the kept file
+    assert got.headers["content-encoding"] == "gzip"  # as kept (the client decodes it)
+    plain = client.get("/api/influencers/export", params=params, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == got.content
+    entry, _ = audit.entries(sqlite_store, action="export")
+    assert entry["detail"]["format"] == "gexf" and entry["detail"]["until"] == ranked["until"]
+    # a format nobody asked for is its own build
+    assert client.get("/api/influencers/export", params={"topic": "flu", "format": "csv"}).status_code == 202
+    assert [j["fmt"] for j in jobs_started] == ["gexf", "csv"] and len(on_request) == 1
+
+
+def test_the_export_waits_for_a_ranking_being_computed(client, users, sqlite_store):
+    from influence import jobs
+
+    login(client, *users["viewer"])
+    batch(sqlite_store, 1)
+    client.app.state.earshot.extra["influence_dispatch"] = lambda **job: None  # never finishes
+    params = {"topic": "flu", "window": "7d", "at": "2026-11-16T10:00:00", "format": "graphml"}
+    r = client.get("/api/influencers/export", params=params)
+    assert r.status_code == 202 and r.json()["status"] == "computing"
+    assert r.headers["retry-after"] == str(jobs.RETRY_AFTER_SECONDS)
+    page = client.get("/api/influencers/export", params=params, headers={"Accept": "text/html"})
+    assert page.status_code == 202 and "The ranking for" in page.text and "is being computed" in page.text

@@ -144,13 +144,16 @@ def test_influencer_lookup_explains_and_exports(demo_client, demo_week):
     assert why.status_code == 200 and "Share of the conversation" in why.text and "<html" not in why.text
     assert demo_client.get("/influencers/why", params={"topic": "vaccination", "window": "7d",
                                                        "account": 999999}).status_code == 404
-    gexf = demo_client.get("/api/influencers/export", params={"topic": "vaccination", "window": "7d", "format": "gexf"})
+    # each file is prepared once per stored ranking off the request: 202 + Retry-After, then the file
+    first = demo_client.get("/api/influencers/export", params={"topic": "vaccination", "window": "7d", "format": "gexf"})
+    assert first.status_code == 202 and first.headers["retry-after"] and first.json()["status"] == "preparing"
+    gexf = when_ranked(demo_client, "/api/influencers/export", {"topic": "vaccination", "window": "7d", "format": "gexf"})
     assert gexf.status_code == 200 and "attachment" in gexf.headers["content-disposition"]
     ET.fromstring(gexf.content)
-    g = nx.read_graphml(io.BytesIO(demo_client.get("/api/influencers/export", params={
+    g = nx.read_graphml(io.BytesIO(when_ranked(demo_client, "/api/influencers/export", {
         "topic": "vaccination", "window": "7d", "format": "graphml"}).content))
     assert g.number_of_nodes() > 10 and g.number_of_edges() > 10
-    nodes = list(csv.DictReader(io.StringIO(demo_client.get("/api/influencers/export", params={
+    nodes = list(csv.DictReader(io.StringIO(when_ranked(demo_client, "/api/influencers/export", {
         "topic": "vaccination", "window": "7d", "format": "csv", "part": "nodes"}).text)))
     edges = demo_client.get("/api/influencers/export", params={"topic": "vaccination", "window": "7d",
                                                                 "format": "csv", "part": "edges"}).text

@@ -271,3 +271,24 @@ function pollRanking(box) {
 }
 var rankingBox = document.querySelector('[data-ranking-poll]');
 if (rankingBox) { pollRanking(rankingBox); }
+
+// An export file being prepared (off the request): ask whether it is ready (without fetching it), then
+// start its download; a failure reloads the page, which says why.
+function pollExport(box) {
+  var seconds = Math.max(2, parseInt(box.dataset.pollSeconds || '5', 10));
+  var status = box.querySelector('[data-poll-status]');
+  function check() {
+    fetch(box.dataset.exportPoll, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.json().then(function (j) { return { code: r.status, body: j }; }); })
+      .then(function (res) {
+        if (res.code === 202 && res.body.status === 'failed') { window.location.reload(); return; }
+        if (res.code !== 200) { setTimeout(check, seconds * 1000); return; }
+        if (status) { status.textContent = 'The file is ready: its download has started.'; }
+        window.location.href = box.dataset.download;
+      })
+      .catch(function () { setTimeout(check, seconds * 2000); });
+  }
+  setTimeout(check, seconds * 1000);
+}
+var exportBox = document.querySelector('[data-export-poll]');
+if (exportBox) { pollExport(exportBox); }
