@@ -2,12 +2,19 @@
 (analyse the window and write the file while the reader waits) against what it does now (claim the
 run's file and answer 202; the build off the request, once per run; then the kept file served).
 
-    flock /work/coord/bench.lock .venv/bin/python bench/influence_export.py --db /work/coord/data/dashboard-2m.db
+    python bench/influence_export.py --db /work/coord/data/dashboard-2m.db   # a built 2,000,000-post store
+    python bench/influence_export.py            # builds the scenario's week at 2,000,000 posts first (most of an hour)
+    python bench/influence_export.py --quick    # 10,000 posts: under a minute
 
-Works on a copy of ``--db`` (the table ``influence_exports`` is added to the copy). Prints one JSON
-object: per format, seconds of the old request (``inline_s``), of the new request's store work
-(``request_ms``: find the run, claim, answer 202), of the build off the request (``build_s``), of a
-later request serving the kept file (``served_ms``), and the file's size raw and kept (gzip).
+The store: ``--db`` (the dashboard bench's store, ``bench/dashboard.py --db``), worked on as a copy
+(the table ``influence_exports`` is added to the copy); without it, the demo scenario's week at
+``--posts`` tweets goes through the importer, the alert engine and the ranking into a temporary
+SQLite file (``monitor.harness.week.load_week``, as the dashboard bench builds its store). The topic
+is the one whose stored 30-day run has most accounts. Prints a table and, as its last line, one JSON
+object: per format, seconds of the old request (``inline_s``: analyse and write while the reader
+waits), of the new request's store work (``request_ms``: find the run, claim, answer 202), of the
+build off the request (``build_s``), of a later request serving the kept file (``served_ms``), and
+the file's size raw and kept (gzip).
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True, type=Path)
+    ap.add_argument("--db", type=Path, help="a built store (bench/dashboard.py --db), worked on as a copy")
+    ap.add_argument("--quick", action="store_true", help="without --db: 10,000 posts (under a minute)")
+    ap.add_argument("--posts", type=int, help="without --db: tweets generated (default 2,000,000; --quick 10,000)")
     ap.add_argument("--topic", default=None, help="default: the topic whose stored 30-day run has most accounts")
     ap.add_argument("--formats", default="gexf,graphml,csv")
     args = ap.parse_args()
@@ -43,9 +52,18 @@ def main() -> None:
     config = load_config(ROOT / "config" / "keywords.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "run.db"
-        print(f"copying {args.db} ...", file=sys.stderr)
-        shutil.copyfile(args.db, db)
-        store = Store(f"sqlite:///{db}")
+        if args.db is not None:
+            print(f"copying {args.db} ...", file=sys.stderr)
+            shutil.copyfile(args.db, db)
+            store = Store(f"sqlite:///{db}")
+        else:
+            from monitor.harness.week import load_week
+
+            n = args.posts or (10_000 if args.quick else 2_000_000)
+            print(f"generating the scenario at {n:,} tweets, importing it, detecting alerts, ranking ...",
+                  file=sys.stderr)
+            store = Store(f"sqlite:///{db}")
+            load_week(store, config, Path(tmp) / "week", n, 11, progress=sys.stderr.isatty())
         r = m.influence_runs.c
         q = select(r.id, r.topic, r.accounts, r.edges).where(r.platform == "all", r.exclude_flagged.is_(False))
         if args.topic:
@@ -54,7 +72,7 @@ def main() -> None:
             rid, topic, accounts, edges = conn.execute(q.order_by(r.accounts.desc()).limit(1)).one()
         run = results.load_run(store, rid, limit=1)
         sh = config.topics[topic].stakeholders if topic in config.topics else []
-        out = {"db": str(args.db), "topic": topic, "run_id": rid, "accounts": accounts, "pairs": edges,
+        out = {"db": str(args.db) if args.db else None, "posts": store.counts()["posts"], "topic": topic, "run_id": rid, "accounts": accounts, "pairs": edges,
                "window": [run.since.isoformat(), run.until.isoformat()], "formats": {}}
         for fmt in args.formats.split(","):
             f: dict = {}
@@ -88,7 +106,14 @@ def main() -> None:
             out["formats"][fmt] = f
             print(json.dumps({fmt: f}), file=sys.stderr)
         store.dispose()
-    print(json.dumps(out, indent=1))
+    print(f"influencer export of {topic} ({accounts:,} accounts, {edges:,} pairs; {out['posts']:,} posts stored), "
+          f"{run.since:%Y-%m-%d} to {run.until:%Y-%m-%d}")
+    print(f"{'format':8} {'before: on the request':>24} {'now: request (202)':>20} {'build, once a run':>18} "
+          f"{'served':>10} {'raw':>12} {'kept':>12}")
+    for fmt, f in out["formats"].items():
+        print(f"{fmt:8} {f['inline_s']:>22.2f} s {f['request_ms']:>17.1f} ms {f['build_s']:>16.2f} s "
+              f"{f['served_ms']:>7.1f} ms {f['raw_bytes']:>12,} {f['kept_bytes']:>12,}")
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
