@@ -18,16 +18,15 @@ from __future__ import annotations
 import gzip
 import logging
 import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
-from influence.jobs import RETRY_AFTER_SECONDS, _celery, _utcnow, take_over, worker_name
+from influence.jobs import (RETRY_AFTER_SECONDS, _utcnow, by_celery, claim_row, fail_row, in_thread,
+                            worker_name)
 from monitor import models as m
 from monitor.store import Store
 
@@ -87,22 +86,13 @@ def read(store: Store, run_id: int, fmt: str, part: str = "nodes", *, gzipped: b
 
 
 def claim(store: Store, run_id: int, fmt: str, *, by: str, now: datetime | None = None) -> bool:
-    """Claim the build of this run's file; True for the one caller (of any process) that gets it."""
-    now = now or _utcnow()
-    e = m.influence_exports
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(insert(e).values(run_id=run_id, format=fmt, state="running", claimed_at=now, claimed_by=by))
-        return True
-    except IntegrityError:
-        pass
-    return take_over(store, e, _key(run_id, fmt), by=by, now=now)
+    """Claim the build of this run's file; True for the one caller (of any process) that gets it
+    (:func:`influence.jobs.claim_row`)."""
+    return claim_row(store, m.influence_exports, dict(run_id=run_id, format=fmt), by=by, now=now)
 
 
 def _fail(store: Store, run_id: int, fmt: str, error: str) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(update(m.influence_exports).where(*_key(run_id, fmt))
-                     .values(state="failed", error=error[:2000], finished_at=_utcnow()))
+    fail_row(store, m.influence_exports, _key(run_id, fmt), error)
 
 
 def build(store: Store, run_id: int, fmt: str, *, stakeholders: Iterable[str] = (), by: str | None = None) -> None:
@@ -141,46 +131,17 @@ def build(store: Store, run_id: int, fmt: str, *, stakeholders: Iterable[str] = 
                      .values(state="done", body=body, edges=edge_body, finished_at=_utcnow(), error=None))
 
 
-Dispatch = Callable[..., None]
-
-
-def in_thread(store: Store) -> Dispatch:
-    """Embedded mode: each claimed file is built in a thread of this process."""
-
-    def dispatch(**job: Any) -> None:
-        def work() -> None:
-            try:
-                build(store, **job)
-                log.info("influence export %s of run %s built", job["fmt"], job["run_id"])
-            except Exception:
-                log.exception("influence export %s of run %s failed", job["fmt"], job["run_id"])
-
-        threading.Thread(target=work, name=f"influence-export-{job['run_id']}-{job['fmt']}", daemon=True).start()
-
-    return dispatch
-
-
-def by_celery(broker_url: str) -> Dispatch:
-    """With a broker: each claimed file is sent to the workers as the task :data:`TASK_NAME`."""
-
-    def dispatch(**job: Any) -> None:
-        from celery import Celery
-
-        app = _celery.get(broker_url)
-        if app is None:
-            app = _celery[broker_url] = Celery("earshot-dashboard", broker=broker_url)
-        app.send_task(TASK_NAME, kwargs={"run_id": job["run_id"], "fmt": job["fmt"], "by": job["by"]},
-                      queue="process")
-
-    return dispatch
-
-
-def dispatcher(store: Store, settings: Any) -> Dispatch:
+def dispatcher(store: Store, settings: Any) -> Callable[..., None]:
     """The way claimed files are built: a thread in embedded mode, a Celery task with a broker."""
-    return in_thread(store) if settings is None or settings.embedded else by_celery(settings.broker_url)
+    if settings is None or settings.embedded:
+        return in_thread(lambda **job: build(store, **job),
+                         name=lambda job: f"influence-export-{job['run_id']}-{job['fmt']}",
+                         done=lambda job, _: f"influence export {job['fmt']} of run {job['run_id']} built")
+    return by_celery(settings.broker_url, TASK_NAME,
+                     lambda job: {"run_id": job["run_id"], "fmt": job["fmt"], "by": job["by"]})
 
 
-def request(store: Store, run_id: int, fmt: str, *, stakeholders: Iterable[str] = (), dispatch: Dispatch,
+def request(store: Store, run_id: int, fmt: str, *, stakeholders: Iterable[str] = (), dispatch: Callable[..., None],
             now: datetime | None = None) -> Preparing:
     """A reader wants this run's file and it is not built: claim it and start the build (unless another
     has), and say where it stands (``state="done"`` when it was built in between)."""
@@ -217,4 +178,4 @@ def celery_tasks(app: Any) -> None:
 
 
 __all__ = ["TASK_NAME", "FORMATS", "Preparing", "find", "read", "claim", "build", "request", "dispatcher",
-           "in_thread", "by_celery", "celery_tasks"]
+           "celery_tasks"]

@@ -94,29 +94,34 @@ def find(store: Store, topic: str, platform: str, since: datetime, until: dateti
 
 def claim(store: Store, topic: str, platform: str, since: datetime, until: datetime, exclude_flagged: bool, *,
           by: str, now: datetime | None = None) -> bool:
-    """Claim the computation of this window; True for the one caller (of any process) that gets it.
+    """Claim the computation of this window; True for the one caller (of any process) that gets it
+    (:func:`claim_row`)."""
+    return claim_row(store, m.influence_jobs, dict(topic=topic, platform=platform, window_start=since,
+                                                   window_end=until, exclude_flagged=bool(exclude_flagged)),
+                     by=by, now=now)
+
+
+def claim_row(store: Store, table, key: dict[str, Any], *, by: str, now: datetime | None = None) -> bool:
+    """Claim the row ``key`` (column -> value) of a claim table (with ``state``, ``claimed_at``,
+    ``claimed_by``, ``finished_at``, ``error``); True for the one caller (of any process) that gets it.
 
     A new claim is an insert (the unique key lets one through); a failed claim older than
     :data:`RETRY_FAILED_AFTER` or a running one older than :data:`CLAIM_EXPIRES` is taken over by a
     conditional update (one caller's update matches).
     """
     now = now or _utcnow()
-    j = m.influence_jobs
     try:
         with store.engine.begin() as conn:
-            conn.execute(insert(j).values(topic=topic, platform=platform, window_start=since, window_end=until,
-                                          exclude_flagged=bool(exclude_flagged), state="running", claimed_at=now,
-                                          claimed_by=by))
+            conn.execute(insert(table).values(**key, state="running", claimed_at=now, claimed_by=by))
         return True
     except IntegrityError:
         pass
-    return take_over(store, j, _key(topic, platform, since, until, exclude_flagged), by=by, now=now)
+    return take_over(store, table, [table.c[k] == v for k, v in key.items()], by=by, now=now)
 
 
 def take_over(store: Store, table, key: list, *, by: str, now: datetime) -> bool:
-    """Take over the claim row ``key`` of ``table`` (with ``state``, ``claimed_at``, ``claimed_by``,
-    ``finished_at``, ``error``) when it failed :data:`RETRY_FAILED_AFTER` ago or its running claim is
-    older than :data:`CLAIM_EXPIRES`: a conditional update, which one caller's matches."""
+    """Take over the claim row ``key`` of ``table`` when it failed :data:`RETRY_FAILED_AFTER` ago or its
+    running claim is older than :data:`CLAIM_EXPIRES`: a conditional update, which one caller's matches."""
     c = table.c
     with store.engine.begin() as conn:
         taken = conn.execute(update(table).where(
@@ -125,6 +130,13 @@ def take_over(store: Store, table, key: list, *, by: str, now: datetime) -> bool
             | ((c.state == "running") & (c.claimed_at <= now - CLAIM_EXPIRES)),
         ).values(state="running", claimed_at=now, claimed_by=by, error=None, finished_at=None)).rowcount
     return taken == 1
+
+
+def fail_row(store: Store, table, key: list, error: str) -> None:
+    """Record on the claim row ``key`` of ``table`` that its work failed, with ``error`` (kept to 2,000
+    characters): readers are shown it, and a request :data:`RETRY_FAILED_AFTER` later claims it again."""
+    with store.engine.begin() as conn:
+        conn.execute(update(table).where(*key).values(state="failed", error=error[:2000], finished_at=_utcnow()))
 
 
 def run(store: Store, topic: str, since: datetime, until: datetime, *, platform: str = "all",
@@ -139,10 +151,8 @@ def run(store: Store, topic: str, since: datetime, until: datetime, *, platform:
             rid, _ = compute_run(store, topic, since, until, platform=platform, exclude_flagged=exclude_flagged,
                                  stakeholders=sh)
     except Exception as exc:
-        with store.engine.begin() as conn:
-            conn.execute(update(m.influence_jobs).where(*_key(topic, platform, since, until, exclude_flagged))
-                         .values(state="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
-                                 finished_at=_utcnow()))
+        fail_row(store, m.influence_jobs, _key(topic, platform, since, until, exclude_flagged),
+                 f"{type(exc).__name__}: {exc}")
         raise
     with store.engine.begin() as conn:
         conn.execute(delete(m.influence_jobs).where(*_key(topic, platform, since, until, exclude_flagged)))
@@ -152,19 +162,18 @@ def run(store: Store, topic: str, since: datetime, until: datetime, *, platform:
 Dispatch = Callable[..., None]
 
 
-def in_thread(store: Store) -> Dispatch:
-    """Embedded mode: each claimed window is computed in a thread of this process."""
+def in_thread(work: Callable[..., Any], name: Callable[[dict], str], done: Callable[[dict, Any], str]) -> Dispatch:
+    """Embedded mode: each claimed job is ``work(**job)`` in a thread of this process (named
+    ``name(job)``), logged with ``done(job, its result)`` or with its failure."""
 
     def dispatch(**job: Any) -> None:
-        def work() -> None:
+        def run_it() -> None:
             try:
-                rid = run(store, **job)
-                log.info("influence ranking of %s, %s to %s, stored as run %s", job["topic"], job["since"],
-                         job["until"], rid)
+                log.info("%s", done(job, work(**job)))
             except Exception:
-                log.exception("influence ranking of %s, %s to %s failed", job["topic"], job["since"], job["until"])
+                log.exception("%s failed", name(job))
 
-        threading.Thread(target=work, name=f"influence-{job['topic']}", daemon=True).start()
+        threading.Thread(target=run_it, name=name(job), daemon=True).start()
 
     return dispatch
 
@@ -172,8 +181,9 @@ def in_thread(store: Store) -> Dispatch:
 _celery: dict[str, Any] = {}
 
 
-def by_celery(broker_url: str) -> Dispatch:
-    """With a broker: each claimed window is sent to the workers as the task :data:`TASK_NAME`."""
+def by_celery(broker_url: str, task: str, kwargs: Callable[[dict], dict]) -> Dispatch:
+    """With a broker: each claimed job is sent to the workers as the task ``task`` on the ``process``
+    queue, with ``kwargs(job)`` (what JSON carries)."""
 
     def dispatch(**job: Any) -> None:
         from celery import Celery
@@ -181,17 +191,20 @@ def by_celery(broker_url: str) -> Dispatch:
         app = _celery.get(broker_url)
         if app is None:
             app = _celery[broker_url] = Celery("earshot-dashboard", broker=broker_url)
-        app.send_task(TASK_NAME, kwargs={"topic": job["topic"], "since": job["since"].isoformat(),
-                                         "until": job["until"].isoformat(), "platform": job["platform"],
-                                         "exclude_flagged": job["exclude_flagged"], "by": job["by"]},
-                      queue="process")
+        app.send_task(task, kwargs=kwargs(job), queue="process")
 
     return dispatch
 
 
 def dispatcher(store: Store, settings: Any) -> Dispatch:
     """The way claimed windows are computed: a thread in embedded mode, a Celery task with a broker."""
-    return in_thread(store) if settings is None or settings.embedded else by_celery(settings.broker_url)
+    if settings is None or settings.embedded:
+        return in_thread(lambda **job: run(store, **job), name=lambda job: f"influence-{job['topic']}",
+                         done=lambda job, rid: f"influence ranking of {job['topic']}, {job['since']} to "
+                                               f"{job['until']}, stored as run {rid}")
+    return by_celery(settings.broker_url, TASK_NAME, lambda job: {
+        "topic": job["topic"], "since": job["since"].isoformat(), "until": job["until"].isoformat(),
+        "platform": job["platform"], "exclude_flagged": job["exclude_flagged"], "by": job["by"]})
 
 
 def request(store: Store, topic: str, since: datetime, until: datetime, *, platform: str = "all",
@@ -206,10 +219,8 @@ def request(store: Store, topic: str, since: datetime, until: datetime, *, platf
             dispatch(topic=topic, since=since, until=until, platform=platform, exclude_flagged=exclude_flagged,
                      stakeholders=tuple(stakeholders), by=by)
         except Exception as exc:  # the broker away: the claim says so, and is tried again later
-            with store.engine.begin() as conn:
-                conn.execute(update(m.influence_jobs).where(*_key(topic, platform, since, until, exclude_flagged))
-                             .values(state="failed", error=f"could not start the computation: {exc}"[:2000],
-                                     finished_at=_utcnow()))
+            fail_row(store, m.influence_jobs, _key(topic, platform, since, until, exclude_flagged),
+                     f"could not start the computation: {exc}")
     p = find(store, topic, platform, since, until, exclude_flagged)
     if p is None:  # it finished in between
         p = Pending(topic, platform, since, until, bool(exclude_flagged), "running", now or _utcnow(), by)
