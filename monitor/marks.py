@@ -214,23 +214,13 @@ def review_stats(store: Store, *, since: datetime | None = None, until: datetime
     pm, pt, p, r = m.post_marks, m.post_topics, m.posts, m.rollups
     out: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as conn:
-        q = select(r.c.topic, func.sum(r.c.posts)).group_by(r.c.topic)
-        if topic is not None:
-            q = q.where(r.c.topic == topic)
-        if since is not None:
-            q = q.where(r.c.bucket >= since)
-        if until is not None:
-            q = q.where(r.c.bucket < until)
+        q = _within(select(r.c.topic, func.sum(r.c.posts)).group_by(r.c.topic), r.c.topic, r.c.bucket,
+                    topic, since, until)
         for t, n in conn.execute(q):
             out.setdefault(t, _empty())["posts"] = int(n or 0)
-        q = (select(pm.c.topic, func.count()).select_from(pm.join(p, p.c.id == pm.c.post_id))
-             .where(pm.c.kind == "irrelevant", pm.c.undone_at.is_(None)).group_by(pm.c.topic))
-        if topic is not None:
-            q = q.where(pm.c.topic == topic)
-        if since is not None:
-            q = q.where(p.c.created_at >= since)
-        if until is not None:
-            q = q.where(p.c.created_at < until)
+        q = _within(select(pm.c.topic, func.count()).select_from(pm.join(p, p.c.id == pm.c.post_id))
+                    .where(pm.c.kind == "irrelevant", pm.c.undone_at.is_(None)).group_by(pm.c.topic),
+                    pm.c.topic, p.c.created_at, topic, since, until)
         for t, n in conn.execute(q):
             out.setdefault(t, _empty())["irrelevant"] = int(n)
         # sentiment checks in force, counted on every topic the post is on: the checks first (a join would
@@ -242,13 +232,8 @@ def review_stats(store: Store, *, since: datetime | None = None, until: datetime
             by_post.setdefault(post_id, []).append((label, machine))
         ids = sorted(by_post)
         for k in range(0, len(ids), 500):
-            q = select(pt.c.post_id, pt.c.topic).where(pt.c.post_id.in_(ids[k:k + 500]))
-            if topic is not None:
-                q = q.where(pt.c.topic == topic)
-            if since is not None:
-                q = q.where(pt.c.created_at >= since)
-            if until is not None:
-                q = q.where(pt.c.created_at < until)
+            q = _within(select(pt.c.post_id, pt.c.topic).where(pt.c.post_id.in_(ids[k:k + 500])), pt.c.topic,
+                        pt.c.created_at, topic, since, until)
             for post_id, t in conn.execute(q):
                 for label, machine in by_post[post_id]:
                     s = out.setdefault(t, _empty())
@@ -259,6 +244,17 @@ def review_stats(store: Store, *, since: datetime | None = None, until: datetime
         s["irrelevant_share"] = s["irrelevant"] / seen if seen else None
         s["disagreement_rate"] = s["sentiment_disagreed"] / s["sentiment_checked"] if s["sentiment_checked"] else None
     return out
+
+
+def _within(q, topic_col, time_col, topic: str | None, since: datetime | None, until: datetime | None):
+    """``q`` kept to ``topic`` on ``topic_col`` and to ``[since, until)`` on ``time_col``, each when given."""
+    if topic is not None:
+        q = q.where(topic_col == topic)
+    if since is not None:
+        q = q.where(time_col >= since)
+    if until is not None:
+        q = q.where(time_col < until)
+    return q
 
 
 def _empty() -> dict[str, Any]:
